@@ -1,0 +1,235 @@
+"""The `dcn` command line: data, train, evaluate, flops, experiment."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import sys
+
+PATCH_COUNTS = (1, 2, 4, 8, 16)
+
+
+def machine_description() -> str:
+    import tensorflow as tf
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpus = tf.config.list_physical_devices("GPU")
+    device = f"{len(gpus)} GPU" if gpus else "no GPU"
+    return (f"{os.cpu_count()} CPU cores ({cpu}), {device}, TensorFlow {tf.__version__}, "
+            f"Python {platform.python_version()}")
+
+
+def cmd_data(args) -> None:
+    from dcn_keras.data import cluttered_mnist
+
+    metadata = cluttered_mnist.build(args.out, args.mnist_dir,
+                                     {"train": args.train, "valid": args.valid, "test": args.test},
+                                     seed=args.seed)
+    print(cluttered_mnist.describe(metadata))
+    print(f"Wrote {args.out}")
+
+
+def _datasets(data_dir, config, batch_size, seed=0):
+    from dcn_keras.data import tfrecords
+
+    data_dir = pathlib.Path(data_dir)
+    shape = config.image_shape
+    return (tfrecords.dataset(data_dir / "train.tfrecord", shape, batch_size, shuffle=True,
+                              seed=seed),
+            tfrecords.dataset(data_dir / "valid.tfrecord", shape, batch_size),
+            tfrecords.dataset(data_dir / "test.tfrecord", shape, batch_size))
+
+
+def cmd_train(args) -> None:
+    import keras
+
+    from dcn_keras import presets, training
+
+    config = presets.get(args.preset)
+    keras.utils.set_random_seed(args.seed)
+    train, valid, _ = _datasets(args.data, config, args.batch_size, args.seed)
+    model = training.build_model(args.model, config, args.num_patches, args.hint_weight)
+    training.fit(model, train, valid, args.epochs, args.out, args.learning_rate,
+                 verbose=args.verbose)
+    print(f"Saved {args.model} model to {args.out}")
+
+
+def evaluate(data_dir, models_dir, out_dir, preset: str, batch_size: int = 64) -> dict:
+    """Score every model in `models_dir` on the test split; write table, JSON and plots."""
+    from dcn_keras import atomic, evaluation, flops, presets, report, training, visualize
+    from dcn_keras.data import cluttered_mnist
+
+    config = presets.get(preset)
+    models_dir, out_dir = pathlib.Path(models_dir), pathlib.Path(out_dir)
+    metadata = json.loads((pathlib.Path(data_dir) / "metadata.json").read_text())
+    data = cluttered_mnist.describe(metadata)
+    _, _, test = _datasets(data_dir, config, batch_size)
+    models = {kind: training.load_model(models_dir / f"{kind}.keras", config)
+              for kind in training.MODEL_KINDS if (models_dir / f"{kind}.keras").exists()}
+    if not models:
+        raise FileNotFoundError(f"No trained models in {models_dir}. Run `dcn train` first.")
+    functions = {kind: evaluation.inference_function(model) for kind, model in models.items()}
+    errors = {kind: evaluation.error_rate(function, test) for kind, function in functions.items()}
+    counts = flops.count(config)
+    multiplications = {"coarse": counts["coarse_model"]["total"],
+                       "fine": counts["fine_model"]["total"],
+                       "dcn": counts["dcn"]["total"], "dcn_no_hints": counts["dcn"]["total"]}
+    images, labels = evaluation.first_batch(test, batch_size)
+    throughput = evaluation.images_per_second(functions, images)
+    rows = report.table_rows(errors, multiplications, throughput)
+    curves = {training.TITLES[kind]: evaluation.error_versus_patches(models[kind], test,
+                                                                     PATCH_COUNTS)
+              for kind in ("dcn_no_hints", "dcn") if kind in models}
+    machine = machine_description()
+    result = {"data": data, "machine": machine, "batch_size": batch_size, "rows": rows,
+              "error_versus_patches": curves, "multiplications": counts,
+              "paper_comparison": flops.compare_with_paper(counts)}
+    text = report.markdown(rows, data, machine, batch_size)
+    if curves:
+        text += "\nTest error versus number of patches:\n\n"
+        text += report.error_versus_patches_markdown(curves)
+        visualize.plot_error_versus_patches(
+            curves, {training.TITLES[k]: errors[k] for k in ("coarse", "fine") if k in errors},
+            out_dir / "error_vs_patches.png", data)
+        dcn = models.get("dcn") or models["dcn_no_hints"]
+        attention = {key: value.numpy() for key, value in dcn.attend(images[:8]).items()}
+        visualize.plot_patches(images[:8], attention, labels[:8], out_dir / "patches.png")
+    histories = {training.TITLES[kind]: visualize.read_history(path)
+                 for kind in ("dcn_no_hints", "dcn")
+                 if (path := models_dir / f"{kind}_history.csv").exists()}
+    if histories:
+        visualize.plot_hint_distance(histories, out_dir / "hint_distance.png")
+    atomic.write_text(out_dir / "results.json", json.dumps(result, indent=2))
+    atomic.write_text(out_dir / "results.md", text)
+    return {"result": result, "markdown": text}
+
+
+def cmd_evaluate(args) -> None:
+    out = evaluate(args.data, args.models, args.out, args.preset, args.batch_size)
+    print(out["markdown"])
+    print(f"Wrote {args.out}/results.md, results.json and plots")
+
+
+def cmd_flops(args) -> None:
+    from dcn_keras import flops, presets, validation
+
+    config = presets.get(args.preset)
+    validation.check_num_patches(args.patches, config)
+    counts = flops.count(config, args.patches)
+    counts["paper_comparison"] = flops.compare_with_paper(counts)
+    if args.json:
+        print(json.dumps(counts, indent=2))
+        return
+    for name in ("coarse_model", "fine_model", "dcn"):
+        print(f"{name:>13}: {counts[name]['total'] / 1e6:8.2f}M multiplications")
+
+
+def cmd_experiment(args) -> None:
+    from dcn_keras import training
+
+    out = pathlib.Path(args.out)
+    data_dir = out / "data"
+    if not (data_dir / "metadata.json").exists():
+        args.out = str(data_dir)
+        cmd_data(args)
+    for kind in training.MODEL_KINDS:
+        path = out / "models" / f"{kind}.keras"
+        if path.exists():
+            print(f"{path} exists: skipping (delete it to retrain)")
+            continue
+        print(f"== training {training.TITLES[kind]} ==", flush=True)
+        cmd_train(argparse.Namespace(**{**vars(args), "data": str(data_dir), "model": kind,
+                                        "out": str(path)}))
+    result = evaluate(data_dir, out / "models", out / "report", args.preset, args.batch_size)
+    print(result["markdown"])
+    print(f"Report: {out / 'report'}/results.md (plots beside it)")
+
+
+def _add_data_args(parser) -> None:
+    parser.add_argument("--mnist-dir", default=None,
+                        help="directory of MNIST IDX files (default $DCN_MNIST_DIR, else tfds)")
+    parser.add_argument("--train", type=int, default=16000, help="training images")
+    parser.add_argument("--valid", type=int, default=1000, help="validation images")
+    parser.add_argument("--test", type=int, default=2000, help="test images")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _add_train_args(parser) -> None:
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--num-patches", type=int, default=None, help="k (default: preset's)")
+    parser.add_argument("--hint-weight", type=float, default=None,
+                        help="convex hint weight for `dcn` (default: preset's)")
+    parser.add_argument("--verbose", default="auto", help="Keras fit verbosity (auto, 0, 1, 2)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from dcn_keras import training
+    from dcn_keras.presets import PRESETS
+
+    parser = argparse.ArgumentParser(prog="dcn", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    data = commands.add_parser("data", help="build Cluttered MNIST TFRecords")
+    data.add_argument("--out", required=True)
+    _add_data_args(data)
+    data.set_defaults(run=cmd_data)
+
+    train = commands.add_parser("train", help="train one model")
+    train.add_argument("--data", required=True, help="directory made by `dcn data`")
+    train.add_argument("--model", required=True, choices=training.MODEL_KINDS)
+    train.add_argument("--out", required=True, help="output .keras file")
+    train.add_argument("--preset", default="cluttered_mnist", choices=sorted(PRESETS))
+    train.add_argument("--seed", type=int, default=0)
+    _add_train_args(train)
+    train.set_defaults(run=cmd_train)
+
+    evaluate_ = commands.add_parser("evaluate", help="compare trained models on the test split")
+    evaluate_.add_argument("--data", required=True)
+    evaluate_.add_argument("--models", required=True, help="directory of <kind>.keras files")
+    evaluate_.add_argument("--out", required=True)
+    evaluate_.add_argument("--preset", default="cluttered_mnist", choices=sorted(PRESETS))
+    evaluate_.add_argument("--batch-size", type=int, default=64)
+    evaluate_.set_defaults(run=cmd_evaluate)
+
+    flops_ = commands.add_parser("flops", help="multiplications per input")
+    flops_.add_argument("--preset", default="cluttered_mnist", choices=sorted(PRESETS))
+    flops_.add_argument("--patches", type=int, default=8)
+    flops_.add_argument("--json", action="store_true")
+    flops_.set_defaults(run=cmd_flops)
+
+    experiment = commands.add_parser(
+        "experiment", help="data + train coarse, fine, DCN w/o and with hints + evaluate")
+    experiment.add_argument("--out", required=True)
+    experiment.add_argument("--preset", default="cluttered_mnist", choices=sorted(PRESETS))
+    _add_data_args(experiment)
+    _add_train_args(experiment)
+    experiment.set_defaults(run=cmd_experiment)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.verbose if hasattr(args, "verbose") else False:
+        args.verbose = int(args.verbose) if str(args.verbose).isdigit() else args.verbose
+    try:
+        args.run(args)
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as error:
+        print(f"dcn {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

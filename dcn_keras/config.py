@@ -1,0 +1,131 @@
+"""Configuration of a Dynamic Capacity Network as small frozen dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+
+@dataclasses.dataclass(frozen=True)
+class Conv:
+    """A convolution followed by batch normalisation and ReLU."""
+
+    filters: int
+    kernel: int
+    stride: int = 1
+    padding: str = "valid"
+
+
+@dataclasses.dataclass(frozen=True)
+class MaxPool:
+    """Max pooling with a square window and the same stride."""
+
+    size: int = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Geometry:
+    """Where each coarse position looks in the input image.
+
+    Coarse position (i, j) covers the receptive field starting at pixel
+    (i * stride, j * stride); its patch for the fine layers is the
+    `patch_size` square starting `offset` pixels before that, so the image is
+    zero padded by `pad_before` / `pad_after` pixels first.
+    """
+
+    map_height: int
+    map_width: int
+    stride: int
+    receptive_field: int
+    patch_size: int
+    offset: int
+    pad_before: tuple[int, int]
+    pad_after: tuple[int, int]
+
+    @property
+    def num_positions(self) -> int:
+        return self.map_height * self.map_width
+
+
+@dataclasses.dataclass(frozen=True)
+class DCNConfig:
+    """Architecture and defaults of one DCN preset (paper appendix 6)."""
+
+    name: str
+    image_shape: tuple[int, int, int]
+    num_classes: int
+    coarse_layers: tuple[Conv | MaxPool, ...]
+    fine_layers: tuple[Conv | MaxPool, ...]
+    top_layers: tuple[Conv | MaxPool, ...]
+    patch_size: int
+    num_patches: int = 8
+    hint_weight: float = 0.1
+
+    @property
+    def feature_dim(self) -> int:
+        return self.coarse_layers[-1].filters
+
+    def geometry(self, height: int | None = None, width: int | None = None) -> Geometry:
+        """Coarse map size and patch placement for an input of the given size."""
+        height = height or self.image_shape[0]
+        width = width or self.image_shape[1]
+        rf, stride = receptive_field(self.coarse_layers)
+        map_h = output_size(self.coarse_layers, height)
+        map_w = output_size(self.coarse_layers, width)
+        offset = (self.patch_size - rf) // 2
+        after_h = max(0, (map_h - 1) * stride - offset + self.patch_size - height)
+        after_w = max(0, (map_w - 1) * stride - offset + self.patch_size - width)
+        return Geometry(map_h, map_w, stride, rf, self.patch_size, offset,
+                        (offset, offset), (after_h, after_w))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self) | {
+            "coarse_layers": _layers_to_list(self.coarse_layers),
+            "fine_layers": _layers_to_list(self.fine_layers),
+            "top_layers": _layers_to_list(self.top_layers),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DCNConfig":
+        data = dict(data)
+        for key in ("coarse_layers", "fine_layers", "top_layers"):
+            data[key] = _layers_from_list(data[key])
+        data["image_shape"] = tuple(data["image_shape"])
+        return cls(**data)
+
+
+def receptive_field(layers) -> tuple[int, int]:
+    """Receptive field and total stride, in input pixels, of a layer stack."""
+    rf, stride = 1, 1
+    for layer in layers:
+        kernel, step = _kernel_stride(layer)
+        rf += (kernel - 1) * stride
+        stride *= step
+    return rf, stride
+
+
+def output_size(layers, size: int) -> int:
+    """Spatial output size of a layer stack along one axis."""
+    for layer in layers:
+        kernel, step = _kernel_stride(layer)
+        if isinstance(layer, Conv) and layer.padding == "same":
+            size = math.ceil(size / step)
+        else:
+            size = (size - kernel) // step + 1
+    return size
+
+
+def _kernel_stride(layer) -> tuple[int, int]:
+    if isinstance(layer, Conv):
+        return layer.kernel, layer.stride
+    return layer.size, layer.size
+
+
+def _layers_to_list(layers) -> list[dict]:
+    return [{"type": type(layer).__name__, **dataclasses.asdict(layer)} for layer in layers]
+
+
+def _layers_from_list(items) -> tuple:
+    kinds = {"Conv": Conv, "MaxPool": MaxPool}
+    return tuple(kinds[item["type"]](**{k: v for k, v in item.items() if k != "type"})
+                 for item in items)

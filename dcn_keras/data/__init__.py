@@ -1,0 +1,1 @@
+"""Datasets: MNIST sources, Cluttered MNIST, TFRecord I/O."""

@@ -1,0 +1,106 @@
+"""TFRecords of tf.Example: image bytes, label and digit box."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from dcn_keras.atomic import atomic_path
+
+FEATURES = {
+    "image": tf.io.FixedLenFeature([], tf.string),
+    "height": tf.io.FixedLenFeature([], tf.int64),
+    "width": tf.io.FixedLenFeature([], tf.int64),
+    "channels": tf.io.FixedLenFeature([], tf.int64),
+    "label": tf.io.FixedLenFeature([], tf.int64),
+    "digit_box": tf.io.FixedLenFeature([4], tf.int64),
+}
+
+
+class DataError(RuntimeError):
+    """A dataset file is missing or corrupt; the message says how to rebuild it."""
+
+
+def _int64(values) -> tf.train.Feature:
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=list(np.ravel(values))))
+
+
+def serialize(image: np.ndarray, label: int, digit_box) -> bytes:
+    """`[H, W]` or `[H, W, C]` uint8 image, its label and (top, left, bottom, right)."""
+    image = np.asarray(image, np.uint8)
+    if image.ndim == 2:
+        image = image[..., None]
+    example = tf.train.Example(features=tf.train.Features(feature={
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
+        "height": _int64(image.shape[0]),
+        "width": _int64(image.shape[1]),
+        "channels": _int64(image.shape[2]),
+        "label": _int64(label),
+        "digit_box": _int64(digit_box),
+    }))
+    return example.SerializeToString()
+
+
+def parse(serialized: tf.Tensor, image_shape: tuple[int, int, int]) -> dict[str, tf.Tensor]:
+    """Parse one serialized example into `image` `[H, W, C]` float32 in [0, 1], `label`, `digit_box`."""
+    features = tf.io.parse_single_example(serialized, FEATURES)
+    flat = tf.io.decode_raw(features["image"], tf.uint8)
+    expected = tf.constant(image_shape, tf.int64)
+    stored = tf.stack([features["height"], features["width"], features["channels"]])
+    tf.debugging.assert_equal(
+        stored, expected,
+        message=f"TFRecord image shape differs from the preset's {list(image_shape)}; "
+                "the data was made for another preset: rebuild it with `dcn data`.")
+    image = tf.reshape(flat, image_shape)
+    return {"image": tf.image.convert_image_dtype(image, tf.float32),
+            "label": tf.cast(features["label"], tf.int32),
+            "digit_box": features["digit_box"]}
+
+
+def write(path: str | os.PathLike, records) -> int:
+    """Write serialized examples to `path` atomically; returns how many."""
+    count = 0
+    with atomic_path(path) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
+        for record in records:
+            writer.write(record)
+            count += 1
+    return count
+
+
+def count_records(path: str | os.PathLike) -> int:
+    """Number of records in a TFRecord file, failing clearly if it is missing or corrupt."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise DataError(f"{path} does not exist. Build the data set first with `dcn data`.")
+    try:
+        return sum(1 for _ in tf.data.TFRecordDataset(str(path)))
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+        raise DataError(f"{path} is a corrupt TFRecord file ({error.message.splitlines()[0]}). "
+                        "Delete it and rebuild the data set with `dcn data`.") from error
+
+
+def dataset(path: str | os.PathLike, image_shape: tuple[int, int, int], batch_size: int,
+            shuffle: bool = False, seed: int = 0, cache: bool = True) -> tf.data.Dataset:
+    """Batched `(images [b, H, W, C] float32, labels [b] int32)` from a TFRecord file."""
+    count = count_records(path)
+    # A known cardinality lets Keras size progress bars and learning-rate schedules.
+    records = tf.data.TFRecordDataset(str(path)).apply(
+        tf.data.experimental.assert_cardinality(count))
+    if cache:
+        records = records.cache()
+    if shuffle:
+        records = records.shuffle(8192, seed=seed, reshuffle_each_iteration=True)
+    parsed = records.map(lambda s: parse(s, image_shape), num_parallel_calls=tf.data.AUTOTUNE)
+    return (parsed.map(lambda e: (e["image"], e["label"]))
+            .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+
+
+def read_all(path: str | os.PathLike, image_shape: tuple[int, int, int]) -> dict[str, np.ndarray]:
+    """Every example of a (small) file as numpy arrays."""
+    count_records(path)
+    records = tf.data.TFRecordDataset(str(path)).map(lambda s: parse(s, image_shape))
+    rows = list(records.as_numpy_iterator())
+    return {key: np.stack([row[key] for row in rows]) for key in ("image", "label", "digit_box")}

@@ -1,0 +1,61 @@
+"""Test error, error versus number of patches, and measured throughput."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from dcn_keras.model import DynamicCapacityNetwork
+
+
+def inference_function(model, num_patches: int | None = None):
+    """One `tf.function` mapping `[batch, H, W, C]` to `[batch, classes]` probabilities."""
+    if isinstance(model, DynamicCapacityNetwork):
+        k = num_patches or model.num_patches
+        return tf.function(lambda images: model.predict_with_patches(images, k))
+    return tf.function(lambda images: model(images, training=False))
+
+
+def error_rate(predict, dataset: tf.data.Dataset) -> float:
+    """Fraction of misclassified examples of `(images, labels)` batches."""
+    wrong = total = 0
+    for images, labels in dataset:
+        predicted = tf.argmax(predict(images), axis=-1, output_type=tf.int32)
+        wrong += int(tf.reduce_sum(tf.cast(predicted != labels, tf.int32)))
+        total += int(tf.shape(labels)[0])
+    return wrong / max(total, 1)
+
+
+def error_versus_patches(model: DynamicCapacityNetwork, dataset, ks=(1, 2, 4, 8, 16)) -> dict:
+    """{k: test error} for DCN inference with k patches."""
+    return {int(k): error_rate(inference_function(model, k), dataset) for k in ks}
+
+
+def images_per_second(functions: dict, images: tf.Tensor, repeats: int = 10,
+                      warmup: int = 2) -> dict:
+    """Median images/s of each function on one batch, timed side by side.
+
+    Functions are interleaved within every repeat so that machine load drifts
+    affect them alike.
+    """
+    images = tf.convert_to_tensor(images)
+    for function in functions.values():
+        for _ in range(warmup):
+            function(images).numpy()
+    times = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function(images).numpy()
+            times[name].append(time.perf_counter() - start)
+    batch = int(images.shape[0])
+    return {name: batch / statistics.median(values) for name, values in times.items()}
+
+
+def first_batch(dataset: tf.data.Dataset, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first `size` examples of a batched dataset as numpy arrays."""
+    images, labels = next(iter(dataset.unbatch().batch(size)))
+    return images.numpy(), labels.numpy()

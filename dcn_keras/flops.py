@@ -1,0 +1,81 @@
+"""Multiplication counts, layer by layer, from the real sub-networks.
+
+Counted: the weight-activation multiplications of every convolution and dense
+layer (out_h * out_w * k_h * k_w * c_in * c_out and d_in * d_out). Not counted,
+as in the paper's accounting: batch normalisation (folded into the preceding
+convolution at inference), ReLU, pooling, padding and the softmax.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from dcn_keras import networks
+from dcn_keras.config import DCNConfig
+
+PAPER = {"cluttered_mnist": {"fine_model": 84.5e6, "dcn": 27.7e6, "num_patches": 8}}
+
+
+def layer_multiplications(layer, input_shape) -> int:
+    """Multiplications of one layer for one example of `input_shape` (batch first)."""
+    if isinstance(layer, keras.layers.Conv2D):
+        _, out_h, out_w, _ = layer.compute_output_shape(input_shape)
+        kernel_h, kernel_w = layer.kernel_size
+        return out_h * out_w * kernel_h * kernel_w * input_shape[-1] * layer.filters
+    if isinstance(layer, keras.layers.Dense):
+        return input_shape[-1] * layer.units
+    return 0
+
+
+def network_multiplications(network: keras.Sequential) -> int:
+    """Multiplications of a built `keras.Sequential` for one example."""
+    shape = (1, *network.input_shape[1:])
+    total = 0
+    for layer in network.layers:
+        total += layer_multiplications(layer, shape)
+        shape = layer.compute_output_shape(shape)
+    return total
+
+
+def count(config: DCNConfig, num_patches: int | None = None, height: int | None = None,
+          width: int | None = None) -> dict:
+    """Multiplications of the coarse, fine and DCN models for one input.
+
+    DCN = coarse layers on the whole input + top layers forward on the coarse
+    map + their backward pass to the coarse map for the saliency (the input
+    gradient of a linear layer costs what its forward pass costs) + fine layers
+    on k patches + top layers forward on the refined map.
+    """
+    height = height or config.image_shape[0]
+    width = width or config.image_shape[1]
+    k = config.num_patches if num_patches is None else num_patches
+    geometry = config.geometry(height, width)
+    padded = (height + geometry.pad_before[0] + geometry.pad_after[0],
+              width + geometry.pad_before[1] + geometry.pad_after[1])
+    coarse = network_multiplications(networks.coarse_network(config, height, width))
+    fine_image = network_multiplications(networks.fine_network(config, *padded))
+    fine_patch = network_multiplications(networks.fine_network(config))
+    top = network_multiplications(
+        networks.top_network(config, geometry.map_height, geometry.map_width))
+    dcn = {"coarse_layers": coarse, "top_forward_coarse": top, "top_backward_saliency": top,
+           "fine_layers_on_patches": k * fine_patch, "top_forward_refined": top}
+    return {
+        "preset": config.name,
+        "input_size": [height, width],
+        "num_patches": k,
+        "patch_size": config.patch_size,
+        "coarse_model": {"total": coarse + top, "coarse_layers": coarse, "top_layers": top},
+        "fine_model": {"total": fine_image + top, "fine_layers": fine_image, "top_layers": top},
+        "dcn": {"total": sum(dcn.values()), **dcn},
+        "fine_layers_per_patch": fine_patch,
+    }
+
+
+def compare_with_paper(counts: dict) -> dict | None:
+    """Relative differences from the paper's figures, where it reports some."""
+    paper = PAPER.get(counts["preset"])
+    if paper is None or counts["num_patches"] != paper["num_patches"]:
+        return None
+    return {name: {"paper": paper[name], "ours": counts[name]["total"],
+                   "relative_difference": counts[name]["total"] / paper[name] - 1.0}
+            for name in ("fine_model", "dcn")}

@@ -1,0 +1,146 @@
+"""The Dynamic Capacity Network as a Keras model."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from dcn_keras import hints, networks, patches, saliency, validation
+from dcn_keras.config import DCNConfig
+
+
+@keras.saving.register_keras_serializable(package="dcn_keras")
+class DynamicCapacityNetwork(keras.Model):
+    """Coarse layers everywhere, fine layers on the k most salient patches.
+
+    Calling the model maps `[batch, H, W, C]` float images in [0, 1] to
+    `[batch, num_classes]` class probabilities g(f_r(x)). `attend` also
+    returns where it looked. Training (`fit`) minimises the cross entropy of
+    the refined model (Eq. 5); with `hint_weight` alpha > 0 the coarse layers
+    follow the convex combination (1 - alpha) * cross entropy + alpha * hint
+    distance (Eq. 6) while the fine and top layers follow the cross entropy
+    alone, as in the paper's appendix 6.1. alpha = 0 is "DCN without hints".
+
+    Attributes:
+      coarse, fine, top: the three sub-networks (`keras.Sequential`).
+      num_patches: k, the number of patches given to the fine layers.
+      hint_weight: alpha in [0, 1).
+    """
+
+    def __init__(self, config: DCNConfig | dict, num_patches: int | None = None,
+                 hint_weight: float | None = None, **kwargs):
+        kwargs.setdefault("name", "dcn")
+        super().__init__(**kwargs)
+        self.config = config if isinstance(config, DCNConfig) else DCNConfig.from_dict(config)
+        self.geometry = self.config.geometry()
+        self.num_patches = validation.check_num_patches(
+            self.config.num_patches if num_patches is None else num_patches, self.config)
+        self.hint_weight = float(self.config.hint_weight if hint_weight is None else hint_weight)
+        if not 0.0 <= self.hint_weight < 1.0:
+            raise ValueError(f"hint_weight is a convex weight in [0, 1), got {self.hint_weight}.")
+        self.coarse = networks.coarse_network(self.config)
+        self.fine = networks.fine_network(self.config)
+        self.top = networks.top_network(self.config)
+        self._metric_means = {name: keras.metrics.Mean(name=name)
+                          for name in ("loss", "cross_entropy", "hint_distance")}
+        self._accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        # The sub-networks are built from the config, so the model is too.
+        self.built = True
+
+    @property
+    def metrics(self):
+        return [*self._metric_means.values(), self._accuracy]
+
+    def call(self, images, training=False):
+        validation.check_images(images, self.config)
+        return tf.nn.softmax(self._forward(images, training, self.num_patches)["logits"])
+
+    def attend(self, images, num_patches: int | None = None) -> dict[str, tf.Tensor]:
+        """Run DCN inference and report where it looked.
+
+        Args:
+          images: `[batch, H, W, C]` float images in [0, 1].
+          num_patches: k for this call (default: the model's).
+
+        Returns:
+          dict with `probabilities` `[batch, classes]` (refined model),
+          `coarse_probabilities` `[batch, classes]` (coarse model g(f_c(x))),
+          `saliency` `[batch, s1, s2]`, `positions` `[batch, k, 2]` int32
+          (row, col) in decreasing saliency, and `boxes` `[batch, k, 4]` int32
+          pixel boxes (top, left, bottom, right), half open, which may reach
+          `geometry.offset` pixels into the zero padding at the border.
+        """
+        validation.check_images(images, self.config)
+        k = validation.check_num_patches(num_patches or self.num_patches, self.config)
+        out = self._forward(images, False, k)
+        return {
+            "probabilities": tf.nn.softmax(out["logits"]),
+            "coarse_probabilities": tf.nn.softmax(out["coarse_logits"]),
+            "saliency": out["saliency"],
+            "positions": out["positions"],
+            "boxes": patches.patch_boxes(out["positions"], self.geometry),
+        }
+
+    def predict_with_patches(self, images, num_patches: int) -> tf.Tensor:
+        """Class probabilities `[batch, classes]` using k = `num_patches`."""
+        validation.check_images(images, self.config)
+        k = validation.check_num_patches(num_patches, self.config)
+        return tf.nn.softmax(self._forward(images, False, k)["logits"])
+
+    def _forward(self, images, training, k) -> dict[str, tf.Tensor]:
+        images = tf.cast(images, self.compute_dtype)
+        coarse = self.coarse(images, training=training)
+        sal, coarse_logits = saliency.entropy_saliency(self.top, coarse, return_logits=True)
+        positions = saliency.top_k_positions(sal, k)
+        cut = patches.extract_patches(images, positions, self.geometry)
+        size, channels = self.geometry.patch_size, self.config.image_shape[2]
+        fine = self.fine(tf.reshape(cut, [-1, size, size, channels]), training=training)
+        fine = tf.reshape(fine, [tf.shape(images)[0], k, self.config.feature_dim])
+        routed = coarse
+        if training and self.hint_weight > 0:
+            routed = hints.scale_gradient(coarse, tf.constant(1.0 - self.hint_weight, coarse.dtype))
+        refined = patches.refine(routed, fine, positions)
+        return {
+            "logits": self.top(refined, training=training),
+            "coarse_logits": coarse_logits,
+            "coarse": coarse,
+            "fine": fine,
+            "saliency": sal,
+            "positions": positions,
+        }
+
+    def _loss_terms(self, images, labels, training):
+        out = self._forward(images, training, self.num_patches)
+        cross_entropy = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+            labels, out["logits"], from_logits=True))
+        hint = tf.reduce_mean(hints.hint_distance(out["coarse"], out["fine"], out["positions"]))
+        loss = cross_entropy + self.hint_weight * hint
+        return out, {"loss": loss, "cross_entropy": cross_entropy, "hint_distance": hint}
+
+    def train_step(self, data):
+        images, labels = data[0], data[1]
+        with tf.GradientTape() as tape:
+            out, values = self._loss_terms(images, labels, training=True)
+        variables = self.trainable_variables
+        gradients = tape.gradient(values["loss"], variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        return self._update_metrics(values, labels, out["logits"])
+
+    def test_step(self, data):
+        images, labels = data[0], data[1]
+        out, values = self._loss_terms(images, labels, training=False)
+        return self._update_metrics(values, labels, out["logits"])
+
+    def _update_metrics(self, values, labels, logits):
+        for name, value in values.items():
+            self._metric_means[name].update_state(value)
+        self._accuracy.update_state(labels, logits)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "num_patches": self.num_patches,
+                "hint_weight": self.hint_weight, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,88 @@
+"""Building, compiling, training and loading the four Cluttered MNIST models."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import keras
+
+from dcn_keras import baselines
+from dcn_keras.atomic import atomic_path
+from dcn_keras.config import DCNConfig
+from dcn_keras.model import DynamicCapacityNetwork
+
+MODEL_KINDS = ("coarse", "fine", "dcn_no_hints", "dcn")
+TITLES = {"coarse": "Coarse model", "fine": "Fine model",
+          "dcn_no_hints": "DCN w/o hints", "dcn": "DCN with hints"}
+
+
+def build_model(kind: str, config: DCNConfig, num_patches: int | None = None,
+                hint_weight: float | None = None) -> keras.Model:
+    """A fresh model of `kind` (one of MODEL_KINDS) for the preset."""
+    if kind == "coarse":
+        return baselines.coarse_model(config)
+    if kind == "fine":
+        return baselines.fine_model(config)
+    if kind == "dcn_no_hints":
+        return DynamicCapacityNetwork(config, num_patches, hint_weight=0.0, name="dcn_no_hints")
+    if kind == "dcn":
+        return DynamicCapacityNetwork(config, num_patches, hint_weight, name="dcn")
+    raise ValueError(f"Unknown model kind {kind!r}; choose one of {MODEL_KINDS}.")
+
+
+def compile_model(model: keras.Model, learning_rate: float, total_steps: int) -> None:
+    """Adam with a cosine learning-rate decay over the whole run."""
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, total_steps))
+    optimizer = keras.optimizers.Adam(schedule)
+    if isinstance(model, DynamicCapacityNetwork):
+        model.compile(optimizer=optimizer)  # its train_step holds the DCN objective
+    else:
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+
+def fit(model: keras.Model, train, valid, epochs: int, out_path: str | os.PathLike,
+        learning_rate: float = 1e-3, verbose: int | str = "auto") -> keras.callbacks.History:
+    """Train, keep the epoch with the best validation accuracy, save it atomically.
+
+    Writes `out_path` (.keras) and `<stem>_history.csv` beside it.
+    """
+    out_path = pathlib.Path(out_path)
+    compile_model(model, learning_rate, epochs * int(train.cardinality()))
+    with atomic_path(out_path) as best, atomic_path(
+            out_path.with_name(out_path.stem + "_history.csv")) as history_csv:
+        callbacks = [
+            keras.callbacks.ModelCheckpoint(str(best), monitor="val_accuracy", mode="max",
+                                            save_best_only=True),
+            keras.callbacks.CSVLogger(str(history_csv)),
+        ]
+        history = model.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
+                            verbose=verbose)
+    return history
+
+
+def load_model(path: str | os.PathLike, config: DCNConfig) -> keras.Model:
+    """Load a `.keras` model and check it was made for `config`'s preset."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"No model at {path}. Train one first with `dcn train`.")
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many kinds for a damaged archive
+        raise ValueError(f"{path} is not a loadable Keras model ({type(error).__name__}: "
+                         f"{error}). Retrain it with `dcn train`.") from error
+    if isinstance(model, DynamicCapacityNetwork):
+        if model.config.name != config.name:
+            raise ValueError(f"{path} holds a DCN for preset {model.config.name!r}, not "
+                             f"{config.name!r}. Pass --preset {model.config.name} or a model "
+                             f"trained for {config.name}.")
+        return model
+    if tuple(model.input_shape[1:]) != config.image_shape or \
+            model.output_shape[-1] != config.num_classes:
+        raise ValueError(
+            f"{path} takes {list(model.input_shape[1:])} inputs and gives "
+            f"{model.output_shape[-1]} classes, but preset {config.name!r} needs "
+            f"{list(config.image_shape)} and {config.num_classes}. It was trained for another "
+            "preset: pass the matching --preset or retrain it.")
+    return model

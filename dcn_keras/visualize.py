@@ -1,0 +1,95 @@
+"""Pictures of what DCN saw and how it trained (matplotlib, PNG)."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from dcn_keras.atomic import atomic_path  # noqa: E402
+
+
+def _save(figure, path) -> None:
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+
+
+def plot_patches(images: np.ndarray, attention: dict, labels: np.ndarray,
+                 path: str | os.PathLike, columns: int = 4) -> None:
+    """Test images with their selected patches (brightest = most salient) and saliency maps.
+
+    Args:
+      images: `[n, H, W, 1]`; attention: `DynamicCapacityNetwork.attend` output
+      as numpy; labels: `[n]` true labels.
+    """
+    n = len(images)
+    rows = -(-n // columns)
+    figure, axes = plt.subplots(2 * rows, columns, figsize=(2.6 * columns, 5.4 * rows))
+    axes = np.asarray(axes).reshape(2 * rows, columns)
+    predicted = attention["probabilities"].argmax(-1)
+    coarse = attention["coarse_probabilities"].argmax(-1)
+    for index in range(2 * rows * columns):
+        axes.flat[index].axis("off")
+    for index in range(n):
+        row, column = divmod(index, columns)
+        image_axis, map_axis = axes[2 * row, column], axes[2 * row + 1, column]
+        image_axis.imshow(images[index, ..., 0], cmap="gray", vmin=0, vmax=1)
+        boxes = attention["boxes"][index]
+        for rank, (top, left, bottom, right) in enumerate(boxes):
+            shade = plt.cm.autumn(rank / max(1, len(boxes) - 1))
+            image_axis.add_patch(plt.Rectangle((left - 0.5, top - 0.5), right - left,
+                                               bottom - top, fill=False, lw=1.2, color=shade))
+        image_axis.set_title(f"true {labels[index]}  coarse {coarse[index]}  DCN "
+                             f"{predicted[index]}", fontsize=8)
+        map_axis.imshow(attention["saliency"][index], cmap="magma")
+        map_axis.set_title("entropy-gradient saliency", fontsize=8)
+    _save(figure, path)
+
+
+def plot_error_versus_patches(curves: dict[str, dict[int, float]], baselines: dict[str, float],
+                              path: str | os.PathLike, title: str) -> None:
+    """Test error against k for each DCN, with the baselines as horizontal lines."""
+    figure, axis = plt.subplots(figsize=(5.5, 3.8))
+    for name, curve in curves.items():
+        ks = sorted(curve)
+        axis.plot(ks, [100 * curve[k] for k in ks], marker="o", label=name)
+    for (name, error), style in zip(baselines.items(), ("--", ":", "-.")):
+        axis.axhline(100 * error, color="gray", linestyle=style, label=name)
+    axis.set_xscale("log", base=2)
+    axis.set_xlabel("number of patches k")
+    axis.set_ylabel("test error (%)")
+    axis.set_title(title, fontsize=8)
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3)
+    _save(figure, path)
+
+
+def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
+    """A Keras CSVLogger file as {column: values}."""
+    with open(path, newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    return {key: [float(row[key]) for row in rows] for key in rows[0]} if rows else {}
+
+
+def plot_hint_distance(histories: dict[str, dict[str, list[float]]],
+                       path: str | os.PathLike) -> None:
+    """Squared coarse-fine distance over selected patches per epoch (paper Figure 2)."""
+    figure, axis = plt.subplots(figsize=(5.5, 3.8))
+    for name, history in histories.items():
+        epochs = np.arange(1, len(history["hint_distance"]) + 1)
+        line, = axis.plot(epochs, history["hint_distance"], label=f"{name} (train)")
+        if "val_hint_distance" in history:
+            axis.plot(epochs, history["val_hint_distance"], linestyle="--",
+                      color=line.get_color(), label=f"{name} (valid)")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("sum over patches of ||f_c - f_f||^2")
+    axis.set_yscale("log")
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3)
+    _save(figure, path)
