@@ -14,7 +14,7 @@ from dcn_keras.model import DynamicCapacityNetwork
 def inference_function(model, num_patches: int | None = None):
     """One `tf.function` mapping `[batch, H, W, C]` to `[batch, classes]` probabilities."""
     if isinstance(model, DynamicCapacityNetwork):
-        k = num_patches or model.num_patches
+        k = model.num_patches if num_patches is None else num_patches
         return tf.function(lambda images: model.predict_with_patches(images, k))
     return tf.function(lambda images: model(images, training=False))
 

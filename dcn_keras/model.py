@@ -71,7 +71,8 @@ class DynamicCapacityNetwork(keras.Model):
           `geometry.offset` pixels into the zero padding at the border.
         """
         validation.check_images(images, self.config)
-        k = validation.check_num_patches(num_patches or self.num_patches, self.config)
+        k = validation.check_num_patches(
+            self.num_patches if num_patches is None else num_patches, self.config)
         out = self._forward(images, False, k)
         return {
             "probabilities": tf.nn.softmax(out["logits"]),

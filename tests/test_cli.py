@@ -1,0 +1,53 @@
+import json
+
+import pytest
+
+from dcn_keras import cli
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory, mnist_dir):
+    out = tmp_path_factory.mktemp("experiment")
+    code = cli.main(["experiment", "--out", str(out), "--mnist-dir", str(mnist_dir),
+                     "--train", "96", "--valid", "32", "--test", "48", "--epochs", "1",
+                     "--batch-size", "32", "--verbose", "0"])
+    assert code == 0
+    return out
+
+
+def test_experiment_writes_models_table_and_plots(experiment):
+    for kind in ("coarse", "fine", "dcn_no_hints", "dcn"):
+        assert (experiment / "models" / f"{kind}.keras").stat().st_size > 0
+        assert (experiment / "models" / f"{kind}_history.csv").exists()
+    for name in ("patches.png", "error_vs_patches.png", "hint_distance.png"):
+        assert (experiment / "report" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = json.loads((experiment / "report" / "results.json").read_text())
+    assert [row["model"] for row in result["rows"]] == [
+        "Coarse model", "Fine model", "DCN w/o hints", "DCN with hints"]
+    for row in result["rows"]:
+        assert 0 <= row["test_error"] <= 1 and row["images_per_second"] > 0
+    assert set(result["error_versus_patches"]["DCN with hints"]) == {"1", "2", "4", "8", "16"}
+    assert "test pool" in result["data"] and "CPU cores" in result["machine"]
+    table = (experiment / "report" / "results.md").read_text()
+    assert table.count("\n| ") >= 4 + 5
+
+
+def test_experiment_resumes_without_retraining(experiment, mnist_dir, capsys):
+    before = (experiment / "models" / "fine.keras").stat().st_mtime_ns
+    assert cli.main(["experiment", "--out", str(experiment), "--mnist-dir", str(mnist_dir),
+                     "--epochs", "1", "--batch-size", "32", "--verbose", "0"]) == 0
+    assert "skipping" in capsys.readouterr().out
+    assert (experiment / "models" / "fine.keras").stat().st_mtime_ns == before
+
+
+def test_evaluate_without_models_fails_clearly(experiment, tmp_path, capsys):
+    code = cli.main(["evaluate", "--data", str(experiment / "data"), "--models",
+                     str(tmp_path), "--out", str(tmp_path / "report")])
+    assert code == 2
+    assert "dcn train" in capsys.readouterr().err
+
+
+def test_data_without_mnist_says_what_to_pass(tmp_path, capsys):
+    code = cli.main(["data", "--out", str(tmp_path / "d"), "--mnist-dir", str(tmp_path / "x")])
+    assert code == 2
+    assert "--mnist-dir" in capsys.readouterr().err
