@@ -158,20 +158,25 @@ def cmd_experiment(args) -> None:
 def _add_data_args(parser) -> None:
     parser.add_argument("--mnist-dir", default=None,
                         help="directory of MNIST IDX files (default $DCN_MNIST_DIR, else tfds)")
-    parser.add_argument("--train", type=int, default=16000, help="training images")
+    parser.add_argument("--train", type=int, default=28000, help="training images")
     parser.add_argument("--valid", type=int, default=1000, help="validation images")
     parser.add_argument("--test", type=int, default=2000, help="test images")
     parser.add_argument("--seed", type=int, default=0)
 
 
 def _add_train_args(parser) -> None:
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--num-patches", type=int, default=None, help="k (default: preset's)")
     parser.add_argument("--hint-weight", type=float, default=None,
                         help="convex hint weight for `dcn` (default: preset's)")
-    parser.add_argument("--verbose", default="auto", help="Keras fit verbosity (auto, 0, 1, 2)")
+    parser.add_argument("--verbose", default="auto", type=_verbosity,
+                        help="Keras fit verbosity: auto, 0, 1 or 2")
+
+
+def _verbosity(value: str) -> int | str:
+    return int(value) if value.isdigit() else value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,8 +226,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.verbose if hasattr(args, "verbose") else False:
-        args.verbose = int(args.verbose) if str(args.verbose).isdigit() else args.verbose
     try:
         args.run(args)
     except (ValueError, TypeError, FileNotFoundError, RuntimeError) as error:

@@ -79,14 +79,14 @@ def build(out_dir: str | os.PathLike, mnist_dir=None, sizes: dict[str, int] | No
     Args:
       out_dir: output directory; each file is replaced atomically.
       mnist_dir: directory of MNIST IDX files (default: $DCN_MNIST_DIR, else tfds).
-      sizes: images per split, e.g. {"train": 16000, "valid": 1000, "test": 2000}.
+      sizes: images per split, e.g. {"train": 28000, "valid": 1000, "test": 2000}.
       seed: generator seed.
       valid_pool, test_pool: digits held out for validation and test.
 
     Returns:
       The metadata written, which names the digit pools every split came from.
     """
-    sizes = sizes or {"train": 16000, "valid": 1000, "test": 2000}
+    sizes = sizes or {"train": 28000, "valid": 1000, "test": 2000}
     pools = mnist.digit_pools(mnist.load(mnist_dir), valid_pool, test_pool)
     out_dir = pathlib.Path(out_dir)
     metadata = {"dataset": "cluttered_mnist", "seed": seed, "canvas": CANVAS,
