@@ -134,6 +134,21 @@ def cmd_flops(args) -> None:
         print(f"{name:>13}: {counts[name]['total'] / 1e6:8.2f}M multiplications")
 
 
+def cmd_bench(args) -> None:
+    from dcn_keras import atomic, benchmark, presets, visualize
+
+    config = presets.get(args.preset)
+    result = benchmark.run(config, args.batch_size, args.models, args.data, args.repeats,
+                           train=not args.no_train, memory=not args.no_memory)
+    result["machine"] = machine_description()
+    if args.plot:
+        visualize.plot_benchmark(result, args.plot)
+    text = json.dumps(result, indent=2) if args.json else benchmark.summary(result)
+    if args.out:
+        atomic.write_text(args.out, json.dumps(result, indent=2))
+    print(text)
+
+
 def cmd_experiment(args) -> None:
     from dcn_keras import training
 
@@ -213,6 +228,22 @@ def build_parser() -> argparse.ArgumentParser:
     flops_.add_argument("--patches", type=int, default=8)
     flops_.add_argument("--json", action="store_true")
     flops_.set_defaults(run=cmd_flops)
+
+    bench = commands.add_parser("bench", help="time coarse, fine and DCN side by side")
+    bench.add_argument("--preset", default="cluttered_mnist", choices=sorted(PRESETS))
+    bench.add_argument("--batch-size", type=int, default=64)
+    bench.add_argument("--repeats", type=int, default=20, help="timed repeats (median)")
+    bench.add_argument("--models", default=None,
+                       help="directory of trained coarse/fine/dcn .keras (default: fresh weights)")
+    bench.add_argument("--data", default=None,
+                       help="directory made by `dcn data`: time on real test images (default: "
+                            "random); with --models also measures test error versus k")
+    bench.add_argument("--json", action="store_true", help="print the full result as JSON")
+    bench.add_argument("--out", default=None, help="also write the JSON to this file")
+    bench.add_argument("--plot", default=None, help="write a PNG of time (and error) versus k")
+    bench.add_argument("--no-train", action="store_true", help="skip training-step timing")
+    bench.add_argument("--no-memory", action="store_true", help="skip peak-memory probes")
+    bench.set_defaults(run=cmd_bench)
 
     experiment = commands.add_parser(
         "experiment", help="data + train coarse, fine, DCN w/o and with hints + evaluate")

@@ -34,25 +34,38 @@ def error_versus_patches(model: DynamicCapacityNetwork, dataset, ks=(1, 2, 4, 8,
     return {int(k): error_rate(inference_function(model, k), dataset) for k in ks}
 
 
-def images_per_second(functions: dict, images: tf.Tensor, repeats: int = 10,
-                      warmup: int = 2) -> dict:
-    """Median images/s of each function on one batch, timed side by side.
+def time_side_by_side(functions: dict, *args, repeats: int = 10,
+                      warmup: int = 2) -> dict[str, list[float]]:
+    """Seconds per call of each function on the same arguments, `repeats` times.
 
-    Functions are interleaved within every repeat so that machine load drifts
-    affect them alike.
+    Calls are interleaved within every repeat so that drifts in machine load
+    affect all functions alike; outputs are fetched (`.numpy()`) so that
+    asynchronous devices finish the work inside the timed region.
     """
-    images = tf.convert_to_tensor(images)
     for function in functions.values():
         for _ in range(warmup):
-            function(images).numpy()
+            _fetch(function(*args))
     times = {name: [] for name in functions}
     for _ in range(repeats):
         for name, function in functions.items():
             start = time.perf_counter()
-            function(images).numpy()
+            _fetch(function(*args))
             times[name].append(time.perf_counter() - start)
-    batch = int(images.shape[0])
-    return {name: batch / statistics.median(values) for name, values in times.items()}
+    return times
+
+
+def _fetch(outputs) -> None:
+    for output in tf.nest.flatten(outputs):
+        if hasattr(output, "numpy"):
+            output.numpy()
+
+
+def images_per_second(functions: dict, images, repeats: int = 10, warmup: int = 2) -> dict:
+    """Median images/s of each inference function on one batch, timed side by side."""
+    images = tf.convert_to_tensor(images)
+    times = time_side_by_side(functions, images, repeats=repeats, warmup=warmup)
+    return {name: int(images.shape[0]) / statistics.median(values)
+            for name, values in times.items()}
 
 
 def first_batch(dataset: tf.data.Dataset, size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from dcn_keras import hints, networks, patches, saliency, validation
+from dcn_keras import hints, networks, patches, saliency, sparse_conv, validation
 from dcn_keras.config import DCNConfig
 
 
@@ -41,6 +41,10 @@ class DynamicCapacityNetwork(keras.Model):
         self.coarse = networks.coarse_network(self.config)
         self.fine = networks.fine_network(self.config)
         self.top = networks.top_network(self.config)
+        self._top_conv, *self._top_tail = self.top.layers
+        if not sparse_conv.supports(self._top_conv):
+            raise ValueError(f"The top layers of {self.config.name} must start with a "
+                             "bias-free valid convolution for DCN's sparse refined pass.")
         self._metric_means = {name: keras.metrics.Mean(name=name)
                           for name in ("loss", "cross_entropy", "hint_distance")}
         self._accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
@@ -91,24 +95,43 @@ class DynamicCapacityNetwork(keras.Model):
     def _forward(self, images, training, k) -> dict[str, tf.Tensor]:
         images = tf.cast(images, self.compute_dtype)
         coarse = self.coarse(images, training=training)
-        sal, coarse_logits = saliency.entropy_saliency(self.top, coarse, return_logits=True)
+        sal, coarse_logits, coarse_top = saliency.saliency_and_outputs(self._top_inference,
+                                                                       coarse)
         positions = saliency.top_k_positions(sal, k)
         cut = patches.extract_patches(images, positions, self.geometry)
         size, channels = self.geometry.patch_size, self.config.image_shape[2]
         fine = self.fine(tf.reshape(cut, [-1, size, size, channels]), training=training)
         fine = tf.reshape(fine, [tf.shape(images)[0], k, self.config.feature_dim])
-        routed = coarse
-        if training and self.hint_weight > 0:
-            routed = hints.scale_gradient(coarse, tf.constant(1.0 - self.hint_weight, coarse.dtype))
-        refined = patches.refine(routed, fine, positions)
+        if training:
+            routed = coarse
+            if self.hint_weight > 0:
+                routed = hints.scale_gradient(
+                    coarse, tf.constant(1.0 - self.hint_weight, coarse.dtype))
+            logits = self.top(patches.refine(routed, fine, positions), training=True)
+        else:
+            # g(f_r(x)) from the coarse pass: only k vectors changed (see sparse_conv).
+            delta = fine - patches.gather_vectors(coarse, positions)
+            refined_top = coarse_top + sparse_conv.conv_of_sparse(
+                self._top_conv, delta, positions, coarse_top.shape[1:3])
+            logits = self._top_rest(refined_top)
         return {
-            "logits": self.top(refined, training=training),
+            "logits": logits,
             "coarse_logits": coarse_logits,
             "coarse": coarse,
             "fine": fine,
             "saliency": sal,
             "positions": positions,
         }
+
+    def _top_inference(self, features):
+        """Top layers in inference mode: (logits, output of their first convolution)."""
+        first = self._top_conv(features)
+        return self._top_rest(first), first
+
+    def _top_rest(self, first):
+        for layer in self._top_tail:
+            first = layer(first, training=False)
+        return first
 
     def _loss_terms(self, images, labels, training):
         out = self._forward(images, training, self.num_patches)

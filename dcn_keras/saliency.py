@@ -25,14 +25,29 @@ def entropy_saliency(top, coarse_features: tf.Tensor, return_logits: bool = Fals
       statistics and each example's map depends on that example alone; the
       gradient of the summed entropies is then the per-example gradient.
     """
+    sal, logits, _ = saliency_and_outputs(
+        lambda features: (top(features, training=False), None), coarse_features)
+    return (sal, logits) if return_logits else sal
+
+
+def saliency_and_outputs(top_fn, coarse_features: tf.Tensor):
+    """`entropy_saliency` for a top function that also returns an intermediate.
+
+    Args:
+      top_fn: maps `[batch, s1, s2, D]` to (logits `[batch, classes]`, extra),
+        in inference mode.
+      coarse_features: `[batch, s1, s2, D]`.
+
+    Returns:
+      (saliency `[batch, s1, s2]`, logits, extra).
+    """
     coarse_features = tf.stop_gradient(coarse_features)
     with tf.GradientTape() as tape:
         tape.watch(coarse_features)
-        logits = top(coarse_features, training=False)
+        logits, extra = top_fn(coarse_features)
         entropy = tf.reduce_sum(entropy_from_logits(logits))
     gradient = tape.gradient(entropy, coarse_features)
-    saliency = tf.norm(gradient, axis=-1)
-    return (saliency, logits) if return_logits else saliency
+    return tf.norm(gradient, axis=-1), logits, extra
 
 
 def top_k_positions(saliency: tf.Tensor, k: int) -> tf.Tensor:

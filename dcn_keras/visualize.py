@@ -93,3 +93,34 @@ def plot_hint_distance(histories: dict[str, dict[str, list[float]]],
     axis.legend(fontsize=8)
     axis.grid(alpha=0.3)
     _save(figure, path)
+
+
+def plot_benchmark(result: dict, path: str | os.PathLike) -> None:
+    """Time per batch (and test error, when measured) against k, baselines as lines."""
+    from dcn_keras.benchmark import PATCH_COUNTS
+
+    timings = result["inference"]
+    panels = 2 if "test_error" in result else 1
+    figure, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.8), squeeze=False)
+    axis = axes[0, 0]
+    axis.plot(PATCH_COUNTS, [timings[f"dcn_k{k}"]["median_ms"] for k in PATCH_COUNTS],
+              marker="o", label="DCN")
+    axis.axhline(timings["fine"]["median_ms"], color="gray", linestyle="--", label="fine model")
+    axis.axhline(timings["coarse"]["median_ms"], color="gray", linestyle=":",
+                 label="coarse model")
+    axis.set_ylabel(f"ms per batch of {result['batch_size']} (median)")
+    axis.set_title(f"{result['preset']}, {result['device']}", fontsize=8)
+    if panels == 2:
+        errors = result["test_error"]
+        axis = axes[0, 1]
+        axis.plot(PATCH_COUNTS, [100 * errors["dcn"][k] for k in PATCH_COUNTS], marker="o",
+                  label="DCN")
+        axis.axhline(100 * errors["fine"], color="gray", linestyle="--", label="fine model")
+        axis.axhline(100 * errors["coarse"], color="gray", linestyle=":", label="coarse model")
+        axis.set_ylabel("test error (%)")
+    for axis in axes[0]:
+        axis.set_xscale("log", base=2)
+        axis.set_xlabel("number of patches k")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    _save(figure, path)

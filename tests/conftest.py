@@ -28,3 +28,16 @@ def mnist_dir():
 @pytest.fixture
 def images():
     return np.random.default_rng(0).random((3, 100, 100, 1), dtype=np.float32)
+
+
+@pytest.fixture(scope="session")
+def experiment(tmp_path_factory, mnist_dir):
+    """A tiny `dcn experiment` run: data, four trained models and the report."""
+    from dcn_keras import cli
+
+    out = tmp_path_factory.mktemp("experiment")
+    code = cli.main(["experiment", "--out", str(out), "--mnist-dir", str(mnist_dir),
+                     "--train", "96", "--valid", "32", "--test", "48", "--epochs", "1",
+                     "--batch-size", "32", "--verbose", "0"])
+    assert code == 0
+    return out

@@ -5,16 +5,6 @@ import pytest
 from dcn_keras import cli
 
 
-@pytest.fixture(scope="module")
-def experiment(tmp_path_factory, mnist_dir):
-    out = tmp_path_factory.mktemp("experiment")
-    code = cli.main(["experiment", "--out", str(out), "--mnist-dir", str(mnist_dir),
-                     "--train", "96", "--valid", "32", "--test", "48", "--epochs", "1",
-                     "--batch-size", "32", "--verbose", "0"])
-    assert code == 0
-    return out
-
-
 def test_experiment_writes_models_table_and_plots(experiment):
     for kind in ("coarse", "fine", "dcn_no_hints", "dcn"):
         assert (experiment / "models" / f"{kind}.keras").stat().st_size > 0

@@ -1,0 +1,188 @@
+"""Side-by-side speed benchmark of the coarse, fine and DCN models.
+
+Everything is timed in one process, interleaved, after warm-up, with medians
+over repeats: ratios are what matter, and they are only meaningful when the
+models ran under the same conditions.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import resource
+import statistics
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from dcn_keras import evaluation, flops, training
+from dcn_keras.config import DCNConfig
+
+PATCH_COUNTS = (1, 2, 4, 8, 16)
+
+
+def device_name() -> str:
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"GPU ({gpus[0].name})" if gpus else "CPU"
+
+
+def load_or_build(config: DCNConfig, models_dir=None) -> dict:
+    """{coarse, fine, dcn} models: trained ones from `models_dir`, else freshly initialised."""
+    if models_dir is None:
+        return {kind: training.build_model(kind, config) for kind in ("coarse", "fine", "dcn")}
+    models_dir = pathlib.Path(models_dir)
+    return {kind: training.load_model(models_dir / f"{kind}.keras", config)
+            for kind in ("coarse", "fine", "dcn")}
+
+
+def random_batch(config: DCNConfig, batch_size: int, seed: int = 0):
+    images = np.random.default_rng(seed).random((batch_size, *config.image_shape), np.float32)
+    labels = np.arange(batch_size) % config.num_classes
+    return images, labels
+
+
+def inference(models: dict, images, ks=PATCH_COUNTS, repeats: int = 20) -> dict:
+    """Median milliseconds and images/s of coarse, fine and DCN at every k."""
+    functions = {"coarse": evaluation.inference_function(models["coarse"]),
+                 "fine": evaluation.inference_function(models["fine"])}
+    for k in ks:
+        functions[f"dcn_k{k}"] = evaluation.inference_function(models["dcn"], k)
+    times = evaluation.time_side_by_side(functions, tf.convert_to_tensor(images),
+                                         repeats=repeats)
+    batch = len(images)
+    return {name: {"median_ms": 1e3 * statistics.median(values),
+                   "images_per_second": batch / statistics.median(values)}
+            for name, values in times.items()}
+
+
+def training_steps(config: DCNConfig, images, labels, repeats: int = 8) -> dict:
+    """Median images/s of one training step (Adam) of the fine model and of DCN with hints."""
+    models = {kind: training.build_model(kind, config) for kind in ("fine", "dcn")}
+    for model in models.values():
+        training.compile_model(model, 1e-3, 1000)
+    steps = {kind: (lambda model=model: model.train_on_batch(images, labels))
+             for kind, model in models.items()}
+    times = evaluation.time_side_by_side(steps, repeats=repeats)
+    return {kind: {"median_ms": 1e3 * statistics.median(values),
+                   "images_per_second": len(images) / statistics.median(values)}
+            for kind, values in times.items()}
+
+
+def peak_memory_mb(preset: str, batch_size: int, kinds=("coarse", "fine", "dcn")) -> dict:
+    """Peak resident memory (MiB) of a fresh process that builds one model and runs inference.
+
+    A separate process per model, because the peak is a process-wide high-water mark.
+    """
+    result = {}
+    for kind in kinds:
+        output = subprocess.run(
+            [sys.executable, "-m", "dcn_keras.benchmark", "memory-probe", preset, kind,
+             str(batch_size)], check=True, capture_output=True, text=True).stdout
+        result[kind] = json.loads(output.strip().splitlines()[-1])
+    return result
+
+
+def _memory_probe(preset: str, kind: str, batch_size: int) -> dict:
+    from dcn_keras import presets
+
+    config = presets.get(preset)
+    model = training.build_model(kind, config)
+    function = evaluation.inference_function(model)
+    images = tf.convert_to_tensor(random_batch(config, batch_size)[0])
+    function(images).numpy()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for _ in range(5):
+        function(images).numpy()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"peak_rss_mb": peak, "peak_rss_after_first_call_mb": before}
+
+
+def ratios(timings: dict, ks=PATCH_COUNTS) -> dict:
+    """fine/DCN speed-up and DCN/coarse cost at every k."""
+    return {
+        "fine_over_dcn": {k: timings["fine"]["median_ms"] / timings[f"dcn_k{k}"]["median_ms"]
+                          for k in ks},
+        "dcn_over_coarse": {k: timings[f"dcn_k{k}"]["median_ms"] / timings["coarse"]["median_ms"]
+                            for k in ks},
+    }
+
+
+def summary(result: dict) -> str:
+    """A human-readable table of a `run` result."""
+    lines = [f"{result['preset']}, batch {result['batch_size']}, {result['device']}, "
+             f"{result['inputs']}, weights {result['weights']}, median of {result['repeats']}",
+             f"{'model':<10}{'ms/batch':>10}{'images/s':>10}{'mults':>9}{'fine/x':>8}"]
+    timings, mults = result["inference"], result["multiplications"]
+    rows = [("coarse", "coarse", mults["coarse"]), ("fine", "fine", mults["fine"])]
+    rows += [(f"DCN k={k}", f"dcn_k{k}", mults["dcn"][k]) for k in PATCH_COUNTS]
+    for label, key, count in rows:
+        speedup = timings["fine"]["median_ms"] / timings[key]["median_ms"]
+        lines.append(f"{label:<10}{timings[key]['median_ms']:>10.2f}"
+                     f"{timings[key]['images_per_second']:>10.0f}{count / 1e6:>8.1f}M"
+                     f"{speedup:>7.2f}x")
+    if "training" in result:
+        t = result["training"]
+        lines.append(f"training step images/s: fine {t['fine']['images_per_second']:.0f}, "
+                     f"DCN with hints {t['dcn']['images_per_second']:.0f} "
+                     f"({t['dcn_over_fine_images_per_second']:.2f}x)")
+    if "memory" in result:
+        lines.append("peak RSS (MiB): " + ", ".join(
+            f"{kind} {m['peak_rss_mb']:.0f}" for kind, m in result["memory"].items()))
+    return "\n".join(lines)
+
+
+def run(config: DCNConfig, batch_size: int, models_dir=None, data_dir=None,
+        repeats: int = 20, train: bool = True, memory: bool = True) -> dict:
+    """The whole benchmark as one JSON-ready dict."""
+    from dcn_keras.data import tfrecords
+
+    models = load_or_build(config, models_dir)
+    if data_dir is not None:
+        test = tfrecords.dataset(pathlib.Path(data_dir) / "test.tfrecord", config.image_shape,
+                                 batch_size)
+        images, labels = evaluation.first_batch(test, batch_size)
+        inputs = f"first {len(images)} test images of {data_dir}"
+    else:
+        images, labels = random_batch(config, batch_size)
+        inputs = f"{batch_size} uniform random images"
+    timings = inference(models, images, repeats=repeats)
+    counts = {k: flops.count(config, k) for k in PATCH_COUNTS}
+    result = {
+        "preset": config.name,
+        "batch_size": batch_size,
+        "device": device_name(),
+        "inputs": inputs,
+        "weights": str(models_dir) if models_dir else "freshly initialised",
+        "repeats": repeats,
+        "inference": timings,
+        "ratios": ratios(timings),
+        "multiplications": {
+            "coarse": counts[8]["coarse_model"]["total"],
+            "fine": counts[8]["fine_model"]["total"],
+            "dcn": {k: counts[k]["dcn"]["total"] for k in PATCH_COUNTS},
+        },
+    }
+    if models_dir is not None and data_dir is not None:
+        result["test_error"] = {
+            "coarse": evaluation.error_rate(evaluation.inference_function(models["coarse"]), test),
+            "fine": evaluation.error_rate(evaluation.inference_function(models["fine"]), test),
+            "dcn": evaluation.error_versus_patches(models["dcn"], test, PATCH_COUNTS),
+        }
+    if train:
+        steps = training_steps(config, images, labels, repeats=max(3, repeats // 3))
+        result["training"] = {**steps, "dcn_over_fine_images_per_second":
+                              steps["dcn"]["images_per_second"]
+                              / steps["fine"]["images_per_second"]}
+    if memory:
+        result["memory"] = peak_memory_mb(config.name, batch_size)
+    return result
+
+
+if __name__ == "__main__":
+    # Internal entry point of `peak_memory_mb`: memory-probe PRESET KIND BATCH.
+    _, command, preset_name, model_kind, batch = sys.argv
+    if command != "memory-probe":
+        raise SystemExit(f"unknown command {command!r}")
+    print(json.dumps(_memory_probe(preset_name, model_kind, int(batch))))

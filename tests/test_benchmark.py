@@ -1,0 +1,46 @@
+import json
+
+from dcn_keras import cli
+
+KS = ["1", "2", "4", "8", "16"]
+
+
+def _check_fields(result, batch_size):
+    assert result["batch_size"] == batch_size
+    assert result["device"] == "CPU" or result["device"].startswith("GPU")
+    timings = result["inference"]
+    assert set(timings) == {"coarse", "fine", *(f"dcn_k{k}" for k in KS)}
+    for entry in timings.values():
+        assert entry["median_ms"] > 0 and entry["images_per_second"] > 0
+    assert set(result["ratios"]["fine_over_dcn"]) == set(KS)
+    assert set(result["ratios"]["dcn_over_coarse"]) == set(KS)
+    assert result["multiplications"]["fine"] > result["multiplications"]["dcn"]["8"]
+    assert {"inputs", "weights", "repeats", "machine"} <= set(result)
+
+
+def test_bench_json_has_every_field(tmp_path, capsys):
+    plot = tmp_path / "bench.png"
+    assert cli.main(["bench", "--batch-size", "4", "--repeats", "2", "--json",
+                     "--plot", str(plot)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    _check_fields(result, 4)
+    assert result["weights"] == "freshly initialised"
+    assert result["training"]["dcn_over_fine_images_per_second"] > 0
+    assert set(result["training"]) == {"fine", "dcn", "dcn_over_fine_images_per_second"}
+    assert set(result["memory"]) == {"coarse", "fine", "dcn"}
+    assert all(m["peak_rss_mb"] > 100 for m in result["memory"].values())
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_on_trained_models_and_real_data(experiment, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert cli.main(["bench", "--batch-size", "8", "--repeats", "2", "--no-train",
+                     "--no-memory", "--models", str(experiment / "models"),
+                     "--data", str(experiment / "data"), "--out", str(out),
+                     "--plot", str(tmp_path / "b.png")]) == 0
+    assert "DCN k=8" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    _check_fields(result, 8)
+    assert "test images" in result["inputs"]
+    assert set(result["test_error"]["dcn"]) == set(KS)
+    assert "training" not in result and "memory" not in result
