@@ -70,7 +70,7 @@ def training_steps(config: DCNConfig, images, labels, repeats: int = 8) -> dict:
             for kind, values in times.items()}
 
 
-def peak_memory_mb(preset: str, batch_size: int, kinds=("coarse", "fine", "dcn")) -> dict:
+def peak_memory_mb(config: DCNConfig, batch_size: int, kinds=("coarse", "fine", "dcn")) -> dict:
     """Peak resident memory (MiB) of a fresh process that builds one model and runs inference.
 
     A separate process per model, because the peak is a process-wide high-water mark.
@@ -78,16 +78,17 @@ def peak_memory_mb(preset: str, batch_size: int, kinds=("coarse", "fine", "dcn")
     result = {}
     for kind in kinds:
         output = subprocess.run(
-            [sys.executable, "-m", "dcn_keras.benchmark", "memory-probe", preset, kind,
-             str(batch_size)], check=True, capture_output=True, text=True).stdout
+            [sys.executable, "-m", "dcn_keras.benchmark", "memory-probe", config.name,
+             f"{config.image_shape[0]}x{config.image_shape[1]}", kind, str(batch_size)],
+            check=True, capture_output=True, text=True).stdout
         result[kind] = json.loads(output.strip().splitlines()[-1])
     return result
 
 
-def _memory_probe(preset: str, kind: str, batch_size: int) -> dict:
+def _memory_probe(preset: str, size: str, kind: str, batch_size: int) -> dict:
     from dcn_keras import presets
 
-    config = presets.get(preset)
+    config = presets.get(preset).resized(*(int(v) for v in size.split("x")))
     model = training.build_model(kind, config)
     function = evaluation.inference_function(model)
     images = tf.convert_to_tensor(random_batch(config, batch_size)[0])
@@ -151,6 +152,7 @@ def run(config: DCNConfig, batch_size: int, models_dir=None, data_dir=None,
     counts = {k: flops.count(config, k) for k in PATCH_COUNTS}
     result = {
         "preset": config.name,
+        "input_size": list(config.image_shape[:2]),
         "batch_size": batch_size,
         "device": device_name(),
         "inputs": inputs,
@@ -176,13 +178,13 @@ def run(config: DCNConfig, batch_size: int, models_dir=None, data_dir=None,
                               steps["dcn"]["images_per_second"]
                               / steps["fine"]["images_per_second"]}
     if memory:
-        result["memory"] = peak_memory_mb(config.name, batch_size)
+        result["memory"] = peak_memory_mb(config, batch_size)
     return result
 
 
 if __name__ == "__main__":
-    # Internal entry point of `peak_memory_mb`: memory-probe PRESET KIND BATCH.
-    _, command, preset_name, model_kind, batch = sys.argv
+    # Internal entry point of `peak_memory_mb`: memory-probe PRESET HxW KIND BATCH.
+    _, command, preset_name, input_size, model_kind, batch = sys.argv
     if command != "memory-probe":
         raise SystemExit(f"unknown command {command!r}")
-    print(json.dumps(_memory_probe(preset_name, model_kind, int(batch))))
+    print(json.dumps(_memory_probe(preset_name, input_size, model_kind, int(batch))))

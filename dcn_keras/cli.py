@@ -120,10 +120,25 @@ def cmd_evaluate(args) -> None:
     print(f"Wrote {args.out}/results.md, results.json and plots")
 
 
-def cmd_flops(args) -> None:
-    from dcn_keras import flops, presets, validation
+def _input_size(value: str) -> tuple[int, int]:
+    try:
+        height, width = (int(part) for part in value.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HxW such as 200x200, got {value!r}")
+    return height, width
+
+
+def _config(args):
+    from dcn_keras import presets
 
     config = presets.get(args.preset)
+    return config.resized(*args.input_size) if args.input_size else config
+
+
+def cmd_flops(args) -> None:
+    from dcn_keras import flops, validation
+
+    config = _config(args)
     validation.check_num_patches(args.patches, config)
     counts = flops.count(config, args.patches)
     counts["paper_comparison"] = flops.compare_with_paper(counts)
@@ -135,9 +150,9 @@ def cmd_flops(args) -> None:
 
 
 def cmd_bench(args) -> None:
-    from dcn_keras import atomic, benchmark, presets, visualize
+    from dcn_keras import atomic, benchmark, visualize
 
-    config = presets.get(args.preset)
+    config = _config(args)
     result = benchmark.run(config, args.batch_size, args.models, args.data, args.repeats,
                            train=not args.no_train, memory=not args.no_memory)
     result["machine"] = machine_description()
@@ -226,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     flops_ = commands.add_parser("flops", help="multiplications per input")
     flops_.add_argument("--preset", default="cluttered_mnist", choices=sorted(PRESETS))
     flops_.add_argument("--patches", type=int, default=8)
+    flops_.add_argument("--input-size", type=_input_size, default=None, metavar="HxW",
+                        help="input size (default: the preset's)")
     flops_.add_argument("--json", action="store_true")
     flops_.set_defaults(run=cmd_flops)
 
@@ -233,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--preset", default="cluttered_mnist", choices=sorted(PRESETS))
     bench.add_argument("--batch-size", type=int, default=64)
     bench.add_argument("--repeats", type=int, default=20, help="timed repeats (median)")
+    bench.add_argument("--input-size", type=_input_size, default=None, metavar="HxW",
+                       help="input size for freshly initialised models (default: the preset's)")
     bench.add_argument("--models", default=None,
                        help="directory of trained coarse/fine/dcn .keras (default: fresh weights)")
     bench.add_argument("--data", default=None,

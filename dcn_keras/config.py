@@ -78,6 +78,10 @@ class DCNConfig:
         return Geometry(map_h, map_w, stride, rf, self.patch_size, offset,
                         (offset, offset), (after_h, after_w))
 
+    def resized(self, height: int, width: int) -> "DCNConfig":
+        """The same architecture for `height` x `width` inputs."""
+        return dataclasses.replace(self, image_shape=(height, width, self.image_shape[2]))
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self) | {
             "coarse_layers": _layers_to_list(self.coarse_layers),

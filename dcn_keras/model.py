@@ -46,7 +46,7 @@ class DynamicCapacityNetwork(keras.Model):
             raise ValueError(f"The top layers of {self.config.name} must start with a "
                              "bias-free valid convolution for DCN's sparse refined pass.")
         self._metric_means = {name: keras.metrics.Mean(name=name)
-                          for name in ("loss", "cross_entropy", "hint_distance")}
+                              for name in ("loss", "cross_entropy", "hint_distance")}
         self._accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
         # The sub-networks are built from the config, so the model is too.
         self.built = True

@@ -14,7 +14,9 @@ def test_counts_layer_by_layer(config):
     assert counts["coarse_model"]["total"] == coarse + top
     assert counts["fine_layers_per_patch"] == patch
     assert counts["fine_model"]["total"] == fine_image + top
-    assert counts["dcn"]["total"] == coarse + 3 * top + 8 * patch
+    sparse_top = 8 * 4 * 4 * 24 * 96 + 96 * 10
+    assert counts["dcn"]["total"] == coarse + 2 * top + 8 * patch + sparse_top
+    assert counts["dcn_paper_accounting"]["total"] == coarse + 3 * top + 8 * patch
 
 
 def test_agreement_with_paper(config):
