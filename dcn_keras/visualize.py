@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import textwrap
 
 import matplotlib
 
@@ -61,13 +62,18 @@ def plot_error_versus_patches(curves: dict[str, dict[int, float]], baselines: di
         axis.plot(ks, [100 * curve[k] for k in ks], marker="o", label=name)
     for (name, error), style in zip(baselines.items(), ("--", ":", "-.")):
         axis.axhline(100 * error, color="gray", linestyle=style, label=name)
-    axis.set_xscale("log", base=2)
-    axis.set_xlabel("number of patches k")
+    _patch_axis(axis, sorted(next(iter(curves.values()))))
     axis.set_ylabel("test error (%)")
-    axis.set_title(title, fontsize=8)
+    axis.set_title(textwrap.fill(title, 90), fontsize=6)
     axis.legend(fontsize=8)
     axis.grid(alpha=0.3)
     _save(figure, path)
+
+
+def _patch_axis(axis, ks) -> None:
+    axis.set_xscale("log", base=2)
+    axis.set_xticks(ks, [str(k) for k in ks])
+    axis.set_xlabel("number of patches k")
 
 
 def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
@@ -119,8 +125,7 @@ def plot_benchmark(result: dict, path: str | os.PathLike) -> None:
         axis.axhline(100 * errors["coarse"], color="gray", linestyle=":", label="coarse model")
         axis.set_ylabel("test error (%)")
     for axis in axes[0]:
-        axis.set_xscale("log", base=2)
-        axis.set_xlabel("number of patches k")
+        _patch_axis(axis, PATCH_COUNTS)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     _save(figure, path)
