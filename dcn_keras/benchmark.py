@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import resource
 import statistics
 import subprocess
 import sys
@@ -44,17 +43,64 @@ def random_batch(config: DCNConfig, batch_size: int, seed: int = 0):
 
 
 def inference(models: dict, images, ks=PATCH_COUNTS, repeats: int = 20) -> dict:
-    """Median milliseconds and images/s of coarse, fine and DCN at every k."""
-    functions = {"coarse": evaluation.inference_function(models["coarse"]),
-                 "fine": evaluation.inference_function(models["fine"])}
-    for k in ks:
-        functions[f"dcn_k{k}"] = evaluation.inference_function(models["dcn"], k)
+    """Median ms and images/s of coarse, fine and DCN at every k, in graph mode and with XLA.
+
+    Keys are `coarse`, `fine`, `dcn_k{k}`, each also with an `_xla` suffix.
+    """
+    functions = {}
+    for jit, suffix in ((False, ""), (True, "_xla")):
+        functions["coarse" + suffix] = evaluation.inference_function(models["coarse"],
+                                                                     jit_compile=jit)
+        functions["fine" + suffix] = evaluation.inference_function(models["fine"],
+                                                                   jit_compile=jit)
+        for k in ks:
+            functions[f"dcn_k{k}{suffix}"] = evaluation.inference_function(
+                models["dcn"], k, jit_compile=jit)
     times = evaluation.time_side_by_side(functions, tf.convert_to_tensor(images),
                                          repeats=repeats)
     batch = len(images)
     return {name: {"median_ms": 1e3 * statistics.median(values),
                    "images_per_second": batch / statistics.median(values)}
             for name, values in times.items()}
+
+
+def dcn_stages(model, images, repeats: int = 20) -> dict:
+    """Median ms of the cumulative prefixes of DCN inference, to see where time goes.
+
+    Each stage runs everything before it too (its own `tf.function`), so the
+    difference between consecutive stages is that stage's cost.
+    """
+    from dcn_keras import patches, saliency, sparse_conv
+
+    k, geometry = model.num_patches, model.geometry
+    size, channels = geometry.patch_size, model.config.image_shape[2]
+
+    def upto(stage):
+        def run(x):
+            coarse = model.coarse(x, training=False)
+            if stage == "coarse_layers":
+                return coarse
+            sal, _, first = saliency.saliency_and_outputs(model._top_inference, coarse)
+            positions = saliency.top_k_positions(sal, k)
+            if stage == "saliency_and_top_k":
+                return positions
+            cut = patches.extract_patches(x, positions, geometry)
+            if stage == "patch_gather":
+                return cut
+            fine = tf.reshape(model.fine(tf.reshape(cut, [-1, size, size, channels]),
+                                         training=False), [-1, k, model.config.feature_dim])
+            if stage == "fine_layers":
+                return fine
+            delta = fine - patches.gather_vectors(coarse, positions)
+            return model._top_rest(first + sparse_conv.conv_of_sparse(
+                model._top_conv, delta, positions, first.shape[1:3]))
+        return tf.function(run)
+
+    names = ("coarse_layers", "saliency_and_top_k", "patch_gather", "fine_layers",
+             "refined_top")
+    times = evaluation.time_side_by_side({name: upto(name) for name in names},
+                                         tf.convert_to_tensor(images), repeats=repeats)
+    return {name: 1e3 * statistics.median(values) for name, values in times.items()}
 
 
 def training_steps(config: DCNConfig, images, labels, repeats: int = 8) -> dict:
@@ -71,9 +117,13 @@ def training_steps(config: DCNConfig, images, labels, repeats: int = 8) -> dict:
 
 
 def peak_memory_mb(config: DCNConfig, batch_size: int, kinds=("coarse", "fine", "dcn")) -> dict:
-    """Peak resident memory (MiB) of a fresh process that builds one model and runs inference.
+    """Resident memory (MiB) that inference of each model adds, each in a fresh process.
 
-    A separate process per model, because the peak is a process-wide high-water mark.
+    Linux only: the probe traces the function first, resets the process's peak
+    RSS (/proc/self/clear_refs), runs inference, and reports the peak over the
+    RSS before it: the memory that running the model needs (activations and
+    workspace), without the TensorFlow import and tracing that dominate the
+    process-wide peak.
     """
     result = {}
     for kind in kinds:
@@ -85,52 +135,73 @@ def peak_memory_mb(config: DCNConfig, batch_size: int, kinds=("coarse", "fine", 
     return result
 
 
+def _status_kib(field: str) -> int:
+    for line in pathlib.Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
 def _memory_probe(preset: str, size: str, kind: str, batch_size: int) -> dict:
     from dcn_keras import presets
 
     config = presets.get(preset).resized(*(int(v) for v in size.split("x")))
     model = training.build_model(kind, config)
-    function = evaluation.inference_function(model)
+    function = evaluation.inference_function(model).get_concrete_function(
+        tf.TensorSpec([batch_size, *config.image_shape], tf.float32))
     images = tf.convert_to_tensor(random_batch(config, batch_size)[0])
-    function(images).numpy()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    pathlib.Path("/proc/self/clear_refs").write_text("5")  # reset the peak to current RSS
+    before = _status_kib("VmRSS")
     for _ in range(5):
         function(images).numpy()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"peak_rss_mb": peak, "peak_rss_after_first_call_mb": before}
+    peak = _status_kib("VmHWM")
+    return {"inference_mb": (peak - before) / 1024, "peak_rss_mb": peak / 1024}
 
 
 def ratios(timings: dict, ks=PATCH_COUNTS) -> dict:
-    """fine/DCN speed-up and DCN/coarse cost at every k."""
-    return {
-        "fine_over_dcn": {k: timings["fine"]["median_ms"] / timings[f"dcn_k{k}"]["median_ms"]
-                          for k in ks},
-        "dcn_over_coarse": {k: timings[f"dcn_k{k}"]["median_ms"] / timings["coarse"]["median_ms"]
-                            for k in ks},
-    }
+    """fine/DCN speed-up and DCN/coarse cost at every k, per compilation mode."""
+    result = {}
+    for mode, suffix in (("graph", ""), ("xla", "_xla")):
+        ms = {name: timings[name + suffix]["median_ms"]
+              for name in ("coarse", "fine", *(f"dcn_k{k}" for k in ks))}
+        result[mode] = {"fine_over_dcn": {k: ms["fine"] / ms[f"dcn_k{k}"] for k in ks},
+                        "dcn_over_coarse": {k: ms[f"dcn_k{k}"] / ms["coarse"] for k in ks}}
+    return result
 
 
 def summary(result: dict) -> str:
     """A human-readable table of a `run` result."""
-    lines = [f"{result['preset']}, batch {result['batch_size']}, {result['device']}, "
-             f"{result['inputs']}, weights {result['weights']}, median of {result['repeats']}",
-             f"{'model':<10}{'ms/batch':>10}{'images/s':>10}{'mults':>9}{'fine/x':>8}"]
+    lines = [f"{result['preset']} {result['input_size'][0]}x{result['input_size'][1]}, batch "
+             f"{result['batch_size']}, {result['device']}, {result['inputs']}, weights "
+             f"{result['weights']}, median of {result['repeats']}",
+             f"{'':<10}{'----- graph mode -----':>32}{'------ XLA ------':>28}",
+             f"{'model':<10}{'mults':>9}{'ms':>9}{'images/s':>10}{'fine/x':>8}"
+             f"{'ms':>10}{'images/s':>10}{'fine/x':>8}"]
     timings, mults = result["inference"], result["multiplications"]
     rows = [("coarse", "coarse", mults["coarse"]), ("fine", "fine", mults["fine"])]
     rows += [(f"DCN k={k}", f"dcn_k{k}", mults["dcn"][k]) for k in PATCH_COUNTS]
     for label, key, count in rows:
-        speedup = timings["fine"]["median_ms"] / timings[key]["median_ms"]
-        lines.append(f"{label:<10}{timings[key]['median_ms']:>10.2f}"
-                     f"{timings[key]['images_per_second']:>10.0f}{count / 1e6:>8.1f}M"
+        line = f"{label:<10}{count / 1e6:>8.1f}M"
+        for suffix, width in (("", 9), ("_xla", 10)):
+            entry = timings[key + suffix]
+            speedup = timings["fine" + suffix]["median_ms"] / entry["median_ms"]
+            line += (f"{entry['median_ms']:>{width}.2f}{entry['images_per_second']:>10.0f}"
                      f"{speedup:>7.2f}x")
+        lines.append(line)
+    stages = result["dcn_stages"]
+    previous, parts = 0.0, []
+    for name, cumulative in stages["cumulative_ms"].items():
+        parts.append(f"{name} {cumulative - previous:.2f}")
+        previous = cumulative
+    lines.append(f"DCN k={stages['num_patches']} by stage (ms, graph mode): {', '.join(parts)}")
     if "training" in result:
         t = result["training"]
         lines.append(f"training step images/s: fine {t['fine']['images_per_second']:.0f}, "
                      f"DCN with hints {t['dcn']['images_per_second']:.0f} "
                      f"({t['dcn_over_fine_images_per_second']:.2f}x)")
     if "memory" in result:
-        lines.append("peak RSS (MiB): " + ", ".join(
-            f"{kind} {m['peak_rss_mb']:.0f}" for kind, m in result["memory"].items()))
+        lines.append("memory added by inference (MiB): " + ", ".join(
+            f"{kind} {m['inference_mb']:.0f}" for kind, m in result["memory"].items()))
     return "\n".join(lines)
 
 
@@ -166,6 +237,8 @@ def run(config: DCNConfig, batch_size: int, models_dir=None, data_dir=None,
             "dcn": {k: counts[k]["dcn"]["total"] for k in PATCH_COUNTS},
         },
     }
+    result["dcn_stages"] = {"num_patches": models["dcn"].num_patches,
+                            "cumulative_ms": dcn_stages(models["dcn"], images, repeats)}
     if models_dir is not None and data_dir is not None:
         result["test_error"] = {
             "coarse": evaluation.error_rate(evaluation.inference_function(models["coarse"]), test),

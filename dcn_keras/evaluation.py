@@ -11,12 +11,17 @@ import tensorflow as tf
 from dcn_keras.model import DynamicCapacityNetwork
 
 
-def inference_function(model, num_patches: int | None = None):
-    """One `tf.function` mapping `[batch, H, W, C]` to `[batch, classes]` probabilities."""
+def inference_function(model, num_patches: int | None = None, jit_compile: bool = False):
+    """One `tf.function` mapping `[batch, H, W, C]` to `[batch, classes]` probabilities.
+
+    `jit_compile=True` compiles the whole path with XLA (see docs/BENCHMARKS.md for
+    when that pays on CPU).
+    """
     if isinstance(model, DynamicCapacityNetwork):
         k = model.num_patches if num_patches is None else num_patches
-        return tf.function(lambda images: model.predict_with_patches(images, k))
-    return tf.function(lambda images: model(images, training=False))
+        return tf.function(lambda images: model.predict_with_patches(images, k),
+                           jit_compile=jit_compile)
+    return tf.function(lambda images: model(images, training=False), jit_compile=jit_compile)
 
 
 def error_rate(predict, dataset: tf.data.Dataset) -> float:

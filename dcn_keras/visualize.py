@@ -109,11 +109,14 @@ def plot_benchmark(result: dict, path: str | os.PathLike) -> None:
     panels = 2 if "test_error" in result else 1
     figure, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.8), squeeze=False)
     axis = axes[0, 0]
-    axis.plot(PATCH_COUNTS, [timings[f"dcn_k{k}"]["median_ms"] for k in PATCH_COUNTS],
-              marker="o", label="DCN")
-    axis.axhline(timings["fine"]["median_ms"], color="gray", linestyle="--", label="fine model")
-    axis.axhline(timings["coarse"]["median_ms"], color="gray", linestyle=":",
-                 label="coarse model")
+    for suffix, mode, color in (("", "graph", "C0"), ("_xla", "XLA", "C1")):
+        axis.plot(PATCH_COUNTS, [timings[f"dcn_k{k}{suffix}"]["median_ms"] for k in PATCH_COUNTS],
+                  marker="o", color=color, label=f"DCN ({mode})")
+        axis.axhline(timings["fine" + suffix]["median_ms"], color=color, linestyle="--",
+                     label=f"fine model ({mode})")
+        axis.axhline(timings["coarse" + suffix]["median_ms"], color=color, linestyle=":",
+                     label=f"coarse model ({mode})")
+    axis.set_yscale("log")
     axis.set_ylabel(f"ms per batch of {result['batch_size']} (median)")
     axis.set_title(f"{result['preset']}, {result['device']}", fontsize=8)
     if panels == 2:

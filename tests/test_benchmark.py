@@ -9,26 +9,34 @@ def _check_fields(result, batch_size):
     assert result["batch_size"] == batch_size
     assert result["device"] == "CPU" or result["device"].startswith("GPU")
     timings = result["inference"]
-    assert set(timings) == {"coarse", "fine", *(f"dcn_k{k}" for k in KS)}
+    names = {"coarse", "fine", *(f"dcn_k{k}" for k in KS)}
+    assert set(timings) == names | {name + "_xla" for name in names}
     for entry in timings.values():
         assert entry["median_ms"] > 0 and entry["images_per_second"] > 0
-    assert set(result["ratios"]["fine_over_dcn"]) == set(KS)
-    assert set(result["ratios"]["dcn_over_coarse"]) == set(KS)
+    for mode in ("graph", "xla"):
+        assert set(result["ratios"][mode]["fine_over_dcn"]) == set(KS)
+        assert set(result["ratios"][mode]["dcn_over_coarse"]) == set(KS)
     assert result["multiplications"]["fine"] > result["multiplications"]["dcn"]["8"]
     assert {"inputs", "weights", "repeats", "machine"} <= set(result)
+    stages = result["dcn_stages"]["cumulative_ms"]
+    assert list(stages) == ["coarse_layers", "saliency_and_top_k", "patch_gather",
+                            "fine_layers", "refined_top"]
+    assert all(value > 0 for value in stages.values())
 
 
 def test_bench_json_has_every_field(tmp_path, capsys):
     plot = tmp_path / "bench.png"
     assert cli.main(["bench", "--batch-size", "4", "--repeats", "2", "--json",
-                     "--plot", str(plot)]) == 0
+                     "--input-size", "60x72", "--plot", str(plot)]) == 0
     result = json.loads(capsys.readouterr().out)
     _check_fields(result, 4)
+    assert result["input_size"] == [60, 72]
     assert result["weights"] == "freshly initialised"
     assert result["training"]["dcn_over_fine_images_per_second"] > 0
     assert set(result["training"]) == {"fine", "dcn", "dcn_over_fine_images_per_second"}
     assert set(result["memory"]) == {"coarse", "fine", "dcn"}
-    assert all(m["peak_rss_mb"] > 100 for m in result["memory"].values())
+    assert all(m["peak_rss_mb"] > 100 and m["inference_mb"] >= 0
+               for m in result["memory"].values())
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
