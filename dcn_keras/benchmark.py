@@ -18,8 +18,7 @@ import tensorflow as tf
 
 from dcn_keras import evaluation, flops, training
 from dcn_keras.config import DCNConfig
-
-PATCH_COUNTS = (1, 2, 4, 8, 16)
+from dcn_keras.evaluation import PATCH_COUNTS
 
 
 def device_name() -> str:

@@ -4,30 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
-import platform
 import sys
-
-PATCH_COUNTS = (1, 2, 4, 8, 16)
-
-
-def machine_description() -> str:
-    import tensorflow as tf
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpus = tf.config.list_physical_devices("GPU")
-    device = f"{len(gpus)} GPU" if gpus else "no GPU"
-    return (f"{os.cpu_count()} CPU cores ({cpu}), {device}, TensorFlow {tf.__version__}, "
-            f"Python {platform.python_version()}")
-
 
 def cmd_data(args) -> None:
     from dcn_keras.data import cluttered_mnist
@@ -39,83 +17,25 @@ def cmd_data(args) -> None:
     print(f"Wrote {args.out}")
 
 
-def _datasets(data_dir, config, batch_size, seed=0):
-    from dcn_keras.data import tfrecords
-
-    data_dir = pathlib.Path(data_dir)
-    shape = config.image_shape
-    return (tfrecords.dataset(data_dir / "train.tfrecord", shape, batch_size, shuffle=True,
-                              seed=seed),
-            tfrecords.dataset(data_dir / "valid.tfrecord", shape, batch_size),
-            tfrecords.dataset(data_dir / "test.tfrecord", shape, batch_size))
-
-
 def cmd_train(args) -> None:
     import keras
 
     from dcn_keras import presets, training
+    from dcn_keras.data import tfrecords
 
     config = presets.get(args.preset)
     keras.utils.set_random_seed(args.seed)
-    train, valid, _ = _datasets(args.data, config, args.batch_size, args.seed)
+    train, valid, _ = tfrecords.splits(args.data, config.image_shape, args.batch_size, args.seed)
     model = training.build_model(args.model, config, args.num_patches, args.hint_weight)
     training.fit(model, train, valid, args.epochs, args.out, args.learning_rate,
                  verbose=args.verbose)
     print(f"Saved {args.model} model to {args.out}")
 
 
-def evaluate(data_dir, models_dir, out_dir, preset: str, batch_size: int = 64) -> dict:
-    """Score every model in `models_dir` on the test split; write table, JSON and plots."""
-    from dcn_keras import atomic, evaluation, flops, presets, report, training, visualize
-    from dcn_keras.data import cluttered_mnist
-
-    config = presets.get(preset)
-    models_dir, out_dir = pathlib.Path(models_dir), pathlib.Path(out_dir)
-    metadata = json.loads((pathlib.Path(data_dir) / "metadata.json").read_text())
-    data = cluttered_mnist.describe(metadata)
-    _, _, test = _datasets(data_dir, config, batch_size)
-    models = {kind: training.load_model(models_dir / f"{kind}.keras", config)
-              for kind in training.MODEL_KINDS if (models_dir / f"{kind}.keras").exists()}
-    if not models:
-        raise FileNotFoundError(f"No trained models in {models_dir}. Run `dcn train` first.")
-    functions = {kind: evaluation.inference_function(model) for kind, model in models.items()}
-    errors = {kind: evaluation.error_rate(function, test) for kind, function in functions.items()}
-    counts = flops.count(config)
-    multiplications = {"coarse": counts["coarse_model"]["total"],
-                       "fine": counts["fine_model"]["total"],
-                       "dcn": counts["dcn"]["total"], "dcn_no_hints": counts["dcn"]["total"]}
-    images, labels = evaluation.first_batch(test, batch_size)
-    throughput = evaluation.images_per_second(functions, images)
-    rows = report.table_rows(errors, multiplications, throughput)
-    curves = {training.TITLES[kind]: evaluation.error_versus_patches(models[kind], test,
-                                                                     PATCH_COUNTS)
-              for kind in ("dcn_no_hints", "dcn") if kind in models}
-    machine = machine_description()
-    result = {"data": data, "machine": machine, "batch_size": batch_size, "rows": rows,
-              "error_versus_patches": curves, "multiplications": counts,
-              "paper_comparison": flops.compare_with_paper(counts)}
-    text = report.markdown(rows, data, machine, batch_size)
-    if curves:
-        text += "\nTest error versus number of patches:\n\n"
-        text += report.error_versus_patches_markdown(curves)
-        visualize.plot_error_versus_patches(
-            curves, {training.TITLES[k]: errors[k] for k in ("coarse", "fine") if k in errors},
-            out_dir / "error_vs_patches.png", data)
-        dcn = models.get("dcn") or models["dcn_no_hints"]
-        attention = {key: value.numpy() for key, value in dcn.attend(images[:8]).items()}
-        visualize.plot_patches(images[:8], attention, labels[:8], out_dir / "patches.png")
-    histories = {training.TITLES[kind]: visualize.read_history(path)
-                 for kind in ("dcn_no_hints", "dcn")
-                 if (path := models_dir / f"{kind}_history.csv").exists()}
-    if histories:
-        visualize.plot_hint_distance(histories, out_dir / "hint_distance.png")
-    atomic.write_text(out_dir / "results.json", json.dumps(result, indent=2))
-    atomic.write_text(out_dir / "results.md", text)
-    return {"result": result, "markdown": text}
-
-
 def cmd_evaluate(args) -> None:
-    out = evaluate(args.data, args.models, args.out, args.preset, args.batch_size)
+    from dcn_keras import report
+
+    out = report.evaluate(args.data, args.models, args.out, args.preset, args.batch_size)
     print(out["markdown"])
     print(f"Wrote {args.out}/results.md, results.json and plots")
 
@@ -150,12 +70,12 @@ def cmd_flops(args) -> None:
 
 
 def cmd_bench(args) -> None:
-    from dcn_keras import atomic, benchmark, visualize
+    from dcn_keras import atomic, benchmark, report, visualize
 
     config = _config(args)
     result = benchmark.run(config, args.batch_size, args.models, args.data, args.repeats,
                            train=not args.no_train, memory=not args.no_memory)
-    result["machine"] = machine_description()
+    result["machine"] = report.machine_description()
     if args.plot:
         visualize.plot_benchmark(result, args.plot)
     text = json.dumps(result, indent=2) if args.json else benchmark.summary(result)
@@ -165,7 +85,7 @@ def cmd_bench(args) -> None:
 
 
 def cmd_experiment(args) -> None:
-    from dcn_keras import training
+    from dcn_keras import report, training
 
     out = pathlib.Path(args.out)
     data_dir = out / "data"
@@ -180,7 +100,8 @@ def cmd_experiment(args) -> None:
         print(f"== training {training.TITLES[kind]} ==", flush=True)
         cmd_train(argparse.Namespace(**{**vars(args), "data": str(data_dir), "model": kind,
                                         "out": str(path)}))
-    result = evaluate(data_dir, out / "models", out / "report", args.preset, args.batch_size)
+    result = report.evaluate(data_dir, out / "models", out / "report", args.preset,
+                             args.batch_size)
     print(result["markdown"])
     print(f"Report: {out / 'report'}/results.md (plots beside it)")
 

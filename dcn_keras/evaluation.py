@@ -10,6 +10,8 @@ import tensorflow as tf
 
 from dcn_keras.model import DynamicCapacityNetwork
 
+PATCH_COUNTS = (1, 2, 4, 8, 16)
+
 
 def inference_function(model, num_patches: int | None = None, jit_compile: bool = False):
     """One `tf.function` mapping `[batch, H, W, C]` to `[batch, classes]` probabilities.
@@ -34,7 +36,7 @@ def error_rate(predict, dataset: tf.data.Dataset) -> float:
     return wrong / max(total, 1)
 
 
-def error_versus_patches(model: DynamicCapacityNetwork, dataset, ks=(1, 2, 4, 8, 16)) -> dict:
+def error_versus_patches(model: DynamicCapacityNetwork, dataset, ks=PATCH_COUNTS) -> dict:
     """{k: test error} for DCN inference with k patches."""
     return {int(k): error_rate(inference_function(model, k), dataset) for k in ks}
 

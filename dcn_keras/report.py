@@ -1,15 +1,20 @@
-"""The comparison table (paper Table 1) as Markdown and JSON."""
+"""The comparison report (paper Table 1): scores, Markdown, JSON and plots."""
 
 from __future__ import annotations
 
-from dcn_keras.training import TITLES
+import json
+import os
+import pathlib
+import platform
+
+from dcn_keras import training
 
 
 def table_rows(errors: dict, multiplications: dict, throughput: dict) -> list[dict]:
     """One row per trained model, in the paper's order."""
-    return [{"model": TITLES[kind], "kind": kind, "test_error": errors[kind],
+    return [{"model": training.TITLES[kind], "kind": kind, "test_error": errors[kind],
              "multiplications": multiplications[kind], "images_per_second": throughput[kind]}
-            for kind in TITLES if kind in errors]
+            for kind in training.TITLES if kind in errors]
 
 
 def markdown(rows: list[dict], data: str, machine: str, batch_size: int) -> str:
@@ -31,3 +36,69 @@ def error_versus_patches_markdown(curves: dict[str, dict[int, float]]) -> str:
         lines.append(f"| {k} | " + " | ".join(f"{100 * c[k]:.2f}%" for c in curves.values())
                      + " |")
     return "\n".join(lines) + "\n"
+
+
+def machine_description() -> str:
+    import tensorflow as tf
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpus = tf.config.list_physical_devices("GPU")
+    device = f"{len(gpus)} GPU" if gpus else "no GPU"
+    return (f"{os.cpu_count()} CPU cores ({cpu}), {device}, TensorFlow {tf.__version__}, "
+            f"Python {platform.python_version()}")
+
+
+def evaluate(data_dir, models_dir, out_dir, preset: str, batch_size: int = 64) -> dict:
+    """Score every model in `models_dir` on the test split; write table, JSON and plots."""
+    from dcn_keras import atomic, evaluation, flops, presets, visualize
+    from dcn_keras.data import cluttered_mnist, tfrecords
+
+    config = presets.get(preset)
+    models_dir, out_dir = pathlib.Path(models_dir), pathlib.Path(out_dir)
+    metadata = json.loads((pathlib.Path(data_dir) / "metadata.json").read_text())
+    data = cluttered_mnist.describe(metadata)
+    _, _, test = tfrecords.splits(data_dir, config.image_shape, batch_size)
+    models = {kind: training.load_model(models_dir / f"{kind}.keras", config)
+              for kind in training.MODEL_KINDS if (models_dir / f"{kind}.keras").exists()}
+    if not models:
+        raise FileNotFoundError(f"No trained models in {models_dir}. Run `dcn train` first.")
+    functions = {kind: evaluation.inference_function(model) for kind, model in models.items()}
+    errors = {kind: evaluation.error_rate(function, test) for kind, function in functions.items()}
+    counts = flops.count(config)
+    multiplications = {"coarse": counts["coarse_model"]["total"],
+                       "fine": counts["fine_model"]["total"],
+                       "dcn": counts["dcn"]["total"], "dcn_no_hints": counts["dcn"]["total"]}
+    images, labels = evaluation.first_batch(test, batch_size)
+    throughput = evaluation.images_per_second(functions, images)
+    rows = table_rows(errors, multiplications, throughput)
+    curves = {training.TITLES[kind]: evaluation.error_versus_patches(models[kind], test)
+              for kind in ("dcn_no_hints", "dcn") if kind in models}
+    machine = machine_description()
+    result = {"data": data, "machine": machine, "batch_size": batch_size, "rows": rows,
+              "error_versus_patches": curves, "multiplications": counts,
+              "paper_comparison": flops.compare_with_paper(counts)}
+    text = markdown(rows, data, machine, batch_size)
+    if curves:
+        text += "\nTest error versus number of patches:\n\n"
+        text += error_versus_patches_markdown(curves)
+        visualize.plot_error_versus_patches(
+            curves, {training.TITLES[k]: errors[k] for k in ("coarse", "fine") if k in errors},
+            out_dir / "error_vs_patches.png", data)
+        dcn = models["dcn"] if "dcn" in models else models["dcn_no_hints"]
+        attention = {key: value.numpy() for key, value in dcn.attend(images[:8]).items()}
+        visualize.plot_patches(images[:8], attention, labels[:8], out_dir / "patches.png")
+    histories = {training.TITLES[kind]: visualize.read_history(path)
+                 for kind in ("dcn_no_hints", "dcn")
+                 if (path := models_dir / f"{kind}_history.csv").exists()}
+    if histories:
+        visualize.plot_hint_distance(histories, out_dir / "hint_distance.png")
+    atomic.write_text(out_dir / "results.json", json.dumps(result, indent=2))
+    atomic.write_text(out_dir / "results.md", text)
+    return {"result": result, "markdown": text}

@@ -1,6 +1,5 @@
 import json
 
-import pytest
 
 from dcn_keras import cli
 

@@ -44,7 +44,8 @@ def digit_order(pool_size: int, seed: int, split: str) -> np.ndarray:
     return np.random.default_rng([seed, SPLITS.index(split), 2**31]).permutation(pool_size)
 
 
-def make_example(pool: mnist.Digits, digit_index: int, rng: np.random.Generator) -> ClutteredExample:
+def make_example(pool: mnist.Digits, digit_index: int,
+                 rng: np.random.Generator) -> ClutteredExample:
     """One cluttered image of pool digit `digit_index`, distractors drawn with `rng`."""
     canvas = np.zeros((CANVAS, CANVAS), np.int32)
     span = DIGIT - DISTRACTOR

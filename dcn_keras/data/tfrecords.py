@@ -45,7 +45,7 @@ def serialize(image: np.ndarray, label: int, digit_box) -> bytes:
 
 
 def parse(serialized: tf.Tensor, image_shape: tuple[int, int, int]) -> dict[str, tf.Tensor]:
-    """Parse one serialized example into `image` `[H, W, C]` float32 in [0, 1], `label`, `digit_box`."""
+    """One serialized example -> `image` `[H, W, C]` float32 in [0, 1], `label`, `digit_box`."""
     features = tf.io.parse_single_example(serialized, FEATURES)
     flat = tf.io.decode_raw(features["image"], tf.uint8)
     expected = tf.constant(image_shape, tf.int64)
@@ -96,6 +96,16 @@ def dataset(path: str | os.PathLike, image_shape: tuple[int, int, int], batch_si
     parsed = records.map(lambda s: parse(s, image_shape), num_parallel_calls=tf.data.AUTOTUNE)
     return (parsed.map(lambda e: (e["image"], e["label"]))
             .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+
+
+def splits(data_dir: str | os.PathLike, image_shape: tuple[int, int, int], batch_size: int,
+           seed: int = 0) -> tuple[tf.data.Dataset, tf.data.Dataset, tf.data.Dataset]:
+    """(train shuffled, valid, test) batched datasets of a directory made by `dcn data`."""
+    data_dir = pathlib.Path(data_dir)
+    return (dataset(data_dir / "train.tfrecord", image_shape, batch_size, shuffle=True,
+                    seed=seed),
+            dataset(data_dir / "valid.tfrecord", image_shape, batch_size),
+            dataset(data_dir / "test.tfrecord", image_shape, batch_size))
 
 
 def read_all(path: str | os.PathLike, image_shape: tuple[int, int, int]) -> dict[str, np.ndarray]:

@@ -60,7 +60,8 @@ def test_build_writes_tfrecords_and_names_pools(mnist_dir, tmp_path):
     assert metadata["splits"]["test"]["digit_pool"].endswith("[8000:10000] (test pool)")
     data = tfrecords.read_all(tmp_path / "test.tfrecord", (100, 100, 1))
     assert data["image"].shape == (10, 100, 100, 1)
-    assert data["image"].dtype == np.float32 and 0 <= data["image"].min() <= data["image"].max() <= 1
+    assert data["image"].dtype == np.float32
+    assert 0 <= data["image"].min() <= data["image"].max() <= 1
     expected = list(cluttered_mnist.generate(
         mnist.digit_pools(mnist.load_idx_dir(mnist_dir))["test"], 10, seed=0, split="test"))
     np.testing.assert_array_equal(data["label"], [e.label for e in expected])
