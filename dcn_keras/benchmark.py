@@ -69,30 +69,24 @@ def dcn_stages(model, images, repeats: int = 20) -> dict:
     Each stage runs everything before it too (its own `tf.function`), so the
     difference between consecutive stages is that stage's cost.
     """
-    from dcn_keras import patches, saliency, sparse_conv
-
-    k, geometry = model.num_patches, model.geometry
-    size, channels = geometry.patch_size, model.config.image_shape[2]
+    from dcn_keras import saliency
 
     def upto(stage):
         def run(x):
             coarse = model.coarse(x, training=False)
             if stage == "coarse_layers":
                 return coarse
-            sal, _, first = saliency.saliency_and_outputs(model._top_inference, coarse)
-            positions = saliency.top_k_positions(sal, k)
+            sal, _, coarse_top = saliency.saliency_and_outputs(model._top_inference, coarse)
+            positions = saliency.top_k_positions(sal, model.num_patches)
             if stage == "saliency_and_top_k":
                 return positions
-            cut = patches.extract_patches(x, positions, geometry)
+            cut = model._cut_patches(x, positions)
             if stage == "patch_gather":
                 return cut
-            fine = tf.reshape(model.fine(tf.reshape(cut, [-1, size, size, channels]),
-                                         training=False), [-1, k, model.config.feature_dim])
+            fine = model._fine_vectors(cut, training=False)
             if stage == "fine_layers":
                 return fine
-            delta = fine - patches.gather_vectors(coarse, positions)
-            return model._top_rest(first + sparse_conv.conv_of_sparse(
-                model._top_conv, delta, positions, first.shape[1:3]))
+            return model._refined_logits(coarse, coarse_top, fine, positions)
         return tf.function(run)
 
     names = ("coarse_layers", "saliency_and_top_k", "patch_gather", "fine_layers",

@@ -98,10 +98,7 @@ class DynamicCapacityNetwork(keras.Model):
         sal, coarse_logits, coarse_top = saliency.saliency_and_outputs(self._top_inference,
                                                                        coarse)
         positions = saliency.top_k_positions(sal, k)
-        cut = patches.extract_patches(images, positions, self.geometry)
-        size, channels = self.geometry.patch_size, self.config.image_shape[2]
-        fine = self.fine(tf.reshape(cut, [-1, size, size, channels]), training=training)
-        fine = tf.reshape(fine, [tf.shape(images)[0], k, self.config.feature_dim])
+        fine = self._fine_vectors(self._cut_patches(images, positions), training)
         if training:
             routed = coarse
             if self.hint_weight > 0:
@@ -109,11 +106,7 @@ class DynamicCapacityNetwork(keras.Model):
                     coarse, tf.constant(1.0 - self.hint_weight, coarse.dtype))
             logits = self.top(patches.refine(routed, fine, positions), training=True)
         else:
-            # g(f_r(x)) from the coarse pass: only k vectors changed (see sparse_conv).
-            delta = fine - patches.gather_vectors(coarse, positions)
-            refined_top = coarse_top + sparse_conv.conv_of_sparse(
-                self._top_conv, delta, positions, coarse_top.shape[1:3])
-            logits = self._top_rest(refined_top)
+            logits = self._refined_logits(coarse, coarse_top, fine, positions)
         return {
             "logits": logits,
             "coarse_logits": coarse_logits,
@@ -122,6 +115,23 @@ class DynamicCapacityNetwork(keras.Model):
             "saliency": sal,
             "positions": positions,
         }
+
+    def _cut_patches(self, images, positions):
+        """`[batch, k, P, P, C]` patches of the selected positions."""
+        return patches.extract_patches(images, positions, self.geometry)
+
+    def _fine_vectors(self, cut, training):
+        """Fine layers on `[batch, k, P, P, C]` patches -> `[batch, k, D]`."""
+        size, channels = self.geometry.patch_size, self.config.image_shape[2]
+        fine = self.fine(tf.reshape(cut, [-1, size, size, channels]), training=training)
+        return tf.reshape(fine, [tf.shape(cut)[0], -1, self.config.feature_dim])
+
+    def _refined_logits(self, coarse, coarse_top, fine, positions):
+        """g(f_r(x)) in inference from the coarse pass: only k vectors changed (sparse_conv)."""
+        delta = fine - patches.gather_vectors(coarse, positions)
+        refined_top = coarse_top + sparse_conv.conv_of_sparse(
+            self._top_conv, delta, positions, coarse_top.shape[1:3])
+        return self._top_rest(refined_top)
 
     def _top_inference(self, features):
         """Top layers in inference mode: (logits, output of their first convolution)."""
