@@ -57,10 +57,7 @@ def inference(models: dict, images, ks=PATCH_COUNTS, repeats: int = 20) -> dict:
                 models["dcn"], k, jit_compile=jit)
     times = evaluation.time_side_by_side(functions, tf.convert_to_tensor(images),
                                          repeats=repeats)
-    batch = len(images)
-    return {name: {"median_ms": 1e3 * statistics.median(values),
-                   "images_per_second": batch / statistics.median(values)}
-            for name, values in times.items()}
+    return _medians(times, len(images))
 
 
 def dcn_stages(model, images, repeats: int = 20) -> dict:
@@ -69,7 +66,7 @@ def dcn_stages(model, images, repeats: int = 20) -> dict:
     Each stage runs everything before it too (its own `tf.function`), so the
     difference between consecutive stages is that stage's cost.
     """
-    from dcn_keras import saliency
+    from dcn_keras import patches, saliency
 
     def upto(stage):
         def run(x):
@@ -80,7 +77,7 @@ def dcn_stages(model, images, repeats: int = 20) -> dict:
             positions = saliency.top_k_positions(sal, model.num_patches)
             if stage == "saliency_and_top_k":
                 return positions
-            cut = model._cut_patches(x, positions)
+            cut = patches.extract_patches(x, positions, model.geometry)
             if stage == "patch_gather":
                 return cut
             fine = model._fine_vectors(cut, training=False)
@@ -104,9 +101,14 @@ def training_steps(config: DCNConfig, images, labels, repeats: int = 8) -> dict:
     steps = {kind: (lambda model=model: model.train_on_batch(images, labels))
              for kind, model in models.items()}
     times = evaluation.time_side_by_side(steps, repeats=repeats)
-    return {kind: {"median_ms": 1e3 * statistics.median(values),
-                   "images_per_second": len(images) / statistics.median(values)}
-            for kind, values in times.items()}
+    return _medians(times, len(images))
+
+
+def _medians(times: dict[str, list[float]], batch_size: int) -> dict:
+    """Median ms per call and images/s of each timed function."""
+    return {name: {"median_ms": 1e3 * statistics.median(values),
+                   "images_per_second": batch_size / statistics.median(values)}
+            for name, values in times.items()}
 
 
 def peak_memory_mb(config: DCNConfig, batch_size: int, kinds=("coarse", "fine", "dcn")) -> dict:

@@ -98,7 +98,8 @@ class DynamicCapacityNetwork(keras.Model):
         sal, coarse_logits, coarse_top = saliency.saliency_and_outputs(self._top_inference,
                                                                        coarse)
         positions = saliency.top_k_positions(sal, k)
-        fine = self._fine_vectors(self._cut_patches(images, positions), training)
+        cut = patches.extract_patches(images, positions, self.geometry)
+        fine = self._fine_vectors(cut, training)
         if training:
             routed = coarse
             if self.hint_weight > 0:
@@ -115,10 +116,6 @@ class DynamicCapacityNetwork(keras.Model):
             "saliency": sal,
             "positions": positions,
         }
-
-    def _cut_patches(self, images, positions):
-        """`[batch, k, P, P, C]` patches of the selected positions."""
-        return patches.extract_patches(images, positions, self.geometry)
 
     def _fine_vectors(self, cut, training):
         """Fine layers on `[batch, k, P, P, C]` patches -> `[batch, k, D]`."""
