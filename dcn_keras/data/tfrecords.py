@@ -50,11 +50,14 @@ def parse(serialized: tf.Tensor, image_shape: tuple[int, int, int]) -> dict[str,
     flat = tf.io.decode_raw(features["image"], tf.uint8)
     expected = tf.constant(image_shape, tf.int64)
     stored = tf.stack([features["height"], features["width"], features["channels"]])
-    tf.debugging.assert_equal(
+    # The assertion must run before the reshape, which would otherwise fail first with a
+    # message that does not say what to do.
+    check = tf.debugging.assert_equal(
         stored, expected,
         message=f"TFRecord image shape differs from the preset's {list(image_shape)}; "
                 "the data was made for another preset: rebuild it with `dcn data`.")
-    image = tf.reshape(flat, image_shape)
+    with tf.control_dependencies([check]):
+        image = tf.reshape(flat, image_shape)
     return {"image": tf.image.convert_image_dtype(image, tf.float32),
             "label": tf.cast(features["label"], tf.int32),
             "digit_box": features["digit_box"]}
