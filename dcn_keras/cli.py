@@ -1,4 +1,4 @@
-"""The `dcn` command line: data, train, evaluate, flops, experiment."""
+"""The `dcn` command line: data, train, evaluate, flops, bench, export, experiment."""
 
 from __future__ import annotations
 
@@ -82,6 +82,15 @@ def cmd_bench(args) -> None:
     if args.out:
         atomic.write_text(args.out, json.dumps(result, indent=2))
     print(text)
+
+
+def cmd_export(args) -> None:
+    from dcn_keras import export, presets, training
+
+    model = training.load_model(args.model, presets.get(args.preset))
+    path = export.export_saved_model(model, args.out, args.version)
+    print(f"Exported TF Serving SavedModel version {path.name} to {path}")
+    print(f"Inspect it with: saved_model_cli show --dir {path} --all")
 
 
 def cmd_experiment(args) -> None:
@@ -185,6 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-memory", action="store_true", help="skip peak-memory probes")
     bench.set_defaults(run=cmd_bench)
 
+    export_ = commands.add_parser("export", help="write a versioned TF Serving SavedModel")
+    export_.add_argument("--model", required=True, help="trained DCN .keras file")
+    export_.add_argument("--out", required=True,
+                         help="model base path; the version goes in a numbered folder inside")
+    export_.add_argument("--version", type=int, default=None,
+                         help="version number (default: one more than the highest there)")
+    export_.add_argument("--preset", default="cluttered_mnist", choices=sorted(PRESETS))
+    export_.set_defaults(run=cmd_export)
+
     experiment = commands.add_parser(
         "experiment", help="data + train coarse, fine, DCN w/o and with hints + evaluate")
     experiment.add_argument("--out", required=True)
@@ -199,7 +217,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as error:
+    except (ValueError, TypeError, OSError, RuntimeError) as error:
         print(f"dcn {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -47,20 +47,28 @@ def serialize(image: np.ndarray, label: int, digit_box) -> bytes:
 def parse(serialized: tf.Tensor, image_shape: tuple[int, int, int]) -> dict[str, tf.Tensor]:
     """One serialized example -> `image` `[H, W, C]` float32 in [0, 1], `label`, `digit_box`."""
     features = tf.io.parse_single_example(serialized, FEATURES)
-    flat = tf.io.decode_raw(features["image"], tf.uint8)
-    expected = tf.constant(image_shape, tf.int64)
-    stored = tf.stack([features["height"], features["width"], features["channels"]])
-    # The assertion must run before the reshape, which would otherwise fail first with a
-    # message that does not say what to do.
-    check = tf.debugging.assert_equal(
-        stored, expected,
-        message=f"TFRecord image shape differs from the preset's {list(image_shape)}; "
-                "the data was made for another preset: rebuild it with `dcn data`.")
-    with tf.control_dependencies([check]):
-        image = tf.reshape(flat, image_shape)
-    return {"image": tf.image.convert_image_dtype(image, tf.float32),
+    return {"image": decode_images(features, image_shape),
             "label": tf.cast(features["label"], tf.int32),
             "digit_box": features["digit_box"]}
+
+
+def decode_images(features: dict[str, tf.Tensor],
+                  image_shape: tuple[int, int, int]) -> tf.Tensor:
+    """Parsed `image`, `height`, `width`, `channels` features of shape `[...]` -> float32
+    images `[..., H, W, C]` in [0, 1], after checking the stored size is `image_shape`."""
+    stored = tf.stack([features["height"], features["width"], features["channels"]], axis=-1)
+    expected = tf.broadcast_to(tf.constant(image_shape, tf.int64), tf.shape(stored))
+    # The check must run before decoding and reshaping, which would otherwise fail first with
+    # a message that does not say what to do.
+    check = tf.debugging.assert_equal(
+        stored, expected,
+        message=f"tf.Example image shape differs from the preset shape {list(image_shape)}: the "
+                "data was made for another preset (rebuild it with `dcn data`) or the request "
+                "carries an image of another size.")
+    with tf.control_dependencies([check]):
+        flat = tf.io.decode_raw(features["image"], tf.uint8)
+        image = tf.reshape(flat, tf.concat([tf.shape(flat)[:-1], image_shape], axis=0))
+    return tf.image.convert_image_dtype(image, tf.float32)
 
 
 def write(path: str | os.PathLike, records) -> int:

@@ -1,0 +1,116 @@
+"""Export a trained DCN as a versioned TensorFlow Serving SavedModel.
+
+The SavedModel has two signatures:
+  * `serving_default`: `examples`, a `[batch]` string tensor of serialized tf.Example in the
+    schema of `dcn_keras.data.tfrecords` (`image` raw uint8 bytes, `height`, `width`,
+    `channels`; labels are not needed).
+  * `serving_images`: `images`, a `[batch, H, W, C]` float32 tensor in [0, 1].
+Both return `probabilities` `[batch, classes]`, `classes` `[batch]` int64,
+`coarse_probabilities` `[batch, classes]`, `positions` `[batch, k, 2]`, `boxes`
+`[batch, k, 4]` and `saliency` `[batch, s1, s2]`. The entropy gradient of the saliency
+(`tf.GradientTape`) runs inside the exported graph.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import keras
+import tensorflow as tf
+
+from dcn_keras.atomic import atomic_directory
+from dcn_keras.data import tfrecords
+from dcn_keras.model import DynamicCapacityNetwork
+
+# Signature name -> its one input.
+INPUT_NAMES = {"serving_default": "examples", "serving_images": "images"}
+SERVING_FEATURES = {key: tfrecords.FEATURES[key] for key in ("image", "height", "width",
+                                                              "channels")}
+
+
+def next_version(export_base: str | os.PathLike) -> int:
+    """1 + the highest numeric version directory under `export_base` (1 if none)."""
+    base = pathlib.Path(export_base)
+    versions = [int(p.name) for p in base.iterdir() if p.name.isdigit()] if base.is_dir() else []
+    return max(versions, default=0) + 1
+
+
+def checked_images(images: tf.Tensor, model: DynamicCapacityNetwork) -> tf.Tensor:
+    """In-graph checks of a request batch `[batch, H, W, C]`, with errors saying what the model
+    expects; returns the images with their static shape set. (A wrong rank or dtype is
+    rejected earlier, by the signature's input spec.)"""
+    config = model.config
+    height, width, channels = config.image_shape
+    expects = f"[batch >= 1, {height}, {width}, {channels}] float32 in [0, 1]"
+    shape = tf.shape(images)
+    checks = [
+        tf.debugging.assert_equal(shape[1:], tf.constant(config.image_shape), message=(
+            f"DCN ({config.name}) expects images of shape {expects}; resize or pad the request "
+            "images.")),
+        tf.debugging.assert_positive(shape[0], message=(
+            f"DCN ({config.name}) got an empty batch; send at least one image of shape "
+            f"{expects}")),
+        tf.debugging.assert_less_equal(tf.reduce_max(images), 1.0, message=(
+            f"DCN ({config.name}) expects pixel values in [0, 1]; divide 8-bit images by "
+            "255.")),
+    ]
+    with tf.control_dependencies(checks):
+        images = tf.identity(images)
+    return tf.ensure_shape(images, [None, height, width, channels])
+
+
+def serving_outputs(model: DynamicCapacityNetwork, images: tf.Tensor) -> dict[str, tf.Tensor]:
+    """The served outputs for checked images `[batch, H, W, C]`."""
+    attention = model.attend(images)
+    return {
+        "probabilities": attention["probabilities"],
+        "classes": tf.argmax(attention["probabilities"], axis=-1),
+        "coarse_probabilities": attention["coarse_probabilities"],
+        "positions": attention["positions"],
+        "boxes": attention["boxes"],
+        "saliency": attention["saliency"],
+    }
+
+
+def export_saved_model(model: keras.Model, export_base: str | os.PathLike,
+                       version: int | None = None) -> pathlib.Path:
+    """Write `model` to `export_base/<version>` for TF Serving, atomically.
+
+    Args:
+      model: a trained `DynamicCapacityNetwork`.
+      export_base: the model's base path, as given to `tensorflow_model_server
+        --model_base_path`.
+      version: the version number (default: one more than the highest there).
+
+    Returns:
+      The version directory. An existing version is never overwritten.
+    """
+    if not isinstance(model, DynamicCapacityNetwork):
+        raise TypeError(f"Only a DynamicCapacityNetwork can be exported with its attention "
+                        f"outputs, got {type(model).__name__}. Train one with "
+                        "`dcn train --model dcn`.")
+    version = next_version(export_base) if version is None else int(version)
+    if version < 1:
+        raise ValueError(f"TF Serving versions are positive integers, got {version}.")
+    channels = model.config.image_shape[2]
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, channels], tf.float32,
+                                                name=INPUT_NAMES["serving_images"])])
+    def serve_images(images):
+        return serving_outputs(model, checked_images(images, model))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string,
+                                                name=INPUT_NAMES["serving_default"])])
+    def serve_examples(examples):
+        features = tf.io.parse_example(examples, SERVING_FEATURES)
+        return serving_outputs(model, tfrecords.decode_images(features, model.config.image_shape))
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", serve_examples)
+    archive.add_endpoint("serving_images", serve_images)
+    target = pathlib.Path(export_base) / str(version)
+    with atomic_directory(target) as tmp:
+        archive.write_out(str(tmp), verbose=False)
+    return target
