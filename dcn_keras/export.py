@@ -73,26 +73,17 @@ def serving_outputs(model: DynamicCapacityNetwork, images: tf.Tensor) -> dict[st
     }
 
 
-def export_saved_model(model: keras.Model, export_base: str | os.PathLike,
-                       version: int | None = None) -> pathlib.Path:
-    """Write `model` to `export_base/<version>` for TF Serving, atomically.
+def write_saved_model(model: keras.Model, directory: str | os.PathLike) -> pathlib.Path:
+    """Write `model` as a TF Serving SavedModel into the new `directory`, atomically.
 
     Args:
       model: a trained `DynamicCapacityNetwork`.
-      export_base: the model's base path, as given to `tensorflow_model_server
-        --model_base_path`.
-      version: the version number (default: one more than the highest there).
-
-    Returns:
-      The version directory. An existing version is never overwritten.
+      directory: where the SavedModel goes; it must not exist yet.
     """
     if not isinstance(model, DynamicCapacityNetwork):
         raise TypeError(f"Only a DynamicCapacityNetwork can be exported with its attention "
                         f"outputs, got {type(model).__name__}. Train one with "
                         "`dcn train --model dcn`.")
-    version = next_version(export_base) if version is None else int(version)
-    if version < 1:
-        raise ValueError(f"TF Serving versions are positive integers, got {version}.")
     channels = model.config.image_shape[2]
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, channels], tf.float32,
@@ -110,7 +101,26 @@ def export_saved_model(model: keras.Model, export_base: str | os.PathLike,
     archive.track(model)
     archive.add_endpoint("serving_default", serve_examples)
     archive.add_endpoint("serving_images", serve_images)
-    target = pathlib.Path(export_base) / str(version)
-    with atomic_directory(target) as tmp:
+    directory = pathlib.Path(directory)
+    with atomic_directory(directory) as tmp:
         archive.write_out(str(tmp), verbose=False)
-    return target
+    return directory
+
+
+def export_saved_model(model: keras.Model, export_base: str | os.PathLike,
+                       version: int | None = None) -> pathlib.Path:
+    """Write `model` to `export_base/<version>` for TF Serving (see `write_saved_model`).
+
+    Args:
+      export_base: the model's base path, as given to `tensorflow_model_server
+        --model_base_path`.
+      version: the version number (default: one more than the highest there). An existing
+        version is never overwritten.
+
+    Returns:
+      The version directory.
+    """
+    version = next_version(export_base) if version is None else int(version)
+    if version < 1:
+        raise ValueError(f"TF Serving versions are positive integers, got {version}.")
+    return write_saved_model(model, pathlib.Path(export_base) / str(version))

@@ -150,10 +150,13 @@ class DynamicCapacityNetwork(keras.Model):
 
     def train_step(self, data):
         images, labels = data[0], data[1]
+        # Under tf.distribute the replicas' gradients are summed: average them instead.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             out, values = self._loss_terms(images, labels, training=True)
+            replica_loss = values["loss"] / replicas
         variables = self.trainable_variables
-        gradients = tape.gradient(values["loss"], variables)
+        gradients = tape.gradient(replica_loss, variables)
         self.optimizer.apply_gradients(zip(gradients, variables))
         return self._update_metrics(values, labels, out["logits"])
 

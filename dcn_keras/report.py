@@ -55,31 +55,50 @@ def machine_description() -> str:
             f"Python {platform.python_version()}")
 
 
+DCN_KINDS = ("dcn_no_hints", "dcn", "composed")
+
+
 def evaluate(data_dir, models_dir, out_dir, preset: str, batch_size: int = 64) -> dict:
-    """Score every model in `models_dir` on the test split; write table, JSON and plots."""
-    from dcn_keras import atomic, evaluation, flops, presets, visualize
+    """Score every model in `models_dir` on the test split of `data_dir` (made by `dcn data`)."""
+    from dcn_keras import presets
     from dcn_keras.data import cluttered_mnist, tfrecords
 
     config = presets.get(preset)
-    models_dir, out_dir = pathlib.Path(models_dir), pathlib.Path(out_dir)
-    metadata = json.loads((pathlib.Path(data_dir) / "metadata.json").read_text())
-    data = cluttered_mnist.describe(metadata)
-    _, _, test = tfrecords.splits(data_dir, config.image_shape, batch_size)
+    data_dir, models_dir = pathlib.Path(data_dir), pathlib.Path(models_dir)
+    metadata = json.loads((data_dir / "metadata.json").read_text())
+    test = tfrecords.dataset(data_dir / "test.tfrecord", config.image_shape, batch_size)
     models = {kind: training.load_model(models_dir / f"{kind}.keras", config)
               for kind in training.MODEL_KINDS if (models_dir / f"{kind}.keras").exists()}
+    histories = {kind: path for kind in DCN_KINDS
+                 if (path := models_dir / f"{kind}_history.csv").exists()}
+    return compare(models, test, cluttered_mnist.describe(metadata), out_dir, config,
+                   batch_size, histories)
+
+
+def compare(models: dict, test, data: str, out_dir, config, batch_size: int = 64,
+            histories: dict | None = None) -> dict:
+    """Score `models` ({kind: keras.Model}) on the batched `test` dataset side by side.
+
+    Writes `results.json`, `results.md`, `error_vs_patches.png`, `patches.png` and
+    `hint_distance.png` (from `histories`, {kind: history CSV}) to `out_dir`.
+    Returns {"result": the JSON dict, "markdown": the table}.
+    """
+    from dcn_keras import atomic, evaluation, flops, visualize
+
+    out_dir = pathlib.Path(out_dir)
     if not models:
-        raise FileNotFoundError(f"No trained models in {models_dir}. Run `dcn train` first.")
+        raise FileNotFoundError("No trained models to evaluate. Run `dcn train` first.")
     functions = {kind: evaluation.inference_function(model) for kind, model in models.items()}
     errors = {kind: evaluation.error_rate(function, test) for kind, function in functions.items()}
     counts = flops.count(config)
     multiplications = {"coarse": counts["coarse_model"]["total"],
                        "fine": counts["fine_model"]["total"],
-                       "dcn": counts["dcn"]["total"], "dcn_no_hints": counts["dcn"]["total"]}
+                       **{kind: counts["dcn"]["total"] for kind in DCN_KINDS}}
     images, labels = evaluation.first_batch(test, batch_size)
     throughput = evaluation.images_per_second(functions, images)
     rows = table_rows(errors, multiplications, throughput)
     curves = {training.TITLES[kind]: evaluation.error_versus_patches(models[kind], test)
-              for kind in ("dcn_no_hints", "dcn") if kind in models}
+              for kind in DCN_KINDS if kind in models}
     machine = machine_description()
     result = {"data": data, "machine": machine, "batch_size": batch_size, "rows": rows,
               "error_versus_patches": curves, "multiplications": counts,
@@ -91,12 +110,11 @@ def evaluate(data_dir, models_dir, out_dir, preset: str, batch_size: int = 64) -
         visualize.plot_error_versus_patches(
             curves, {training.TITLES[k]: errors[k] for k in ("coarse", "fine") if k in errors},
             out_dir / "error_vs_patches.png", data)
-        dcn = models["dcn"] if "dcn" in models else models["dcn_no_hints"]
+        dcn = models[next(kind for kind in ("dcn", "dcn_no_hints", "composed") if kind in models)]
         attention = {key: value.numpy() for key, value in dcn.attend(images[:8]).items()}
         visualize.plot_patches(images[:8], attention, labels[:8], out_dir / "patches.png")
     histories = {training.TITLES[kind]: visualize.read_history(path)
-                 for kind in ("dcn_no_hints", "dcn")
-                 if (path := models_dir / f"{kind}_history.csv").exists()}
+                 for kind, path in (histories or {}).items()}
     if histories:
         visualize.plot_hint_distance(histories, out_dir / "hint_distance.png")
     atomic.write_text(out_dir / "results.json", json.dumps(result, indent=2))

@@ -6,6 +6,7 @@ import os
 import pathlib
 
 import keras
+import tensorflow as tf
 
 from dcn_keras import baselines
 from dcn_keras.atomic import atomic_path
@@ -14,7 +15,8 @@ from dcn_keras.model import DynamicCapacityNetwork
 
 MODEL_KINDS = ("coarse", "fine", "dcn_no_hints", "dcn")
 TITLES = {"coarse": "Coarse model", "fine": "Fine model",
-          "dcn_no_hints": "DCN w/o hints", "dcn": "DCN with hints"}
+          "dcn_no_hints": "DCN w/o hints", "dcn": "DCN with hints",
+          "composed": "DCN composed at test time"}
 
 
 def build_model(kind: str, config: DCNConfig, num_patches: int | None = None,
@@ -29,6 +31,17 @@ def build_model(kind: str, config: DCNConfig, num_patches: int | None = None,
     if kind == "dcn":
         return DynamicCapacityNetwork(config, num_patches, hint_weight, name="dcn")
     raise ValueError(f"Unknown model kind {kind!r}; choose one of {MODEL_KINDS}.")
+
+
+def distribution_strategy() -> tf.distribute.Strategy:
+    """MirroredStrategy over every GPU when there are several, else the default strategy.
+
+    Build, compile and fit the model inside its `scope()`.
+    """
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy([gpu.name for gpu in gpus])
+    return tf.distribute.get_strategy()
 
 
 def compile_model(model: keras.Model, learning_rate: float, total_steps: int) -> None:

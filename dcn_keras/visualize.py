@@ -83,6 +83,23 @@ def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
     return {key: [float(row[key]) for row in rows] for key in rows[0]} if rows else {}
 
 
+def plot_training_curves(history: dict[str, list[float]], path: str | os.PathLike,
+                         title: str) -> None:
+    """Loss and accuracy per epoch (training and validation) from a Keras history CSV."""
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    epochs = [int(e) + 1 for e in history["epoch"]]
+    for axis, metric in zip(axes, ("loss", "accuracy")):
+        for prefix, style in (("", "-"), ("val_", "--")):
+            if prefix + metric in history:
+                axis.plot(epochs, history[prefix + metric], style, marker="o",
+                          label=("validation " if prefix else "training ") + metric)
+        axis.set_xlabel("epoch")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.suptitle(textwrap.fill(title, 110), fontsize=8)
+    _save(figure, path)
+
+
 def plot_hint_distance(histories: dict[str, dict[str, list[float]]],
                        path: str | os.PathLike) -> None:
     """Squared coarse-fine distance over selected patches per epoch (paper Figure 2)."""

@@ -81,24 +81,51 @@ def write(path: str | os.PathLike, records) -> int:
     return count
 
 
-def count_records(path: str | os.PathLike) -> int:
-    """Number of records in a TFRecord file, failing clearly if it is missing or corrupt."""
-    path = pathlib.Path(path)
-    if not path.exists():
-        raise DataError(f"{path} does not exist. Build the data set first with `dcn data`.")
-    try:
-        return sum(1 for _ in tf.data.TFRecordDataset(str(path)))
-    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
-        raise DataError(f"{path} is a corrupt TFRecord file ({error.message.splitlines()[0]}). "
-                        "Delete it and rebuild the data set with `dcn data`.") from error
+def _files(paths) -> list[str]:
+    """A file, a glob pattern or a list of either -> sorted file names."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    files = []
+    for path in map(str, paths):
+        matches = sorted(tf.io.gfile.glob(path)) if any(c in path for c in "*?[") else [path]
+        if not matches:
+            raise DataError(f"No TFRecord files match {path}. Build the data set first with "
+                            "`dcn data` or the pipeline's example generator.")
+        files += matches
+    return files
 
 
-def dataset(path: str | os.PathLike, image_shape: tuple[int, int, int], batch_size: int,
-            shuffle: bool = False, seed: int = 0, cache: bool = True) -> tf.data.Dataset:
-    """Batched `(images [b, H, W, C] float32, labels [b] int32)` from a TFRecord file."""
-    count = count_records(path)
+def count_records(paths) -> int:
+    """Number of records in TFRecord files (a path, glob or list), failing clearly if one is
+    missing or corrupt."""
+    total = 0
+    for path in _files(paths):
+        if not tf.io.gfile.exists(path):
+            raise DataError(f"{path} does not exist. Build the data set first with `dcn data`.")
+        try:
+            total += sum(1 for _ in tf.data.TFRecordDataset(path))
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
+            raise DataError(f"{path} is a corrupt TFRecord file "
+                            f"({error.message.splitlines()[0]}). Delete it and rebuild the "
+                            "data set with `dcn data`.") from error
+    return total
+
+
+def dataset(paths, image_shape: tuple[int, int, int], batch_size: int,
+            shuffle: bool = False, seed: int = 0, cache: bool = True,
+            count: int | None = None) -> tf.data.Dataset:
+    """Batched `(images [b, H, W, C] float32, labels [b] int32)` from TFRecord files.
+
+    Args:
+      paths: a file, a glob pattern (sharded output) or a list of either.
+      count: the number of records when already known (e.g. recorded by the pipeline);
+        otherwise the files are read once up front to count them and to find corruption.
+    """
+    files = _files(paths)
+    if count is None:
+        count = count_records(files)
     # A known cardinality lets Keras size progress bars and learning-rate schedules.
-    records = tf.data.TFRecordDataset(str(path)).apply(
+    records = tf.data.TFRecordDataset(files).apply(
         tf.data.experimental.assert_cardinality(count))
     if cache:
         records = records.cache()
@@ -119,9 +146,10 @@ def splits(data_dir: str | os.PathLike, image_shape: tuple[int, int, int], batch
             dataset(data_dir / "test.tfrecord", image_shape, batch_size))
 
 
-def read_all(path: str | os.PathLike, image_shape: tuple[int, int, int]) -> dict[str, np.ndarray]:
-    """Every example of a (small) file as numpy arrays."""
-    count_records(path)
-    records = tf.data.TFRecordDataset(str(path)).map(lambda s: parse(s, image_shape))
+def read_all(paths, image_shape: tuple[int, int, int]) -> dict[str, np.ndarray]:
+    """Every example of (small) TFRecord files as numpy arrays."""
+    files = _files(paths)
+    count_records(files)
+    records = tf.data.TFRecordDataset(files).map(lambda s: parse(s, image_shape))
     rows = list(records.as_numpy_iterator())
     return {key: np.stack([row[key] for row in rows]) for key in ("image", "label", "digit_box")}

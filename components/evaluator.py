@@ -1,0 +1,65 @@
+"""DcnEvaluator: DCN against every baseline on the test split; blesses DCN for the Pusher.
+
+Not TFMA's Evaluator: the comparison needs the error of one DCN at several k, the
+multiplications of each model and images per second measured side by side in one process,
+none of which TFMA computes; and TFMA 0.52 cannot load Keras 3 models as Keras, so it would
+score only the SavedModel signature's probabilities. The blessing follows TFX's convention
+(a `blessed` property and a BLESSED / NOT_BLESSED file), so the standard Pusher consumes it.
+"""
+
+# No `from __future__ import annotations`: TFX reads these annotations at runtime.
+import json
+import os
+
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types.standard_artifacts import Examples, Model, ModelBlessing, ModelEvaluation
+
+from components import artifacts
+from dcn_keras import presets, report, training
+from dcn_keras.data import tfrecords
+
+
+def blessing_decision(rows: list[dict], max_error_gap: float) -> dict:
+    """Bless DCN when its test error is at most the fine model's plus `max_error_gap`."""
+    errors = {row["kind"]: row["test_error"] for row in rows}
+    gap = errors["dcn"] - errors["fine"]
+    return {"blessed": gap <= max_error_gap, "dcn_error": errors["dcn"],
+            "fine_error": errors["fine"], "error_gap": gap, "max_error_gap": max_error_gap}
+
+
+@component
+def DcnEvaluator(
+    examples: InputArtifact[Examples],
+    coarse_model: InputArtifact[Model],
+    fine_model: InputArtifact[Model],
+    dcn_model: InputArtifact[Model],
+    composed_model: InputArtifact[Model],
+    evaluation: OutputArtifact[ModelEvaluation],
+    blessing: OutputArtifact[ModelBlessing],
+    preset: Parameter[str] = "cluttered_mnist",
+    batch_size: Parameter[int] = 64,
+    max_error_gap: Parameter[float] = 0.01,
+) -> None:
+    """Writes results.json / results.md / plots to `evaluation`, and blesses `dcn_model`
+    when its test error is within `max_error_gap` of the fine model's."""
+    config = presets.get(preset)
+    inputs = {"coarse": coarse_model, "fine": fine_model, "dcn": dcn_model,
+              "composed": composed_model}
+    models = {kind: training.load_model(artifacts.keras_path(artifact), config)
+              for kind, artifact in inputs.items()}
+    test = tfrecords.dataset(artifacts.split_pattern(examples, "test"), config.image_shape,
+                             batch_size, count=artifacts.split_count(examples, "test"))
+    history = os.path.join(dcn_model.uri, artifacts.HISTORY_FILE)
+    out = report.compare(models, test, examples.get_string_custom_property("description"),
+                         evaluation.uri, config, batch_size, {"dcn": history})
+    decision = blessing_decision(out["result"]["rows"], max_error_gap)
+    for row in out["result"]["rows"]:
+        evaluation.set_float_custom_property(f"{row['kind']}_test_error", row["test_error"])
+    os.makedirs(blessing.uri, exist_ok=True)
+    name = "BLESSED" if decision["blessed"] else "NOT_BLESSED"
+    with open(os.path.join(blessing.uri, name), "w") as marker:
+        json.dump(decision, marker, indent=2)
+    blessing.set_int_custom_property("blessed", int(decision["blessed"]))
+    blessing.set_string_custom_property("current_model", dcn_model.uri)
+    blessing.set_float_custom_property("error_gap", decision["error_gap"])

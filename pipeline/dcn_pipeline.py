@@ -1,0 +1,182 @@
+"""The DCN experiment as a TFX pipeline (Cluttered MNIST preset).
+
+ClutteredMnistExampleGen (Beam) -> coarse, fine and DCN trainers -> DcnComposer (a DCN from
+the coarse and fine models trained apart) -> DcnEvaluator (table, curves, patches, blessing)
+-> Pusher (the blessed DCN as a versioned TF Serving SavedModel).
+
+Run it directly (extra arguments go to Beam, e.g. `--direct_num_workers=2
+--direct_running_mode=multi_processing` or `--runner=FlinkRunner ...`):
+
+    python pipeline/dcn_pipeline.py --profile quick --mnist-dir ../shared/data/mnist
+
+or through the TFX CLI, which takes no flags (use DCN_PROFILE, DCN_MNIST_DIR,
+DCN_PIPELINE_ROOT, DCN_PIPELINE_NAME):
+
+    tfx pipeline create --engine local --pipeline_path pipeline/dcn_pipeline.py
+    tfx run create --engine local --pipeline_name dcn_cluttered_mnist_quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import pathlib
+
+from tfx.components.pusher.component import Pusher
+from tfx.orchestration import metadata, pipeline
+from tfx.proto import pusher_pb2
+
+from components.cluttered_mnist_gen import ClutteredMnistExampleGen
+from components.composer import DcnComposer
+from components.evaluator import DcnEvaluator
+from components.trainer import DcnTrainer
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """Data sizes and training settings of one pipeline run."""
+    train_images: int
+    eval_images: int
+    test_images: int
+    epochs: int
+    num_shards: int
+    max_error_gap: float  # DCN is blessed when its test error <= fine's + this
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    num_patches: int = 8
+    hint_weight: float = 0.1
+
+
+PROFILES = {
+    # The settings of the recorded `dcn experiment` run (README): about 40 minutes on 2 cores.
+    "paper": Profile(28000, 1000, 2000, epochs=12, num_shards=4, max_error_gap=0.01),
+    # Minutes on a 2-core CPU: the main README command.
+    "quick": Profile(4000, 500, 1000, epochs=3, num_shards=2, max_error_gap=0.02),
+    # CI's end-to-end check of the wiring: seconds of training, meaningless errors.
+    "smoke": Profile(96, 32, 64, epochs=1, num_shards=2, max_error_gap=1.0, batch_size=32),
+}
+
+
+def create_pipeline(pipeline_name: str, pipeline_root: str, metadata_path: str,
+                    serving_dir: str, profile: Profile, mnist_dir: str = "",
+                    preset: str = "cluttered_mnist", seed: int = 0,
+                    beam_pipeline_args: list[str] | None = None,
+                    enable_cache: bool = True) -> pipeline.Pipeline:
+    """The DCN pipeline for `preset` with the sizes and settings of `profile`.
+
+    Args:
+      pipeline_root: where artifacts go. metadata_path: the SQLite ML Metadata file.
+      serving_dir: TF Serving model base path the Pusher writes versions to.
+      mnist_dir: MNIST IDX directory ("" = tfds).
+    """
+    if preset != "cluttered_mnist":
+        raise ValueError(f"The pipeline supports preset 'cluttered_mnist', got {preset!r}.")
+    example_gen = ClutteredMnistExampleGen(
+        mnist_dir=mnist_dir, train_images=profile.train_images,
+        eval_images=profile.eval_images, test_images=profile.test_images, seed=seed,
+        num_shards=profile.num_shards)
+    training = dict(examples=example_gen.outputs["examples"], preset=preset,
+                    epochs=profile.epochs, batch_size=profile.batch_size,
+                    learning_rate=profile.learning_rate, num_patches=profile.num_patches,
+                    hint_weight=profile.hint_weight, seed=seed)
+    coarse = DcnTrainer(model_kind="coarse", **training).with_id("CoarseTrainer")
+    fine = DcnTrainer(model_kind="fine", **training).with_id("FineTrainer")
+    dcn = DcnTrainer(model_kind="dcn", **training).with_id("DcnTrainer")
+    composer = DcnComposer(coarse_model=coarse.outputs["model"],
+                           fine_model=fine.outputs["model"], preset=preset,
+                           num_patches=profile.num_patches)
+    evaluator = DcnEvaluator(
+        examples=example_gen.outputs["examples"], coarse_model=coarse.outputs["model"],
+        fine_model=fine.outputs["model"], dcn_model=dcn.outputs["model"],
+        composed_model=composer.outputs["model"], preset=preset,
+        batch_size=profile.batch_size, max_error_gap=profile.max_error_gap)
+    pusher = Pusher(
+        model=dcn.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+        push_destination=pusher_pb2.PushDestination(
+            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_dir)))
+    return pipeline.Pipeline(
+        pipeline_name=pipeline_name, pipeline_root=pipeline_root,
+        components=[example_gen, coarse, fine, dcn, composer, evaluator, pusher],
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(metadata_path),
+        beam_pipeline_args=beam_pipeline_args or [], enable_cache=enable_cache)
+
+
+def latest_outputs(metadata_path: str) -> dict[str, str]:
+    """URIs of the newest evaluation and of the pushed model version in ML Metadata."""
+    from ml_metadata.metadata_store import metadata_store
+
+    if not os.path.exists(metadata_path):
+        return {}
+    store = metadata_store.MetadataStore(
+        metadata.sqlite_metadata_connection_config(metadata_path))
+    found = {}
+    for type_name, key in (("ModelEvaluation", "evaluation"), ("PushedModel", "pushed")):
+        artifacts = store.get_artifacts_by_type(type_name)
+        if artifacts:
+            newest = max(artifacts, key=lambda a: a.create_time_since_epoch)
+            found[key] = newest.uri
+            destination = newest.custom_properties.get("pushed_destination")
+            if destination is not None:
+                found["serving"] = destination.string_value
+    return found
+
+
+def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default=os.environ.get("DCN_PROFILE", "quick"),
+                        choices=sorted(PROFILES))
+    parser.add_argument("--mnist-dir", default=os.environ.get("DCN_MNIST_DIR", ""),
+                        help="directory of MNIST IDX files (default $DCN_MNIST_DIR, else tfds)")
+    parser.add_argument("--pipeline-root",
+                        default=os.environ.get("DCN_PIPELINE_ROOT", str(REPO / "runs/pipeline")),
+                        help="artifacts, ML Metadata (metadata.sqlite) and serving/ go here")
+    parser.add_argument("--pipeline-name", default=os.environ.get("DCN_PIPELINE_NAME"),
+                        help="default dcn_cluttered_mnist_<profile>")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runner", default="local", choices=("local", "beam", "kubeflow_v2"),
+                        help="kubeflow_v2 writes the KFP V2 / Vertex pipeline JSON instead")
+    parser.add_argument("--image", default="gcr.io/your-project/dcn-keras:latest",
+                        help="container image for --runner kubeflow_v2")
+    return parser.parse_known_args(argv)
+
+
+def main(argv=None) -> None:
+    args, beam_args = parse_args(argv)
+    root = pathlib.Path(args.pipeline_root).resolve()
+    name = args.pipeline_name or f"dcn_cluttered_mnist_{args.profile}"
+    metadata_path = str(root / "metadata.sqlite")
+    dag = create_pipeline(name, str(root / name), metadata_path, str(root / "serving" / name),
+                          PROFILES[args.profile],
+                          str(pathlib.Path(args.mnist_dir).resolve()) if args.mnist_dir else "",
+                          seed=args.seed, beam_pipeline_args=beam_args)
+    if args.runner == "kubeflow_v2":
+        from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfp_v2
+
+        runner = kfp_v2.KubeflowV2DagRunner(
+            config=kfp_v2.KubeflowV2DagRunnerConfig(default_image=args.image),
+            output_dir=str(root), output_filename=f"{name}.json")
+        runner.run(dag)
+        print(f"Kubeflow Pipelines V2 / Vertex spec: {root / (name + '.json')}")
+        return
+    if args.runner == "beam":
+        from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+
+        BeamDagRunner().run(dag)
+    else:
+        from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+        LocalDagRunner().run(dag)
+    outputs = latest_outputs(metadata_path)
+    if "evaluation" in outputs:
+        print(f"Evaluation table: {outputs['evaluation']}/results.md")
+    if "serving" in outputs:
+        print(f"Pushed TF Serving model: {outputs['serving']}")
+    elif "pushed" in outputs:
+        print("The DCN was not blessed, so nothing was pushed; see the evaluation table.")
+
+
+if __name__ == "__main__":
+    main()
