@@ -1,0 +1,155 @@
+import dataclasses
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from tfx.orchestration import metadata
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+from tests.conftest import REPO
+
+COMPONENTS = {"ClutteredMnistExampleGen", "CoarseTrainer", "FineTrainer", "DcnTrainer",
+              "DcnComposer", "DcnEvaluator", "Pusher"}
+State = metadata_store_pb2.Execution.State
+
+
+def _store(root):
+    return metadata_store.MetadataStore(
+        metadata.sqlite_metadata_connection_config(str(root / "metadata.sqlite")))
+
+
+@pytest.fixture(scope="module")
+def run(dcn_pipeline, mnist_dir, tmp_path_factory):
+    """The smoke pipeline, first with a bad k (a component fails), then rerun fixed."""
+    root = tmp_path_factory.mktemp("pipeline")
+    smoke = dcn_pipeline.PROFILES["smoke"]
+
+    def build(profile):
+        return dcn_pipeline.create_pipeline(
+            "dcn-smoke", str(root / "artifacts"), str(root / "metadata.sqlite"),
+            str(root / "serving"), profile, str(mnist_dir))
+
+    with pytest.raises(Exception) as failure:
+        LocalDagRunner().run(build(dataclasses.replace(smoke, num_patches=10_000)))
+    store = _store(root)
+    after_failure = {a.uri for a in store.get_artifacts()
+                     if a.state == metadata_store_pb2.Artifact.LIVE}
+    LocalDagRunner().run(build(smoke))
+    return {"root": root, "failure": failure.value, "after_failure": after_failure,
+            "store": _store(root)}
+
+
+def _artifacts(store, type_name):
+    """Live artifacts of a type (a failed execution's outputs are never published)."""
+    return sorted((a for a in store.get_artifacts_by_type(type_name)
+                   if a.state == metadata_store_pb2.Artifact.LIVE), key=lambda a: a.id)
+
+
+def test_bad_parameter_fails_with_a_clear_error(run):
+    assert "num_patches must be an integer from 1 to 529" in str(run["failure"])
+
+
+def test_failed_run_keeps_earlier_artifacts_and_rerun_resumes_from_cache(run):
+    store = run["store"]
+    examples, = _artifacts(store, "Examples")  # made once, reused by the rerun
+    assert examples.uri in run["after_failure"] and os.path.isdir(examples.uri)
+    executions = sorted(store.get_executions(), key=lambda e: e.id)
+    states = [(e.type_id, e.last_known_state) for e in executions]
+    assert sum(state == State.CACHED for _, state in states) >= 1
+    assert sum(state == State.FAILED for _, state in states) == 1
+    trained = [a for a in _artifacts(store, "Model")]
+    # coarse and fine were trained once (before the failure), the DCN and the composed
+    # model once each after it: four models in all, no retraining.
+    assert len(trained) == 4
+    assert len(run["after_failure"] & {a.uri for a in trained}) == 2
+
+
+def test_every_artifact_is_there(run):
+    store = run["store"]
+    examples, = _artifacts(store, "Examples")
+    assert json.loads(examples.properties["split_names"].string_value) == \
+        ["train", "eval", "test"]
+    counts = {s: examples.custom_properties[f"{s}_examples"].int_value
+              for s in ("train", "eval", "test")}
+    assert counts == {"train": 96, "eval": 32, "test": 64}
+    for split in counts:
+        shards = sorted(pathlib.Path(examples.uri, f"Split-{split}").glob("*.tfrecord"))
+        assert len(shards) == 2
+        assert sum(1 for _ in tf.data.TFRecordDataset([str(s) for s in shards])) == \
+            counts[split]
+    for model in _artifacts(store, "Model"):
+        assert pathlib.Path(model.uri, "model.keras").is_file()
+        assert pathlib.Path(model.uri, "Format-Serving", "saved_model.pb").is_file()
+    kinds = sorted(m.custom_properties["model_kind"].string_value
+                   for m in _artifacts(store, "Model"))
+    assert kinds == ["coarse", "composed", "dcn", "fine"]
+    for model_run in _artifacts(store, "ModelRun"):
+        assert pathlib.Path(model_run.uri, "curves.png").stat().st_size > 1000
+    evaluation, = _artifacts(store, "ModelEvaluation")
+    result = json.loads(pathlib.Path(evaluation.uri, "results.json").read_text())
+    assert [row["kind"] for row in result["rows"]] == ["coarse", "fine", "dcn", "composed"]
+    assert set(result["error_versus_patches"]) == {"DCN with hints", "DCN composed at test time"}
+    assert "test 64 images" in result["data"]
+    for name in ("results.md", "error_vs_patches.png", "patches.png", "hint_distance.png"):
+        assert pathlib.Path(evaluation.uri, name).is_file()
+    blessing, = _artifacts(store, "ModelBlessing")
+    assert blessing.custom_properties["blessed"].int_value == 1  # smoke: any gap passes
+    assert pathlib.Path(blessing.uri, "BLESSED").is_file()
+
+
+def test_pusher_wrote_a_versioned_serving_model(run):
+    pushed, = _artifacts(run["store"], "PushedModel")
+    destination = pathlib.Path(pushed.custom_properties["pushed_destination"].string_value)
+    assert destination.parent == run["root"] / "serving" and destination.name.isdigit()
+    signatures = tf.saved_model.load(str(destination)).signatures
+    assert {"serving_default", "serving_images"} <= set(signatures)
+
+
+def test_compiles_for_kubeflow_v2_and_to_tfx_ir(dcn_pipeline, tmp_path, capsys):
+    from tfx.dsl.compiler import compiler
+
+    dcn_pipeline.main(["--runner", "kubeflow_v2", "--profile", "smoke", "--pipeline-root",
+                       str(tmp_path), "--image", "example.com/dcn-keras:test"])
+    spec = json.loads((tmp_path / "dcn-cluttered-mnist-smoke.json").read_text())
+    tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert set(tasks) == COMPONENTS
+    executors = spec["pipelineSpec"]["deploymentSpec"]["executors"]
+    assert all(e["container"]["image"] == "example.com/dcn-keras:test"
+               for e in executors.values())
+    # Each task runs our component's executor from the installed package in the image.
+    assert "components.trainer.DcnTrainer_Executor" in \
+        executors["CoarseTrainer_executor"]["container"]["args"]
+    assert tasks["DcnEvaluator"]["dependentTasks"] == sorted(
+        ["ClutteredMnistExampleGen", "CoarseTrainer", "FineTrainer", "DcnTrainer", "DcnComposer"])
+    # The intermediate representation that LocalDagRunner and BeamDagRunner execute.
+    dag = dcn_pipeline.create_pipeline("ir", str(tmp_path / "ir"), str(tmp_path / "m.sqlite"),
+                                       str(tmp_path / "serving"),
+                                       dcn_pipeline.PROFILES["quick"])
+    ir = compiler.Compiler().compile(dag)
+    assert {node.pipeline_node.node_info.id for node in ir.nodes} == COMPONENTS
+
+
+def test_tfx_cli_creates_and_runs_the_pipeline(mnist_dir, tmp_path):
+    tfx = pathlib.Path(sys.executable).with_name("tfx")
+    env = {**os.environ, "HOME": str(tmp_path), "LOCAL_HOME": str(tmp_path / "local"),
+           "DCN_PROFILE": "smoke", "DCN_MNIST_DIR": str(mnist_dir),
+           "DCN_PIPELINE_ROOT": str(tmp_path / "root"),
+           "PATH": f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    path = REPO / "pipeline" / "dcn_pipeline.py"
+    for command in (["pipeline", "create", "--engine", "local", "--pipeline_path", str(path)],
+                    ["run", "create", "--engine", "local", "--pipeline_name",
+                     "dcn-cluttered-mnist-smoke"]):
+        done = subprocess.run([str(tfx), *command], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert (tmp_path / "local" / "dcn-cluttered-mnist-smoke" / "pipeline_args.json").is_file()
+    store = _store(tmp_path / "root")
+    assert len(store.get_artifacts_by_type("PushedModel")) == 1
+    versions = list((tmp_path / "root" / "serving" / "dcn-cluttered-mnist-smoke").iterdir())
+    assert len(versions) == 1 and (versions[0] / "saved_model.pb").is_file()
