@@ -70,8 +70,9 @@ def fit(model: keras.Model, train, valid, epochs: int, out_path: str | os.PathLi
                                             save_best_only=True),
             keras.callbacks.CSVLogger(str(history_csv)),
         ]
+        # The training dataset shuffles itself (tfrecords.dataset(shuffle=True)).
         history = model.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
-                            verbose=verbose)
+                            verbose=verbose, shuffle=False)
     return history
 
 

@@ -81,11 +81,12 @@ def create_pipeline(pipeline_name: str, pipeline_root: str, metadata_path: str,
         num_shards=profile.num_shards)
     training = dict(examples=example_gen.outputs["examples"], preset=preset,
                     epochs=profile.epochs, batch_size=profile.batch_size,
-                    learning_rate=profile.learning_rate, num_patches=profile.num_patches,
-                    hint_weight=profile.hint_weight, seed=seed)
+                    learning_rate=profile.learning_rate, seed=seed)
+    # The baselines get no DCN parameters, so changing k or the hint weight keeps them cached.
     coarse = DcnTrainer(model_kind="coarse", **training).with_id("CoarseTrainer")
     fine = DcnTrainer(model_kind="fine", **training).with_id("FineTrainer")
-    dcn = DcnTrainer(model_kind="dcn", **training).with_id("DcnTrainer")
+    dcn = DcnTrainer(model_kind="dcn", num_patches=profile.num_patches,
+                     hint_weight=profile.hint_weight, **training).with_id("DcnTrainer")
     composer = DcnComposer(coarse_model=coarse.outputs["model"],
                            fine_model=fine.outputs["model"], preset=preset,
                            num_patches=profile.num_patches)

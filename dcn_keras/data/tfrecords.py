@@ -41,7 +41,9 @@ def serialize(image: np.ndarray, label: int, digit_box) -> bytes:
         "label": _int64(label),
         "digit_box": _int64(digit_box),
     }))
-    return example.SerializeToString()
+    # Deterministic: the feature map is written in key order, so equal examples are equal bytes
+    # whichever process (or Beam worker) wrote them.
+    return example.SerializeToString(deterministic=True)
 
 
 def parse(serialized: tf.Tensor, image_shape: tuple[int, int, int]) -> dict[str, tf.Tensor]:
