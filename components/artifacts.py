@@ -30,3 +30,43 @@ def keras_path(model) -> str:
 def serving_path(model) -> str:
     """The SavedModel directory the standard Pusher copies (`Format-Serving`)."""
     return path_utils.serving_model_dir(model.uri)
+
+
+def metadata_store(metadata_path: str):
+    """The ML Metadata store of a local pipeline (SQLite file)."""
+    from ml_metadata.metadata_store import metadata_store as mlmd
+    from tfx.orchestration import metadata
+
+    return mlmd.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
+
+
+def latest_outputs(metadata_path: str) -> dict:
+    """The newest outputs of a pipeline from its ML Metadata (SQLite) file.
+
+    Returns a dict with, where present: `models` {model kind: `.keras` path}, `test` (glob
+    of the test split's TFRecords), `data` (the description of the data), `evaluation`
+    (directory of results.md) and `serving` (the pushed model version).
+    """
+    if not os.path.exists(metadata_path):
+        return {}
+    store = metadata_store(metadata_path)
+
+    def newest(type_name):
+        """Published artifacts of a type, oldest first (failed runs publish nothing)."""
+        found = [a for a in store.get_artifacts_by_type(type_name) if a.state == a.LIVE]
+        return sorted(found, key=lambda a: a.create_time_since_epoch)
+
+    outputs = {"models": {}}
+    for model in newest("Model"):
+        kind = model.custom_properties.get("model_kind")
+        if kind is not None:
+            outputs["models"][kind.string_value] = os.path.join(model.uri, KERAS_FILE)
+    if examples := newest("Examples"):
+        outputs["test"] = os.path.join(examples[-1].uri, "Split-test", "*.tfrecord")
+        outputs["data"] = examples[-1].custom_properties["description"].string_value
+    if evaluations := newest("ModelEvaluation"):
+        outputs["evaluation"] = evaluations[-1].uri
+    if pushed := newest("PushedModel"):
+        destination = pushed[-1].custom_properties.get("pushed_destination")
+        outputs["serving"] = destination.string_value if destination else None
+    return outputs

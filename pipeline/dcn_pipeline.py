@@ -27,6 +27,7 @@ from tfx.components.pusher.component import Pusher
 from tfx.orchestration import metadata, pipeline
 from tfx.proto import pusher_pb2
 
+from components import artifacts
 from components.cluttered_mnist_gen import ClutteredMnistExampleGen
 from components.composer import DcnComposer
 from components.evaluator import DcnEvaluator
@@ -48,6 +49,7 @@ class Profile:
     learning_rate: float = 1e-3
     num_patches: int = 8
     hint_weight: float = 0.1
+    dcn_epochs: int | None = None  # default: `epochs`
 
 
 PROFILES = {
@@ -55,7 +57,10 @@ PROFILES = {
     "paper": Profile(28000, 1000, 2000, epochs=12, num_shards=4, max_error_gap=0.01),
     # Minutes on a 2-core CPU: the main README command. Fewer training steps leave batch
     # normalisation's moving averages unsettled and validation error near chance.
-    "quick": Profile(12000, 1000, 1000, epochs=4, num_shards=2, max_error_gap=0.02),
+    # A DCN training step costs about a quarter of the fine model's (docs/BENCHMARKS.md), so
+    # 10 DCN epochs still cost less than the fine model's 4.
+    "quick": Profile(12000, 1000, 1000, epochs=4, num_shards=2, max_error_gap=0.02,
+                     dcn_epochs=10),
     # CI's end-to-end check of the wiring: seconds of training, meaningless errors.
     "smoke": Profile(96, 32, 64, epochs=1, num_shards=2, max_error_gap=1.0, batch_size=32),
 }
@@ -80,13 +85,16 @@ def create_pipeline(pipeline_name: str, pipeline_root: str, metadata_path: str,
         eval_images=profile.eval_images, test_images=profile.test_images, seed=seed,
         num_shards=profile.num_shards)
     training = dict(examples=example_gen.outputs["examples"], preset=preset,
-                    epochs=profile.epochs, batch_size=profile.batch_size,
-                    learning_rate=profile.learning_rate, seed=seed)
+                    batch_size=profile.batch_size, learning_rate=profile.learning_rate,
+                    seed=seed)
     # The baselines get no DCN parameters, so changing k or the hint weight keeps them cached.
-    coarse = DcnTrainer(model_kind="coarse", **training).with_id("CoarseTrainer")
-    fine = DcnTrainer(model_kind="fine", **training).with_id("FineTrainer")
-    dcn = DcnTrainer(model_kind="dcn", num_patches=profile.num_patches,
-                     hint_weight=profile.hint_weight, **training).with_id("DcnTrainer")
+    coarse = DcnTrainer(model_kind="coarse", epochs=profile.epochs,
+                        **training).with_id("CoarseTrainer")
+    fine = DcnTrainer(model_kind="fine", epochs=profile.epochs,
+                      **training).with_id("FineTrainer")
+    dcn = DcnTrainer(model_kind="dcn", epochs=profile.dcn_epochs or profile.epochs,
+                     num_patches=profile.num_patches, hint_weight=profile.hint_weight,
+                     **training).with_id("DcnTrainer")
     composer = DcnComposer(coarse_model=coarse.outputs["model"],
                            fine_model=fine.outputs["model"], preset=preset,
                            num_patches=profile.num_patches)
@@ -104,26 +112,6 @@ def create_pipeline(pipeline_name: str, pipeline_root: str, metadata_path: str,
         components=[example_gen, coarse, fine, dcn, composer, evaluator, pusher],
         metadata_connection_config=metadata.sqlite_metadata_connection_config(metadata_path),
         beam_pipeline_args=beam_pipeline_args or [], enable_cache=enable_cache)
-
-
-def latest_outputs(metadata_path: str) -> dict[str, str]:
-    """URIs of the newest evaluation and of the pushed model version in ML Metadata."""
-    from ml_metadata.metadata_store import metadata_store
-
-    if not os.path.exists(metadata_path):
-        return {}
-    store = metadata_store.MetadataStore(
-        metadata.sqlite_metadata_connection_config(metadata_path))
-    found = {}
-    for type_name, key in (("ModelEvaluation", "evaluation"), ("PushedModel", "pushed")):
-        artifacts = store.get_artifacts_by_type(type_name)
-        if artifacts:
-            newest = max(artifacts, key=lambda a: a.create_time_since_epoch)
-            found[key] = newest.uri
-            destination = newest.custom_properties.get("pushed_destination")
-            if destination is not None:
-                found["serving"] = destination.string_value
-    return found
 
 
 def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
@@ -171,12 +159,12 @@ def main(argv=None) -> None:
         from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
         LocalDagRunner().run(dag)
-    outputs = latest_outputs(metadata_path)
+    outputs = artifacts.latest_outputs(metadata_path)
     if "evaluation" in outputs:
         print(f"Evaluation table: {outputs['evaluation']}/results.md")
-    if "serving" in outputs:
+    if outputs.get("serving"):
         print(f"Pushed TF Serving model: {outputs['serving']}")
-    elif "pushed" in outputs:
+    elif "serving" in outputs:
         print("The DCN was not blessed, so nothing was pushed; see the evaluation table.")
 
 

@@ -41,3 +41,46 @@ def experiment(tmp_path_factory, mnist_dir):
                      "--batch-size", "32", "--verbose", "0"])
     assert code == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def dcn_pipeline():
+    """pipeline/dcn_pipeline.py as a module (it is a script, as the tfx CLI wants)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("dcn_pipeline",
+                                                  REPO / "pipeline" / "dcn_pipeline.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(dcn_pipeline, mnist_dir, tmp_path_factory):
+    """The smoke pipeline through LocalDagRunner: first with a bad k, so that a component
+    fails, then rerun fixed. Returns the root, the failure and the live artifact URIs after
+    the failure."""
+    import dataclasses
+
+    from ml_metadata.proto import metadata_store_pb2
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+    from components import artifacts
+
+    root = tmp_path_factory.mktemp("pipeline")
+    smoke = dcn_pipeline.PROFILES["smoke"]
+
+    def build(profile):
+        return dcn_pipeline.create_pipeline(
+            "dcn-smoke", str(root / "artifacts"), str(root / "metadata.sqlite"),
+            str(root / "serving"), profile, str(mnist_dir))
+
+    with pytest.raises(Exception) as failure:
+        LocalDagRunner().run(build(dataclasses.replace(smoke, num_patches=10_000)))
+    store = artifacts.metadata_store(str(root / "metadata.sqlite"))
+    after_failure = {a.uri for a in store.get_artifacts()
+                     if a.state == metadata_store_pb2.Artifact.LIVE}
+    LocalDagRunner().run(build(smoke))
+    return {"root": root, "failure": failure.value, "after_failure": after_failure}

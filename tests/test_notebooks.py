@@ -21,12 +21,14 @@ def test_notebook_outputs_are_stripped_in_git(path):
             assert cell.outputs == [] and cell.execution_count is None, path.name
 
 
+@pytest.mark.parametrize("layout", ["pipeline_run", "experiment"])
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_headless_on_a_trained_run(path, experiment, monkeypatch):
+def test_notebook_runs_headless_on_a_trained_run(path, layout, request, monkeypatch):
+    run = request.getfixturevalue(layout)
     # The kernel must be this environment's Python, whatever PATH the caller has.
     monkeypatch.setenv("PATH", f"{pathlib.Path(sys.executable).parent}{os.pathsep}"
                        f"{os.environ.get('PATH', '')}")
-    monkeypatch.setenv("DCN_RUN_DIR", str(experiment))
+    monkeypatch.setenv("DCN_RUN_DIR", str(run["root"] if layout == "pipeline_run" else run))
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
