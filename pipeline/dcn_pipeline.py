@@ -124,7 +124,7 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
                         default=os.environ.get("DCN_PIPELINE_ROOT", str(REPO / "runs/pipeline")),
                         help="artifacts, ML Metadata (metadata.sqlite) and serving/ go here")
     parser.add_argument("--pipeline-name", default=os.environ.get("DCN_PIPELINE_NAME"),
-                        help="default dcn-cluttered-mnist-<profile> (Kubeflow allows no underscores)")
+                        help="default dcn-cluttered-mnist-<profile> (Kubeflow forbids \"_\")")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runner", default="local", choices=("local", "beam", "kubeflow_v2"),
                         help="kubeflow_v2 writes the KFP V2 / Vertex pipeline JSON instead")
