@@ -41,3 +41,50 @@ def test_missing_or_damaged_model_file(config, tmp_path):
     (tmp_path / "broken.keras").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(ValueError, match="not a loadable Keras model"):
         training.load_model(tmp_path / "broken.keras", config)
+
+
+MIRRORED_STEP = r"""
+import json, sys
+import tensorflow as tf
+cpu, = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras, numpy as np
+from dcn_keras import presets, training
+
+config = presets.cluttered_mnist()
+image = np.random.default_rng(0).random((1, 100, 100, 1), dtype=np.float32)
+# Identical examples: each replica's batch statistics equal the whole batch's, so one
+# synchronous step on 2 replicas must equal one step on one device.
+data = tf.data.Dataset.from_tensors((np.repeat(image, 8, 0), np.full(8, 3))).repeat(1)
+keras.utils.set_random_seed(0)
+weights = training.build_model("dcn", config).get_weights()
+after = {}
+for name, strategy in (("one", tf.distribute.get_strategy()),
+                       ("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
+    with strategy.scope():
+        model = training.build_model("dcn", config)
+        model.set_weights(weights)
+        model.compile(optimizer=keras.optimizers.SGD(0.1))
+        model.fit(data, epochs=1, verbose=0)
+    after[name] = model.get_weights()
+    after[name + "_replicas"] = strategy.num_replicas_in_sync
+change = max(float(np.abs(a - w).max()) for a, w in zip(after["one"], weights))
+gap = max(float(np.abs(a - b).max()) for a, b in zip(after["one"], after["mirrored"]))
+print(json.dumps({"replicas": after["mirrored_replicas"], "change": change, "gap": gap}))
+"""
+
+
+def test_a_mirrored_step_equals_a_single_device_step(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    script = tmp_path / "mirrored.py"
+    script.write_text(MIRRORED_STEP)
+    done = subprocess.run([sys.executable, "-P", str(script)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["replicas"] == 2
+    assert result["change"] > 1e-3  # the step did move the weights
+    assert result["gap"] < 1e-4 * result["change"] + 1e-6
