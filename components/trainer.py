@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: TFX reads these annotations at runtime.
 import os
+import shutil
 
 import keras
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
@@ -62,9 +63,7 @@ def DcnTrainer(
     history_path = os.path.join(model.uri, artifacts.HISTORY_FILE)
     history = visualize.read_history(history_path)
     os.makedirs(model_run.uri, exist_ok=True)
-    with open(history_path) as source, open(os.path.join(model_run.uri, "history.csv"),
-                                            "w") as target:
-        target.write(source.read())
+    shutil.copyfile(history_path, os.path.join(model_run.uri, "history.csv"))
     visualize.plot_training_curves(
         history, os.path.join(model_run.uri, "curves.png"),
         f"{training.TITLES[model_kind]}: {examples.get_string_custom_property('description')}")

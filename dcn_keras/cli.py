@@ -56,17 +56,30 @@ def _config(args):
 
 
 def cmd_flops(args) -> None:
-    from dcn_keras import flops, validation
+    from dcn_keras import flops, presets, validation, visualize
+    from dcn_keras.config import MultiDigitConfig
 
-    config = _config(args)
-    validation.check_num_patches(args.patches, config)
-    counts = flops.count(config, args.patches)
-    counts["paper_comparison"] = flops.compare_with_paper(counts)
+    config = presets.get(args.preset)
+    if isinstance(config, MultiDigitConfig):
+        sizes = args.input_size or [config.train_size]
+        counts = [flops.count_multi_digit(config, args.patches, *size) for size in sizes]
+    else:
+        counts = []
+        for size in args.input_size or [config.image_shape[:2]]:
+            sized = config.resized(*size)
+            validation.check_num_patches(args.patches or sized.num_patches, sized)
+            counted = flops.count(sized, args.patches)
+            counted["paper_comparison"] = flops.compare_with_paper(counted)
+            counts.append(counted)
+    if args.plot:
+        visualize.plot_multiplications_versus_size(counts, args.plot)
     if args.json:
-        print(json.dumps(counts, indent=2))
+        print(json.dumps(counts[0] if len(counts) == 1 else counts, indent=2))
         return
-    for name in ("coarse_model", "fine_model", "dcn"):
-        print(f"{name:>13}: {counts[name]['total'] / 1e6:8.2f}M multiplications")
+    for counted in counts:
+        print("{}x{}:".format(*counted["input_size"]))
+        for name in ("coarse_model", "fine_model", "dcn"):
+            print(f"{name:>13}: {counted[name]['total'] / 1e6:10.2f}M multiplications")
 
 
 def cmd_bench(args) -> None:
@@ -141,7 +154,12 @@ def _verbosity(value: str) -> int | str:
 
 def build_parser() -> argparse.ArgumentParser:
     from dcn_keras import training
+    from dcn_keras.config import DCNConfig
     from dcn_keras.presets import PRESETS
+
+    # The multi-digit (SVHN) preset has multiplication counts so far; the other commands
+    # take the single-label presets.
+    single = sorted(name for name, make in PRESETS.items() if isinstance(make(), DCNConfig))
 
     parser = argparse.ArgumentParser(prog="dcn", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -155,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", required=True, help="directory made by `dcn data`")
     train.add_argument("--model", required=True, choices=training.MODEL_KINDS)
     train.add_argument("--out", required=True, help="output .keras file")
-    train.add_argument("--preset", default="cluttered_mnist", choices=sorted(PRESETS))
+    train.add_argument("--preset", default="cluttered_mnist", choices=single)
     train.add_argument("--seed", type=int, default=0)
     _add_train_args(train)
     train.set_defaults(run=cmd_train)
@@ -164,20 +182,22 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_.add_argument("--data", required=True)
     evaluate_.add_argument("--models", required=True, help="directory of <kind>.keras files")
     evaluate_.add_argument("--out", required=True)
-    evaluate_.add_argument("--preset", default="cluttered_mnist", choices=sorted(PRESETS))
+    evaluate_.add_argument("--preset", default="cluttered_mnist", choices=single)
     evaluate_.add_argument("--batch-size", type=int, default=64)
     evaluate_.set_defaults(run=cmd_evaluate)
 
     flops_ = commands.add_parser("flops", help="multiplications per input")
     flops_.add_argument("--preset", default="cluttered_mnist", choices=sorted(PRESETS))
-    flops_.add_argument("--patches", type=int, default=8)
-    flops_.add_argument("--input-size", type=_input_size, default=None, metavar="HxW",
-                        help="input size (default: the preset's)")
+    flops_.add_argument("--patches", type=int, default=None, help="k (default: preset's)")
+    flops_.add_argument("--input-size", type=_input_size, nargs="+", default=None,
+                        metavar="HxW", help="one or more input sizes (default: the preset's)")
     flops_.add_argument("--json", action="store_true")
+    flops_.add_argument("--plot", default=None,
+                        help="write a PNG of multiplications versus input size")
     flops_.set_defaults(run=cmd_flops)
 
     bench = commands.add_parser("bench", help="time coarse, fine and DCN side by side")
-    bench.add_argument("--preset", default="cluttered_mnist", choices=sorted(PRESETS))
+    bench.add_argument("--preset", default="cluttered_mnist", choices=single)
     bench.add_argument("--batch-size", type=int, default=64)
     bench.add_argument("--repeats", type=int, default=20, help="timed repeats (median)")
     bench.add_argument("--input-size", type=_input_size, default=None, metavar="HxW",
@@ -200,13 +220,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="model base path; the version goes in a numbered folder inside")
     export_.add_argument("--version", type=int, default=None,
                          help="version number (default: one more than the highest there)")
-    export_.add_argument("--preset", default="cluttered_mnist", choices=sorted(PRESETS))
+    export_.add_argument("--preset", default="cluttered_mnist", choices=single)
     export_.set_defaults(run=cmd_export)
 
     experiment = commands.add_parser(
         "experiment", help="data + train coarse, fine, DCN w/o and with hints + evaluate")
     experiment.add_argument("--out", required=True)
-    experiment.add_argument("--preset", default="cluttered_mnist", choices=sorted(PRESETS))
+    experiment.add_argument("--preset", default="cluttered_mnist", choices=single)
     _add_data_args(experiment)
     _add_train_args(experiment)
     experiment.set_defaults(run=cmd_experiment)

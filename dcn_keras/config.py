@@ -8,11 +8,14 @@ import math
 
 @dataclasses.dataclass(frozen=True)
 class Conv:
-    """A convolution followed by batch normalisation and ReLU."""
+    """A convolution followed by batch normalisation (or dropout) and ReLU.
+
+    `kernel` and `stride` are an int (square) or a (height, width) pair.
+    """
 
     filters: int
-    kernel: int
-    stride: int = 1
+    kernel: int | tuple[int, int]
+    stride: int | tuple[int, int] = 1
     padding: str = "valid"
 
 
@@ -98,20 +101,21 @@ class DCNConfig:
         return cls(**data)
 
 
-def receptive_field(layers) -> tuple[int, int]:
-    """Receptive field and total stride, in input pixels, of a layer stack."""
+def receptive_field(layers, axis: int = 0) -> tuple[int, int]:
+    """Receptive field and total stride, in input pixels, of a layer stack along `axis`
+    (0: height, 1: width)."""
     rf, stride = 1, 1
     for layer in layers:
-        kernel, step = _kernel_stride(layer)
+        kernel, step = _kernel_stride(layer, axis)
         rf += (kernel - 1) * stride
         stride *= step
     return rf, stride
 
 
-def output_size(layers, size: int) -> int:
-    """Spatial output size of a layer stack along one axis."""
+def output_size(layers, size: int, axis: int = 0) -> int:
+    """Spatial output size of a layer stack along `axis` (0: height, 1: width)."""
     for layer in layers:
-        kernel, step = _kernel_stride(layer)
+        kernel, step = _kernel_stride(layer, axis)
         if isinstance(layer, Conv) and layer.padding == "same":
             size = math.ceil(size / step)
         else:
@@ -119,9 +123,13 @@ def output_size(layers, size: int) -> int:
     return size
 
 
-def _kernel_stride(layer) -> tuple[int, int]:
+def _along(value, axis: int) -> int:
+    return value if isinstance(value, int) else value[axis]
+
+
+def _kernel_stride(layer, axis: int = 0) -> tuple[int, int]:
     if isinstance(layer, Conv):
-        return layer.kernel, layer.stride
+        return _along(layer.kernel, axis), _along(layer.stride, axis)
     return layer.size, layer.size
 
 
@@ -131,5 +139,64 @@ def _layers_to_list(layers) -> list[dict]:
 
 def _layers_from_list(items) -> tuple:
     kinds = {"Conv": Conv, "MaxPool": MaxPool}
-    return tuple(kinds[item["type"]](**{k: v for k, v in item.items() if k != "type"})
+    # JSON turns (height, width) pairs into lists.
+    return tuple(kinds[item["type"]](**{k: tuple(v) if isinstance(v, list) else v
+                                         for k, v in item.items() if k != "type"})
                  for item in items)
+
+
+@dataclasses.dataclass(frozen=True)
+class MultiDigitConfig:
+    """A multi-digit DCN (paper sec. 4.2, appendix 6.2): fully convolutional coarse and
+    fine layers whose feature vectors feed a 1x1 output layer, giving a probability map of
+    whole-sequence predictions; the top layer averages that map (Eq. 11).
+
+    Each position predicts the length (1..max_length) and max_length digits with
+    `digit_classes` classes (10 digits + "no digit").
+    """
+
+    name: str
+    channels: int
+    train_size: tuple[int, int]  # images are resized to this for training
+    crop_size: tuple[int, int]  # random training crops; one coarse position sees this much
+    coarse_layers: tuple[Conv | MaxPool, ...]
+    fine_layers: tuple[Conv | MaxPool, ...]
+    max_length: int = 5
+    digit_classes: int = 11
+    num_patches: int = 6
+    scales: tuple[float, ...] = (1.0,)
+    conv_dropout: float = 0.2
+    dense_dropout: float = 0.5
+
+    @property
+    def num_logits(self) -> int:
+        return self.max_length + self.max_length * self.digit_classes
+
+    @property
+    def patch_size(self) -> tuple[int, int]:
+        """The fine layers' input: the crop one coarse position covers."""
+        return self.crop_size
+
+    def map_size(self, height: int, width: int) -> tuple[int, int]:
+        """Coarse probability map size for a `height` x `width` input."""
+        return (output_size(self.coarse_layers, height, 0),
+                output_size(self.coarse_layers, width, 1))
+
+    def stride(self) -> tuple[int, int]:
+        """Pixels between neighbouring coarse positions (height, width)."""
+        return receptive_field(self.coarse_layers, 0)[1], receptive_field(self.coarse_layers, 1)[1]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self) | {
+            "coarse_layers": _layers_to_list(self.coarse_layers),
+            "fine_layers": _layers_to_list(self.fine_layers),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MultiDigitConfig":
+        data = dict(data)
+        for key in ("coarse_layers", "fine_layers"):
+            data[key] = _layers_from_list(data[key])
+        for key in ("train_size", "crop_size", "scales"):
+            data[key] = tuple(data[key])
+        return cls(**data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from dcn_keras.config import Conv, DCNConfig
+from dcn_keras.config import Conv, DCNConfig, MultiDigitConfig
 
 
 def _stack(layers, input_shape, name) -> keras.Sequential:
@@ -52,3 +52,30 @@ def top_network(config: DCNConfig, map_height=None, map_width=None) -> keras.Seq
     body.add(keras.layers.GlobalMaxPooling2D(name="top_global_max"))
     body.add(keras.layers.Dense(config.num_classes, name="top_logits"))
     return body
+
+
+def multi_digit_network(config: MultiDigitConfig, part: str, height=None,
+                        width=None) -> keras.Sequential:
+    """f_c or f_f of a multi-digit preset plus its 1x1 output layer, fully convolutional:
+    `[batch, H, W, C]` -> `[batch, s1, s2, num_logits]` logits of a probability map.
+
+    `part` is "coarse" or "fine"; `height`/`width` may be None (any size). Convolutions
+    have biases, ReLU and dropout (`dense_dropout` after 1x1 layers, `conv_dropout` after
+    the others), as in the paper's appendix 6.2.
+    """
+    layers = {"coarse": config.coarse_layers, "fine": config.fine_layers}[part]
+    blocks = [keras.Input(shape=(height, width, config.channels))]
+    for index, layer in enumerate(layers):
+        if isinstance(layer, Conv):
+            dense = layer.kernel in (1, (1, 1))
+            blocks += [
+                keras.layers.Conv2D(layer.filters, layer.kernel, strides=layer.stride,
+                                    padding=layer.padding, activation="relu",
+                                    name=f"{part}_conv{index}"),
+                keras.layers.Dropout(config.dense_dropout if dense else config.conv_dropout,
+                                     name=f"{part}_dropout{index}"),
+            ]
+        else:
+            blocks.append(keras.layers.MaxPooling2D(layer.size, name=f"{part}_pool{index}"))
+    blocks.append(keras.layers.Conv2D(config.num_logits, 1, name=f"{part}_logits"))
+    return keras.Sequential(blocks, name=part)

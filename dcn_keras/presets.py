@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dcn_keras.config import Conv, DCNConfig, MaxPool
+from dcn_keras.config import Conv, DCNConfig, MaxPool, MultiDigitConfig
 
 
 def cluttered_mnist() -> DCNConfig:
@@ -34,7 +34,53 @@ def cluttered_mnist() -> DCNConfig:
     )
 
 
-PRESETS = {"cluttered_mnist": cluttered_mnist}
+def svhn() -> MultiDigitConfig:
+    """SVHN multi-digit sequences in the transfer setting (paper sec. 4.2, appendix 6.2).
+
+    Coarse: 7 convolutions without padding (5x5/2 with 24, 48, 128 filters; 4x5 with stride
+    1x2 and 192; 1x4 with 192; two 1x1 with 1024): a 54x110 crop maps to one position, and
+    positions are 8 x 16 pixels apart. Fine: 11 convolutions (5x5 with 48, 64, 128, 160,
+    192 filters and zero padding, 2x2 max pooling after the 1st, 3rd and 5th; three 3x3
+    with 192; three 1x1 with 1024). Both end in a 1x1 output layer of 5 + 5 x 11 logits,
+    which the appendix does not count among the 7 and 11 layers. The paper leaves the
+    padding of the 3x3 layers open; "same" keeps a 54x110 patch from shrinking to nothing.
+    """
+    return MultiDigitConfig(
+        name="svhn",
+        channels=1,
+        train_size=(64, 128),
+        crop_size=(54, 110),
+        coarse_layers=(
+            Conv(24, 5, stride=2),
+            Conv(48, 5, stride=2),
+            Conv(128, 5, stride=2),
+            Conv(192, (4, 5), stride=(1, 2)),
+            Conv(192, (1, 4)),
+            Conv(1024, 1),
+            Conv(1024, 1),
+        ),
+        fine_layers=(
+            Conv(48, 5, padding="same"),
+            MaxPool(2),
+            Conv(64, 5, padding="same"),
+            Conv(128, 5, padding="same"),
+            MaxPool(2),
+            Conv(160, 5, padding="same"),
+            Conv(192, 5, padding="same"),
+            MaxPool(2),
+            Conv(192, 3, padding="same"),
+            Conv(192, 3, padding="same"),
+            Conv(192, 3, padding="same"),
+            Conv(1024, 1),
+            Conv(1024, 1),
+            Conv(1024, 1),
+        ),
+        num_patches=6,
+        scales=(1.0,),
+    )
+
+
+PRESETS = {"cluttered_mnist": cluttered_mnist, "svhn": svhn}
 
 
 def get(name: str) -> DCNConfig:

@@ -9,6 +9,9 @@ import platform
 
 from dcn_keras import training
 
+# Kinds that are DCNs: they get an error-versus-k curve and may have hint histories.
+DCN_KINDS = ("dcn_no_hints", "dcn", "composed")
+
 
 def table_rows(errors: dict, multiplications: dict, throughput: dict) -> list[dict]:
     """One row per trained model, in the paper's order."""
@@ -53,9 +56,6 @@ def machine_description() -> str:
     device = f"{len(gpus)} GPU" if gpus else "no GPU"
     return (f"{os.cpu_count()} CPU cores ({cpu}), {device}, TensorFlow {tf.__version__}, "
             f"Python {platform.python_version()}")
-
-
-DCN_KINDS = ("dcn_no_hints", "dcn", "composed")
 
 
 def evaluate(data_dir, models_dir, out_dir, preset: str, batch_size: int = 64) -> dict:

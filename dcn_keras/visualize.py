@@ -149,3 +149,24 @@ def plot_benchmark(result: dict, path: str | os.PathLike) -> None:
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     _save(figure, path)
+
+
+def plot_multiplications_versus_size(counts: list[dict], path: str | os.PathLike) -> None:
+    """Multiplications of each model against the input's pixel count (paper Figure 5), from
+    `flops.count_multi_digit` results for several input sizes."""
+    figure, axis = plt.subplots(figsize=(5.8, 4))
+    pixels = [c["input_size"][0] * c["input_size"][1] for c in counts]
+    for name, label, style in (("coarse_model", "Coarse model", "s-"),
+                               ("fine_model", "Fine model", "o-"),
+                               ("dcn", f"DCN, {counts[0]['num_patches']} patches", "^-")):
+        axis.plot(pixels, [c[name]["total"] / 1e9 for c in counts], style, label=label)
+    axis.set_xlabel("input pixels (height x width)")
+    axis.set_ylabel("multiplications (billions)")
+    axis.set_title(f"{counts[0]['preset']}: multiplications per image", fontsize=9)
+    for count, x in zip(counts, pixels):
+        if count is counts[-1] or count is counts[0]:
+            axis.annotate("{}x{}".format(*count["input_size"]), (x, count["fine_model"]["total"]
+                                                                  / 1e9), fontsize=7)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    _save(figure, path)

@@ -20,3 +20,19 @@ def test_config_round_trips_through_dict(config):
 def test_unknown_preset_lists_known_ones():
     with pytest.raises(ValueError, match="cluttered_mnist"):
         presets.get("imagenet")
+
+
+def test_svhn_coarse_layers_map_one_crop_to_one_position():
+    import json
+
+    from dcn_keras.config import MultiDigitConfig, receptive_field
+
+    svhn = presets.svhn()
+    assert svhn.map_size(54, 110) == (1, 1)  # "the corresponding patch size here is 54x110"
+    assert (receptive_field(svhn.coarse_layers, 0)[0],
+            receptive_field(svhn.coarse_layers, 1)[0]) == (53, 109)
+    assert svhn.stride() == (8, 16)
+    assert svhn.num_logits == 5 + 5 * 11
+    assert len([layer for layer in svhn.coarse_layers]) == 7
+    assert len([layer for layer in svhn.fine_layers if hasattr(layer, "filters")]) == 11
+    assert MultiDigitConfig.from_dict(json.loads(json.dumps(svhn.to_dict()))) == svhn
