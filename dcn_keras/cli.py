@@ -8,12 +8,14 @@ import pathlib
 import sys
 
 def cmd_data(args) -> None:
-    from dcn_keras.data import cluttered_mnist
+    from dcn_keras.data import cluttered_mnist, mnist_sequences
 
-    metadata = cluttered_mnist.build(args.out, args.mnist_dir,
-                                     {"train": args.train, "valid": args.valid, "test": args.test},
-                                     seed=args.seed)
-    print(cluttered_mnist.describe(metadata))
+    dataset = {"cluttered_mnist": cluttered_mnist,
+               "mnist_house_numbers": mnist_sequences}[args.dataset]
+    metadata = dataset.build(args.out, args.mnist_dir,
+                             {"train": args.train, "valid": args.valid, "test": args.test},
+                             seed=args.seed)
+    print(dataset.describe(metadata))
     print(f"Wrote {args.out}")
 
 
@@ -164,8 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dcn", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    data = commands.add_parser("data", help="build Cluttered MNIST TFRecords")
+    data = commands.add_parser("data", help="build Cluttered MNIST (or MNIST house numbers) "
+                                             "TFRecords")
     data.add_argument("--out", required=True)
+    data.add_argument("--dataset", default="cluttered_mnist",
+                      choices=("cluttered_mnist", "mnist_house_numbers"),
+                      help="mnist_house_numbers: the SVHN-like transfer benchmark")
     _add_data_args(data)
     data.set_defaults(run=cmd_data)
 
@@ -229,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     experiment.add_argument("--preset", default="cluttered_mnist", choices=single)
     _add_data_args(experiment)
     _add_train_args(experiment)
-    experiment.set_defaults(run=cmd_experiment)
+    experiment.set_defaults(run=cmd_experiment, dataset="cluttered_mnist")
     return parser
 
 

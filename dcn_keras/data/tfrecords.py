@@ -20,6 +20,18 @@ FEATURES = {
 }
 
 
+# Multi-digit sequences (SVHN, MNIST house numbers): images of any size.
+SEQUENCE_FEATURES = {
+    "image": tf.io.FixedLenFeature([], tf.string),
+    "height": tf.io.FixedLenFeature([], tf.int64),
+    "width": tf.io.FixedLenFeature([], tf.int64),
+    "channels": tf.io.FixedLenFeature([], tf.int64),
+    "length": tf.io.FixedLenFeature([], tf.int64),
+    "digits": tf.io.FixedLenFeature([5], tf.int64),
+    "box": tf.io.FixedLenFeature([4], tf.int64),
+}
+
+
 class DataError(RuntimeError):
     """A dataset file is missing or corrupt; the message says how to rebuild it."""
 
@@ -44,6 +56,38 @@ def serialize(image: np.ndarray, label: int, digit_box) -> bytes:
     # Deterministic: the feature map is written in key order, so equal examples are equal bytes
     # whichever process (or Beam worker) wrote them.
     return example.SerializeToString(deterministic=True)
+
+
+def serialize_sequence(image: np.ndarray, digits, box) -> bytes:
+    """`[H, W]` or `[H, W, C]` uint8 image of any size, its 1-5 digits (0-9) and the
+    (top, left, bottom, right) box around them."""
+    image = np.asarray(image, np.uint8)
+    if image.ndim == 2:
+        image = image[..., None]
+    digits = list(digits)
+    if not 1 <= len(digits) <= 5:
+        raise ValueError(f"A sequence has 1 to 5 digits, got {len(digits)}.")
+    example = tf.train.Example(features=tf.train.Features(feature={
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
+        "height": _int64(image.shape[0]),
+        "width": _int64(image.shape[1]),
+        "channels": _int64(image.shape[2]),
+        "length": _int64(len(digits)),
+        "digits": _int64(digits + [10] * (5 - len(digits))),  # 10: no digit
+        "box": _int64(box),
+    }))
+    return example.SerializeToString(deterministic=True)
+
+
+def parse_sequence(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+    """One serialized sequence example -> `image` `[H, W, C]` float32 in [0, 1] (its own
+    size), `length`, `digits` `[5]` (10 = no digit) and `box` `[4]`."""
+    features = tf.io.parse_single_example(serialized, SEQUENCE_FEATURES)
+    shape = tf.stack([features["height"], features["width"], features["channels"]])
+    image = tf.reshape(tf.io.decode_raw(features["image"], tf.uint8), shape)
+    return {"image": tf.image.convert_image_dtype(image, tf.float32),
+            "length": tf.cast(features["length"], tf.int32),
+            "digits": tf.cast(features["digits"], tf.int32), "box": features["box"]}
 
 
 def parse(serialized: tf.Tensor, image_shape: tuple[int, int, int]) -> dict[str, tf.Tensor]:
