@@ -1,0 +1,82 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dcn_keras import multi_digit_dcn, presets
+
+
+@pytest.fixture(scope="module")
+def models():
+    config = presets.svhn()
+    keras.utils.set_random_seed(0)
+    return (multi_digit_dcn.MultiDigitModel(config, "coarse"),
+            multi_digit_dcn.MultiDigitModel(config, "fine"))
+
+
+def _images(height=70, width=142, batch=2):
+    return np.random.default_rng(1).random((batch, height, width, 1), dtype=np.float32)
+
+
+def test_crops_are_exact_pixels_with_zeros_beyond_the_border():
+    images = _images(60, 120, 1)
+    boxes = tf.constant([[[0, 0, 54, 110], [8, 16, 62, 126]]])
+    crops = multi_digit_dcn.crop_patches(tf.constant(images), boxes, (54, 110)).numpy()
+    np.testing.assert_array_equal(crops[0], images[0, :54, :110])
+    expected = np.zeros((54, 110, 1), np.float32)
+    expected[:52, :104] = images[0, 8:, 16:]
+    np.testing.assert_array_equal(crops[1], expected)
+
+
+def test_a_patch_box_holds_everything_its_coarse_position_sees(models):
+    coarse, _ = models
+    image = tf.constant(_images(batch=1))
+    with tf.GradientTape() as tape:
+        tape.watch(image)
+        logits = coarse(image)
+        target = tf.reduce_sum(logits[0, 1, 1])
+    support = np.abs(tape.gradient(target, image).numpy()[0, ..., 0]) > 0
+    top, left, bottom, right = multi_digit_dcn.patch_boxes(
+        tf.constant([[[1, 1]]]), coarse.config).numpy()[0, 0]
+    rows, cols = np.nonzero(support)
+    assert top <= rows.min() and rows.max() < bottom and left <= cols.min() and cols.max() < right
+    assert (bottom - top, right - left) == (54, 110)
+
+
+def test_dcn_with_one_patch_is_the_fine_model_on_that_crop(models):
+    coarse, fine = models
+    dcn = multi_digit_dcn.MultiDigitDCN(coarse, fine, num_patches=1)
+    images = _images()
+    seen = dcn.attend(images)
+    assert seen["saliency"].shape == (2, 3, 3) and seen["positions"].shape == (2, 1, 2)
+    for b in range(2):
+        top, left, bottom, right = seen["boxes"].numpy()[b, 0]
+        crop = images[b:b + 1, top:bottom, left:right]
+        length, digits = fine.predict_sequence_probabilities(crop)
+        np.testing.assert_allclose(seen["length"][b], length[0], atol=1e-5)
+        np.testing.assert_allclose(seen["digits"][b], digits[0], atol=1e-5)
+    flat = seen["saliency"].numpy().reshape(2, -1)
+    picked = seen["positions"].numpy()[:, 0]
+    assert (picked[:, 0] * 3 + picked[:, 1] == flat.argmax(axis=1)).all()
+
+
+def test_k_is_capped_by_the_positions_and_scales_are_averaged(models):
+    coarse, fine = models
+    dcn = multi_digit_dcn.MultiDigitDCN(coarse, fine, num_patches=50, scales=(1.0, 0.75))
+    assert dcn.attend(_images())["positions"].shape == (2, 9, 2)
+    length, digits = dcn.predict_sequence_probabilities(_images())
+    assert length.shape == (2, 5) and digits.shape == (2, 5, 11)
+    np.testing.assert_allclose(tf.reduce_sum(digits, -1), 1.0, atol=1e-5)
+
+
+def test_baseline_trains_on_crops_and_round_trips(models, tmp_path):
+    config = presets.svhn()
+    model = multi_digit_dcn.MultiDigitModel(config, "coarse")
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9))
+    images = _images(54, 110, 8)
+    targets = (np.full(8, 2, np.int32), np.tile([[3, 7, 10, 10, 10]], (8, 1)).astype(np.int32))
+    history = model.fit(images, targets, batch_size=8, epochs=15, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    model.save(tmp_path / "coarse.keras")
+    loaded = keras.models.load_model(tmp_path / "coarse.keras")
+    np.testing.assert_allclose(loaded(images), model(images), atol=1e-5)
