@@ -25,8 +25,6 @@ from dcn_keras.model import DynamicCapacityNetwork
 
 # Signature name -> its one input.
 INPUT_NAMES = {"serving_default": "examples", "serving_images": "images"}
-SERVING_FEATURES = {key: tfrecords.FEATURES[key] for key in ("image", "height", "width",
-                                                              "channels")}
 
 
 def next_version(export_base: str | os.PathLike) -> int:
@@ -94,7 +92,7 @@ def write_saved_model(model: keras.Model, directory: str | os.PathLike) -> pathl
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string,
                                                 name=INPUT_NAMES["serving_default"])])
     def serve_examples(examples):
-        features = tf.io.parse_example(examples, SERVING_FEATURES)
+        features = tf.io.parse_example(examples, tfrecords.IMAGE_FEATURES)
         return serving_outputs(model, tfrecords.decode_images(features, model.config.image_shape))
 
     archive = keras.export.ExportArchive()

@@ -70,15 +70,15 @@ def best_sequence(length: tf.Tensor, digits: tf.Tensor) -> tuple[tf.Tensor, tf.T
     return n, tf.where(present, best, NO_DIGIT)
 
 
-def sequence_loss(logits: tf.Tensor, length: tf.Tensor, digits: tf.Tensor,
-                  max_length: int = 5, digit_classes: int = 11) -> tf.Tensor:
-    """-log p(S | x) per example: the length softmax and all digit softmaxes, absent digits
-    with the "no digit" target (`digits` `[batch, L]` padded with 10, `length` 1..L)."""
-    length_logits = logits[..., :max_length]
-    digit_logits = tf.reshape(logits[..., max_length:], [-1, max_length, digit_classes])
-    return (tf.nn.sparse_softmax_cross_entropy_with_logits(length - 1, length_logits)
-            + tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
-                digits, digit_logits), axis=-1))
+def sequence_log_probability(length_probs: tf.Tensor, digit_probs: tf.Tensor,
+                              length: tf.Tensor, digits: tf.Tensor) -> tf.Tensor:
+    """log p(S | x) per example from a prediction (length `[batch, L]`, digits
+    `[batch, L, C]`): the length softmax and all digit softmaxes, absent digits with the
+    "no digit" target (`digits` `[batch, L]` padded with 10, `length` 1..L)."""
+    floor = 1e-12  # an average of softmaxes can underflow to 0 in float32
+    return (tf.math.log(tf.maximum(tf.gather(length_probs, length - 1, batch_dims=1), floor))
+            + tf.reduce_sum(tf.math.log(tf.maximum(
+                tf.gather(digit_probs, digits, batch_dims=2), floor)), axis=-1))
 
 
 def sequence_errors(predicted_length, predicted_digits, length, digits) -> tf.Tensor:

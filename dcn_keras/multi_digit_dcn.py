@@ -60,9 +60,7 @@ class MultiDigitModel(keras.Model):
         logits = self(images, training=training)
         length_p, digit_p = multi_digit.average_pool(*multi_digit.probabilities(
             logits, self.config.max_length, self.config.digit_classes))
-        log_p = (tf.math.log(tf.maximum(tf.gather(length_p, length - 1, batch_dims=1), 1e-12))
-                 + tf.reduce_sum(tf.math.log(tf.maximum(
-                     tf.gather(digit_p, digits, batch_dims=2), 1e-12)), axis=-1))
+        log_p = multi_digit.sequence_log_probability(length_p, digit_p, length, digits)
         predicted = multi_digit.best_sequence(length_p, digit_p)
         errors = multi_digit.sequence_errors(*predicted, length, digits)
         return -tf.reduce_mean(log_p), tf.reduce_mean(tf.cast(errors, tf.float32))

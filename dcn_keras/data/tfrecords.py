@@ -10,11 +10,15 @@ import tensorflow as tf
 
 from dcn_keras.atomic import atomic_path
 
-FEATURES = {
+# The image part of every schema: raw uint8 bytes and their shape.
+IMAGE_FEATURES = {
     "image": tf.io.FixedLenFeature([], tf.string),
     "height": tf.io.FixedLenFeature([], tf.int64),
     "width": tf.io.FixedLenFeature([], tf.int64),
     "channels": tf.io.FixedLenFeature([], tf.int64),
+}
+FEATURES = {
+    **IMAGE_FEATURES,
     "label": tf.io.FixedLenFeature([], tf.int64),
     "digit_box": tf.io.FixedLenFeature([4], tf.int64),
 }
@@ -22,10 +26,7 @@ FEATURES = {
 
 # Multi-digit sequences (SVHN, MNIST house numbers): images of any size.
 SEQUENCE_FEATURES = {
-    "image": tf.io.FixedLenFeature([], tf.string),
-    "height": tf.io.FixedLenFeature([], tf.int64),
-    "width": tf.io.FixedLenFeature([], tf.int64),
-    "channels": tf.io.FixedLenFeature([], tf.int64),
+    **IMAGE_FEATURES,
     "length": tf.io.FixedLenFeature([], tf.int64),
     "digits": tf.io.FixedLenFeature([5], tf.int64),
     "box": tf.io.FixedLenFeature([4], tf.int64),
@@ -40,8 +41,8 @@ def _int64(values) -> tf.train.Feature:
     return tf.train.Feature(int64_list=tf.train.Int64List(value=list(np.ravel(values))))
 
 
-def serialize(image: np.ndarray, label: int, digit_box) -> bytes:
-    """`[H, W]` or `[H, W, C]` uint8 image, its label and (top, left, bottom, right)."""
+def _serialize(image: np.ndarray, **features) -> bytes:
+    """A tf.Example of a `[H, W]` or `[H, W, C]` uint8 image and more int64 features."""
     image = np.asarray(image, np.uint8)
     if image.ndim == 2:
         image = image[..., None]
@@ -50,33 +51,27 @@ def serialize(image: np.ndarray, label: int, digit_box) -> bytes:
         "height": _int64(image.shape[0]),
         "width": _int64(image.shape[1]),
         "channels": _int64(image.shape[2]),
-        "label": _int64(label),
-        "digit_box": _int64(digit_box),
+        **{name: _int64(value) for name, value in features.items()},
     }))
     # Deterministic: the feature map is written in key order, so equal examples are equal bytes
     # whichever process (or Beam worker) wrote them.
     return example.SerializeToString(deterministic=True)
 
 
+def serialize(image: np.ndarray, label: int, digit_box) -> bytes:
+    """`[H, W]` or `[H, W, C]` uint8 image, its label and (top, left, bottom, right)."""
+    return _serialize(image, label=label, digit_box=digit_box)
+
+
 def serialize_sequence(image: np.ndarray, digits, box) -> bytes:
     """`[H, W]` or `[H, W, C]` uint8 image of any size, its 1-5 digits (0-9) and the
     (top, left, bottom, right) box around them."""
-    image = np.asarray(image, np.uint8)
-    if image.ndim == 2:
-        image = image[..., None]
     digits = list(digits)
     if not 1 <= len(digits) <= 5:
         raise ValueError(f"A sequence has 1 to 5 digits, got {len(digits)}.")
-    example = tf.train.Example(features=tf.train.Features(feature={
-        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.tobytes()])),
-        "height": _int64(image.shape[0]),
-        "width": _int64(image.shape[1]),
-        "channels": _int64(image.shape[2]),
-        "length": _int64(len(digits)),
-        "digits": _int64(digits + [10] * (5 - len(digits))),  # 10: no digit
-        "box": _int64(box),
-    }))
-    return example.SerializeToString(deterministic=True)
+    return _serialize(image, length=len(digits),
+                      digits=digits + [10] * (5 - len(digits)),  # 10: no digit
+                      box=box)
 
 
 def parse_sequence(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
