@@ -106,6 +106,8 @@ def count_multi_digit(config: MultiDigitConfig, num_patches: int | None = None,
     the number of coarse positions).
     """
     k = config.num_patches if num_patches is None else num_patches
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"num_patches must be a positive integer, got {k!r}.")
     crop_h, crop_w = config.crop_size
     if height < crop_h or width < crop_w:
         raise ValueError(f"{config.name} needs inputs of at least one {crop_h}x{crop_w} patch, "

@@ -12,7 +12,7 @@ Run it directly (extra arguments go to Beam, e.g. `--direct_num_workers=2
 or through the TFX CLI, which takes no flags (use DCN_PROFILE, DCN_MNIST_DIR,
 DCN_PIPELINE_ROOT, DCN_PIPELINE_NAME):
 
-    tfx pipeline create --engine local --pipeline_path pipeline/dcn_pipeline.py
+    tfx pipeline create --engine local --pipeline_path "$PWD/pipeline/dcn_pipeline.py"
     tfx run create --engine local --pipeline_name dcn-cluttered-mnist-quick
 """
 
