@@ -130,6 +130,41 @@ def cmd_experiment(args) -> None:
     print(f"Report: {out / 'report'}/results.md (plots beside it)")
 
 
+def cmd_house_numbers(args) -> None:
+    import keras
+
+    from dcn_keras import multi_digit_report, presets, report, training
+    from dcn_keras.data import mnist_sequences, sequence_inputs
+    from dcn_keras.multi_digit_dcn import MultiDigitModel
+
+    config = presets.svhn()
+    out = pathlib.Path(args.out)
+    data_dir, models_dir = out / "data", out / "models"
+    if not (data_dir / "metadata.json").exists():
+        mnist_sequences.build(data_dir, args.mnist_dir, {"train": args.train,
+                                                         "valid": args.valid,
+                                                         "test": args.test}, seed=args.seed)
+    metadata = json.loads((data_dir / "metadata.json").read_text())
+    keras.utils.set_random_seed(args.seed)
+    train = sequence_inputs.crops(data_dir / "train.tfrecord", config, args.batch_size, True,
+                                  args.seed)
+    valid = sequence_inputs.crops(data_dir / "valid.tfrecord", config, args.batch_size, False)
+    models = {}
+    for part in ("coarse", "fine"):
+        path = models_dir / f"{part}.keras"
+        if not path.exists():
+            print(f"== training the {part} model on tight crops ==", flush=True)
+            training.fit(MultiDigitModel(config, part), train, valid, args.epochs, path,
+                         args.learning_rate, verbose=args.verbose)
+        models[part] = training.load_model(path, config)
+    examples = sequence_inputs.full_images(data_dir / "test.tfrecord")
+    result = multi_digit_report.compare(
+        models["coarse"], models["fine"], examples, mnist_sequences.describe(metadata),
+        report.machine_description(), out / "report", args.num_patches)
+    print(result["markdown"])
+    print(f"Report: {out / 'report'}/results.md (patches.png beside it)")
+
+
 def _add_data_args(parser) -> None:
     parser.add_argument("--mnist-dir", default=None,
                         help="directory of MNIST IDX files (default $DCN_MNIST_DIR, else tfds)")
@@ -228,6 +263,18 @@ def build_parser() -> argparse.ArgumentParser:
                          help="version number (default: one more than the highest there)")
     export_.add_argument("--preset", default="cluttered_mnist", choices=single)
     export_.set_defaults(run=cmd_export)
+
+    house = commands.add_parser(
+        "house-numbers", help="MNIST house numbers (SVHN transfer setting): data + coarse and "
+                              "fine models trained apart + Table 2")
+    house.add_argument("--out", required=True)
+    _add_data_args(house)
+    house.add_argument("--epochs", type=int, default=10)
+    house.add_argument("--batch-size", type=int, default=32)
+    house.add_argument("--learning-rate", type=float, default=0.01, help="SGD, momentum 0.9")
+    house.add_argument("--num-patches", type=int, default=None, help="k (default: 6)")
+    house.add_argument("--verbose", default="auto", type=_verbosity)
+    house.set_defaults(run=cmd_house_numbers)
 
     experiment = commands.add_parser(
         "experiment", help="data + train coarse, fine, DCN w/o and with hints + evaluate")

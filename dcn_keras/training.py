@@ -12,6 +12,7 @@ from dcn_keras import baselines
 from dcn_keras.atomic import atomic_path
 from dcn_keras.config import DCNConfig
 from dcn_keras.model import DynamicCapacityNetwork
+from dcn_keras.multi_digit_dcn import MultiDigitModel
 
 MODEL_KINDS = ("coarse", "fine", "dcn_no_hints", "dcn")
 TITLES = {"coarse": "Coarse model", "fine": "Fine model",
@@ -45,7 +46,13 @@ def distribution_strategy() -> tf.distribute.Strategy:
 
 
 def compile_model(model: keras.Model, learning_rate: float, total_steps: int) -> None:
-    """Adam with a cosine learning-rate decay over the whole run."""
+    """Adam with a cosine learning-rate decay over the whole run; for multi-digit models
+    SGD with momentum 0.9 and an exponential decay to a tenth (paper appendix 6.2)."""
+    if isinstance(model, MultiDigitModel):
+        schedule = keras.optimizers.schedules.ExponentialDecay(learning_rate,
+                                                               max(1, total_steps), 0.1)
+        model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.9))
+        return
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, total_steps))
     optimizer = keras.optimizers.Adam(schedule)
     if isinstance(model, DynamicCapacityNetwork):
@@ -57,16 +64,19 @@ def compile_model(model: keras.Model, learning_rate: float, total_steps: int) ->
 
 def fit(model: keras.Model, train, valid, epochs: int, out_path: str | os.PathLike,
         learning_rate: float = 1e-3, verbose: int | str = "auto") -> keras.callbacks.History:
-    """Train, keep the epoch with the best validation accuracy, save it atomically.
+    """Train, keep the epoch with the best validation accuracy (sequence error for
+    multi-digit models), save it atomically.
 
     Writes `out_path` (.keras) and `<stem>_history.csv` beside it.
     """
     out_path = pathlib.Path(out_path)
     compile_model(model, learning_rate, epochs * int(train.cardinality()))
+    monitor, mode = (("val_sequence_error", "min") if isinstance(model, MultiDigitModel)
+                     else ("val_accuracy", "max"))
     with atomic_path(out_path) as best, atomic_path(
             out_path.with_name(out_path.stem + "_history.csv")) as history_csv:
         callbacks = [
-            keras.callbacks.ModelCheckpoint(str(best), monitor="val_accuracy", mode="max",
+            keras.callbacks.ModelCheckpoint(str(best), monitor=monitor, mode=mode,
                                             save_best_only=True),
             keras.callbacks.CSVLogger(str(history_csv)),
         ]
@@ -86,7 +96,7 @@ def load_model(path: str | os.PathLike, config: DCNConfig) -> keras.Model:
     except Exception as error:  # Keras raises many kinds for a damaged archive
         raise ValueError(f"{path} is not a loadable Keras model ({type(error).__name__}: "
                          f"{error}). Retrain it with `dcn train`.") from error
-    if isinstance(model, DynamicCapacityNetwork):
+    if isinstance(model, (DynamicCapacityNetwork, MultiDigitModel)):
         if model.config.name != config.name:
             raise ValueError(f"{path} holds a DCN for preset {model.config.name!r}, not "
                              f"{config.name!r}. Pass --preset {model.config.name} or a model "

@@ -170,3 +170,24 @@ def plot_multiplications_versus_size(counts: list[dict], path: str | os.PathLike
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
     _save(figure, path)
+
+
+def plot_sequence_patches(examples: list[dict], attention: list[dict],
+                          path: str | os.PathLike) -> None:
+    """Original-size test images with the DCN's selected patches (paper Figure 6)."""
+    from dcn_keras import multi_digit
+
+    figure, axes = plt.subplots(len(examples), 1, figsize=(7, 2.6 * len(examples)))
+    for axis, example, seen in zip(np.atleast_1d(axes), examples, attention):
+        axis.imshow(example["image"][..., 0], cmap="gray", vmin=0, vmax=1)
+        boxes = np.asarray(seen["boxes"])[0]
+        for rank, (top, left, bottom, right) in enumerate(boxes):
+            axis.add_patch(plt.Rectangle((left - 0.5, top - 0.5), right - left, bottom - top,
+                                         fill=False, lw=1.2,
+                                         color=plt.cm.autumn(rank / max(1, len(boxes) - 1))))
+        length, digits = multi_digit.best_sequence(seen["length"], seen["digits"])
+        read = "".join(str(d) for d in np.asarray(digits)[0][:int(length[0])])
+        truth = "".join(str(d) for d in example["digits"][:int(example["length"])])
+        axis.set_title(f"true {truth}   DCN reads {read}", fontsize=8)
+        axis.axis("off")
+    _save(figure, path)

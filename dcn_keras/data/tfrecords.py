@@ -122,7 +122,7 @@ def write(path: str | os.PathLike, records) -> int:
     return count
 
 
-def _files(paths) -> list[str]:
+def list_files(paths) -> list[str]:
     """A file, a glob pattern or a list of either -> sorted file names."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -140,7 +140,7 @@ def count_records(paths) -> int:
     """Number of records in TFRecord files (a path, glob or list), failing clearly if one is
     missing or corrupt."""
     total = 0
-    for path in _files(paths):
+    for path in list_files(paths):
         if not tf.io.gfile.exists(path):
             raise DataError(f"{path} does not exist. Build the data set first with `dcn data`.")
         try:
@@ -162,7 +162,7 @@ def dataset(paths, image_shape: tuple[int, int, int], batch_size: int,
       count: the number of records when already known (e.g. recorded by the pipeline);
         otherwise the files are read once up front to count them and to find corruption.
     """
-    files = _files(paths)
+    files = list_files(paths)
     if count is None:
         count = count_records(files)
     # A known cardinality lets Keras size progress bars and learning-rate schedules.
@@ -189,7 +189,7 @@ def splits(data_dir: str | os.PathLike, image_shape: tuple[int, int, int], batch
 
 def read_all(paths, image_shape: tuple[int, int, int]) -> dict[str, np.ndarray]:
     """Every example of (small) TFRecord files as numpy arrays."""
-    files = _files(paths)
+    files = list_files(paths)
     count_records(files)
     records = tf.data.TFRecordDataset(files).map(lambda s: parse(s, image_shape))
     rows = list(records.as_numpy_iterator())
