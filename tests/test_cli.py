@@ -40,3 +40,16 @@ def test_data_without_mnist_says_what_to_pass(tmp_path, capsys):
     code = cli.main(["data", "--out", str(tmp_path / "d"), "--mnist-dir", str(tmp_path / "x")])
     assert code == 2
     assert "--mnist-dir" in capsys.readouterr().err
+
+
+def test_house_numbers_experiment_end_to_end_on_tiny_data(tmp_path, mnist_dir, capsys):
+    args = ["house-numbers", "--out", str(tmp_path), "--mnist-dir", str(mnist_dir),
+            "--train", "16", "--valid", "8", "--test", "3", "--epochs", "1",
+            "--batch-size", "8", "--verbose", "0"]
+    assert cli.main(args) == 0
+    assert "training the fine model" in capsys.readouterr().out
+    result = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert len(result["rows"]) == 12 and "MNIST house numbers" in result["data"]
+    assert (tmp_path / "models" / "coarse.keras").exists()
+    assert cli.main(args) == 0  # a rerun reuses the data and the trained models
+    assert "training" not in capsys.readouterr().out
