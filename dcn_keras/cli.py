@@ -146,14 +146,15 @@ def cmd_house_numbers(args) -> None:
                                                          "test": args.test}, seed=args.seed)
     metadata = json.loads((data_dir / "metadata.json").read_text())
     keras.utils.set_random_seed(args.seed)
-    train = sequence_inputs.crops(data_dir / "train.tfrecord", config, args.batch_size, True,
-                                  args.seed)
-    valid = sequence_inputs.crops(data_dir / "valid.tfrecord", config, args.batch_size, False)
     models = {}
     for part in ("coarse", "fine"):
         path = models_dir / f"{part}.keras"
         if not path.exists():
             print(f"== training the {part} model on tight crops ==", flush=True)
+            train = sequence_inputs.crops(data_dir / "train.tfrecord", config,
+                                          args.batch_size, True, args.seed)
+            valid = sequence_inputs.crops(data_dir / "valid.tfrecord", config,
+                                          args.batch_size, False)
             training.fit(MultiDigitModel(config, part), train, valid, args.epochs, path,
                          args.learning_rate, verbose=args.verbose)
         models[part] = training.load_model(path, config)
