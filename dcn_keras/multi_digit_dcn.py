@@ -163,11 +163,15 @@ class MultiDigitDCN:
         return {"length": length, "digits": digits, "saliency": saliency,
                 "positions": positions, "boxes": boxes}
 
+    def predict_one_scale(self, images) -> tuple[tf.Tensor, tf.Tensor]:
+        """(length `[b, L]`, digits `[b, L, C]`) of `attend` at the images' own size."""
+        seen = self.attend(images)
+        return seen["length"], seen["digits"]
+
     def predict_sequence_probabilities(self, images):
         """(length `[b, L]`, digits `[b, L, C]`) averaged over the scales."""
-        return average_over_scales(lambda x: tuple(self.attend(x)[key]
-                                                   for key in ("length", "digits")),
-                                   images, self.scales, self.config.crop_size)
+        return average_over_scales(self.predict_one_scale, images, self.scales,
+                                   self.config.crop_size)
 
 
 def average_over_scales(predict, images, scales, minimum_size) -> tuple[tf.Tensor, tf.Tensor]:

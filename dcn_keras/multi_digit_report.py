@@ -16,10 +16,11 @@ from dcn_keras.multi_digit_dcn import MultiDigitDCN, MultiDigitModel, average_ov
 SCALES = (1.0, 0.75, 0.5)
 
 
-def predictors(coarse: MultiDigitModel, fine: MultiDigitModel, num_patches: int) -> dict:
-    """{model name: graph function `[1, H, W, C]` -> (length, digits)} at one scale."""
+def predictors(dcn: MultiDigitDCN) -> dict:
+    """{model name: graph function `[1, H, W, C]` -> (length, digits)} at one scale, for
+    the DCN's coarse and fine models, soft attention and the DCN."""
+    coarse, fine = dcn.coarse, dcn.fine
     spec = [tf.TensorSpec([1, None, None, coarse.config.channels], tf.float32)]
-    dcn = MultiDigitDCN(coarse, fine, num_patches)
     return {
         "Coarse model": tf.function(coarse.predict_sequence_probabilities,
                                     input_signature=spec),
@@ -27,9 +28,8 @@ def predictors(coarse: MultiDigitModel, fine: MultiDigitModel, num_patches: int)
         "Soft-attention": tf.function(
             lambda x: coarse.predict_sequence_probabilities(x, "soft_attention"),
             input_signature=spec),
-        f"DCN, {num_patches} patches": tf.function(
-            lambda x: tuple(dcn.attend(x)[key] for key in ("length", "digits")),
-            input_signature=spec),
+        f"DCN, {dcn.num_patches} patches": tf.function(dcn.predict_one_scale,
+                                                       input_signature=spec),
     }
 
 
@@ -71,8 +71,8 @@ def compare(coarse: MultiDigitModel, fine: MultiDigitModel, examples: list[dict]
     written to `out_dir` as results.json, results.md and patches.png."""
     from dcn_keras import visualize
 
-    k = num_patches or coarse.config.num_patches
-    functions = predictors(coarse, fine, k)
+    dcn = MultiDigitDCN(coarse, fine, num_patches)
+    functions = predictors(dcn)
     rows = []
     for name, predict in functions.items():
         for n in (1, 2, 3):
@@ -82,7 +82,8 @@ def compare(coarse: MultiDigitModel, fine: MultiDigitModel, examples: list[dict]
     big = sorted(examples, key=lambda e: e["image"].shape[0] * e["image"].shape[1])[-largest:]
     times = mean_times(functions, [e["image"] for e in big])
     sizes = [list(e["image"].shape[:2]) for e in big]
-    result = {"data": data, "machine": machine, "num_patches": k, "scales": list(SCALES),
+    result = {"data": data, "machine": machine, "num_patches": dcn.num_patches,
+              "scales": list(SCALES),
               "rows": rows, "timing": {"images": len(big), "smallest": min(sizes),
                                        "largest": max(sizes), "mean_ms": times}}
     lines = ["| Model | Sequence error |", "|---|---:|"]
@@ -93,7 +94,6 @@ def compare(coarse: MultiDigitModel, fine: MultiDigitModel, examples: list[dict]
     lines += ["", f"Data: {data}", f"Machine: {machine}"]
     text = "\n".join(lines) + "\n"
     out_dir = pathlib.Path(out_dir)
-    dcn = MultiDigitDCN(coarse, fine, k)
     shown = examples[:6]
     visualize.plot_sequence_patches(shown, [dcn.attend(e["image"][None]) for e in shown],
                                     out_dir / "patches.png")
