@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,12 +111,13 @@ def receptive_field(layers, axis: int = 0) -> tuple[int, int]:
     return rf, stride
 
 
-def output_size(layers, size: int, axis: int = 0) -> int:
-    """Spatial output size of a layer stack along `axis` (0: height, 1: width)."""
+def output_size(layers, size, axis: int = 0):
+    """Spatial output size of a layer stack along `axis` (0: height, 1: width), for an
+    int `size` or an integer tensor of sizes."""
     for layer in layers:
         kernel, step = _kernel_stride(layer, axis)
         if isinstance(layer, Conv) and layer.padding == "same":
-            size = math.ceil(size / step)
+            size = -(-size // step)  # ceil, for ints and tensors alike
         else:
             size = (size - kernel) // step + 1
     return size
@@ -167,6 +167,7 @@ class MultiDigitConfig:
     scales: tuple[float, ...] = (1.0,)
     conv_dropout: float = 0.2
     dense_dropout: float = 0.5
+    batch_norm: bool = False
 
     @property
     def num_logits(self) -> int:

@@ -27,23 +27,38 @@ def entropy(probs: tf.Tensor) -> tf.Tensor:
     return -tf.reduce_sum(probs * tf.math.log(tf.maximum(probs, 1e-12)), axis=-1)
 
 
-def average_pool(length: tf.Tensor, digits: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def average_pool(length: tf.Tensor, digits: tf.Tensor,
+                 mask: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
     """The top layer g (Eq. 11): the mean of a probability map's predictions,
-    `[batch, s1, s2, ...]` -> `[batch, ...]`."""
-    return tf.reduce_mean(length, axis=[1, 2]), tf.reduce_mean(digits, axis=[1, 2])
+    `[batch, s1, s2, ...]` -> `[batch, ...]`, over the positions where `mask`
+    (`[batch, s1, s2]`, 1 = inside the image) is set, all positions by default."""
+    if mask is None:
+        return tf.reduce_mean(length, axis=[1, 2]), tf.reduce_mean(digits, axis=[1, 2])
+    mask = tf.cast(mask, length.dtype)
+    weights = mask / tf.maximum(tf.reduce_sum(mask, axis=[1, 2], keepdims=True), 1.0)
+    return (tf.reduce_sum(weights[..., None] * length, [1, 2]),
+            tf.reduce_sum(weights[..., None, None] * digits, [1, 2]))
 
 
-def inverse_entropy_weights(probs: tf.Tensor, axis) -> tf.Tensor:
-    """Eq. 13-14: w = H^-1 / sum H^-1 over the positions `axis`, per softmax."""
+def inverse_entropy_weights(probs: tf.Tensor, axis, mask: tf.Tensor | None = None) -> tf.Tensor:
+    """Eq. 13-14: w = H^-1 / sum H^-1 over the positions `axis`, per softmax; positions
+    where `mask` (broadcast against `probs` without its last axis) is 0 get weight 0."""
     inverse = 1.0 / tf.maximum(entropy(probs), 1e-6)
-    return inverse / tf.reduce_sum(inverse, axis=axis, keepdims=True)
+    if mask is not None:
+        inverse *= tf.cast(mask, inverse.dtype)
+    return inverse / tf.maximum(tf.reduce_sum(inverse, axis=axis, keepdims=True), 1e-12)
 
 
-def soft_attention(length: tf.Tensor, digits: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def soft_attention(length: tf.Tensor, digits: tf.Tensor,
+                   mask: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
     """The soft-attention top (Eq. 12): each softmax of each position weighted by its
-    normalised inverse entropy, `[batch, s1, s2, ...]` -> `[batch, ...]`."""
-    return (tf.reduce_sum(inverse_entropy_weights(length, [1, 2])[..., None] * length, [1, 2]),
-            tf.reduce_sum(inverse_entropy_weights(digits, [1, 2])[..., None] * digits, [1, 2]))
+    normalised inverse entropy, `[batch, s1, s2, ...]` -> `[batch, ...]`, over the
+    positions where `mask` (`[batch, s1, s2]`) is set."""
+    digit_mask = None if mask is None else mask[..., None]
+    return (tf.reduce_sum(inverse_entropy_weights(length, [1, 2], mask)[..., None] * length,
+                          [1, 2]),
+            tf.reduce_sum(inverse_entropy_weights(digits, [1, 2], digit_mask)[..., None]
+                          * digits, [1, 2]))
 
 
 def digit_entropy(digits: tf.Tensor) -> tf.Tensor:

@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 
 from dcn_keras import multi_digit, networks
-from dcn_keras.config import MultiDigitConfig
+from dcn_keras.config import MultiDigitConfig, output_size
 
 
 @keras.saving.register_keras_serializable(package="dcn_keras")
@@ -18,7 +18,9 @@ class MultiDigitModel(keras.Model):
     averaged prediction (`fit` on `(images, (length, digits))`, digits padded with 10).
 
     Calling it maps `[batch, H, W, C]` images of any size >= the crop size to the logits map
-    `[batch, s1, s2, num_logits]`.
+    `[batch, s1, s2, num_logits]`. Images of different sizes share a batch by zero padding
+    at the bottom and right; `sizes` `[batch, 2]` then gives each one's (height, width) so
+    that only the positions inside it are pooled.
     """
 
     def __init__(self, config: MultiDigitConfig | dict, part: str, **kwargs):
@@ -47,13 +49,21 @@ class MultiDigitModel(keras.Model):
             features = layer(features, training=training)
         return features, head(features)
 
-    def predict_sequence_probabilities(self, images, top: str = "average"):
+    def position_mask(self, sizes, map_shape) -> tf.Tensor:
+        """`[b, s1, s2]` float: 1 where a map position lies inside its image of
+        (height, width) `sizes` `[b, 2]` in a padded batch whose map is `map_shape`."""
+        layers = {"coarse": self.config.coarse_layers, "fine": self.config.fine_layers}
+        return position_mask(layers[self.part], sizes, map_shape)
+
+    def predict_sequence_probabilities(self, images, sizes=None, top: str = "average"):
         """(length `[b, L]`, digits `[b, L, C]`) with the average (Eq. 11) or
-        soft-attention (Eq. 12-14) top."""
-        maps = multi_digit.probabilities(self(images), self.config.max_length,
+        soft-attention (Eq. 12-14) top, over the positions inside each image."""
+        logits = self(images)
+        mask = None if sizes is None else self.position_mask(sizes, tf.shape(logits)[1:3])
+        maps = multi_digit.probabilities(logits, self.config.max_length,
                                          self.config.digit_classes)
         return (multi_digit.soft_attention if top == "soft_attention"
-                else multi_digit.average_pool)(*maps)
+                else multi_digit.average_pool)(*maps, mask)
 
     def _step_values(self, data, training):
         images, (length, digits) = data
@@ -90,22 +100,38 @@ class MultiDigitModel(keras.Model):
         return cls(**config)
 
 
-def saliency_map(coarse: MultiDigitModel, images) -> tuple[tf.Tensor, tuple]:
+def position_mask(layers, sizes, map_shape) -> tf.Tensor:
+    """`[b, s1, s2]` float: 1 at the map positions of `layers` that lie inside images of
+    (height, width) `sizes` `[b, 2]` zero padded to a common size whose map is `map_shape`.
+    An image smaller than one position's view keeps its first position, as if padded alone.
+    """
+    sizes = tf.cast(sizes, tf.int32)
+    rows = tf.maximum(1, output_size(layers, sizes[:, 0], 0))
+    cols = tf.maximum(1, output_size(layers, sizes[:, 1], 1))
+    inside = tf.logical_and(tf.range(map_shape[0])[None, :, None] < rows[:, None, None],
+                            tf.range(map_shape[1])[None, None, :] < cols[:, None, None])
+    return tf.cast(inside, tf.float32)
+
+
+def saliency_map(coarse: MultiDigitModel, images, sizes=None) -> tuple[tf.Tensor, tf.Tensor]:
     """Eq. 10: the L2 norm, per position, of the gradient of the summed digit entropy of
     the averaged coarse prediction with respect to the features below the probability map.
 
-    Returns (`[b, s1, s2]` saliency, the coarse probability maps (length, digits)).
+    Returns (`[b, s1, s2]` saliency, `[b, s1, s2]` mask of the positions inside each image
+    of `sizes`; saliency is 0 outside).
     """
     config = coarse.config
     features, _ = coarse.features_and_logits(images)
     *_, head = coarse.network.layers
+    mask = (tf.ones(tf.shape(features)[:3]) if sizes is None
+            else coarse.position_mask(sizes, tf.shape(features)[1:3]))
     with tf.GradientTape() as tape:
         tape.watch(features)
         maps = multi_digit.probabilities(head(features), config.max_length,
                                          config.digit_classes)
-        entropy = multi_digit.digit_entropy(multi_digit.average_pool(*maps)[1])
+        entropy = multi_digit.digit_entropy(multi_digit.average_pool(*maps, mask)[1])
     gradient = tape.gradient(entropy, features)
-    return tf.norm(gradient, axis=-1), maps
+    return tf.norm(gradient, axis=-1) * mask, mask
 
 
 def patch_boxes(positions: tf.Tensor, config: MultiDigitConfig) -> tf.Tensor:
@@ -142,47 +168,77 @@ class MultiDigitDCN:
         self.num_patches = num_patches or self.config.num_patches
         self.scales = tuple(scales or self.config.scales)
 
-    def attend(self, images) -> dict[str, tf.Tensor]:
-        """One scale: `[b, H, W, C]` images (H, W >= the crop size) -> `length` `[b, L]`,
-        `digits` `[b, L, C]`, `saliency` `[b, s1, s2]`, `positions` `[b, k, 2]`, `boxes`
-        `[b, k, 4]` (k capped by the number of positions)."""
+    def attend(self, images, sizes=None) -> dict[str, tf.Tensor]:
+        """One scale: `[b, H, W, C]` images (zero padded; `sizes` `[b, 2]` their own
+        (height, width), default the batch's) -> `length` `[b, L]`, `digits` `[b, L, C]`,
+        `saliency` `[b, s1, s2]`, `positions` `[b, k, 2]`, `boxes` `[b, k, 4]`, `valid`
+        `[b, k]` (0 for the picks beyond an image's own positions when it has fewer than k).
+        k is capped by the number of map positions."""
         config = self.config
         images = tf.convert_to_tensor(images, tf.float32)
-        saliency, _ = saliency_map(self.coarse, images)
+        saliency, mask = saliency_map(self.coarse, images, sizes)
         rows, cols = tf.shape(saliency)[1], tf.shape(saliency)[2]
         k = tf.minimum(self.num_patches, rows * cols)
-        _, flat = tf.math.top_k(tf.reshape(saliency, [tf.shape(saliency)[0], -1]), k)
+        batch = tf.shape(saliency)[0]
+        # Saliency is >= 0, so -1 ranks the positions outside an image last.
+        ranked = tf.reshape(tf.where(mask > 0, saliency, -1.0), [batch, -1])
+        _, flat = tf.math.top_k(ranked, k)
         positions = tf.stack([flat // cols, flat % cols], axis=-1)
+        valid = tf.gather(tf.reshape(mask, [batch, -1]), flat, batch_dims=1)
         boxes = patch_boxes(positions, config)
         length, digits = self.fine.predict_sequence_probabilities(
             crop_patches(images, boxes, config.crop_size))
         length = tf.reshape(length, [-1, k, config.max_length])
         digits = tf.reshape(digits, [-1, k, config.max_length, config.digit_classes])
         # Eq. 12-14 over the k fine predictions (a 1 x k "map").
-        length, digits = multi_digit.soft_attention(length[:, None], digits[:, None])
+        length, digits = multi_digit.soft_attention(length[:, None], digits[:, None],
+                                                    valid[:, None])
         return {"length": length, "digits": digits, "saliency": saliency,
-                "positions": positions, "boxes": boxes}
+                "positions": positions, "boxes": boxes, "valid": valid}
 
-    def predict_one_scale(self, images) -> tuple[tf.Tensor, tf.Tensor]:
+    def predict_one_scale(self, images, sizes=None) -> tuple[tf.Tensor, tf.Tensor]:
         """(length `[b, L]`, digits `[b, L, C]`) of `attend` at the images' own size."""
-        seen = self.attend(images)
+        seen = self.attend(images, sizes)
         return seen["length"], seen["digits"]
 
-    def predict_sequence_probabilities(self, images):
+    def predict_sequence_probabilities(self, images, sizes=None):
         """(length `[b, L]`, digits `[b, L, C]`) averaged over the scales."""
         return average_over_scales(self.predict_one_scale, images, self.scales,
-                                   self.config.crop_size)
+                                   self.config.crop_size, sizes)
 
 
-def average_over_scales(predict, images, scales, minimum_size) -> tuple[tf.Tensor, tf.Tensor]:
-    """Multi-scale prediction: `predict` on `images` resized by each scale (never below
-    `minimum_size`), the predictions averaged as independent estimates."""
-    images = tf.convert_to_tensor(images, tf.float32)
+def rescale(images, sizes, scale: float, minimum_size) -> tuple[tf.Tensor, tf.Tensor]:
+    """A zero-padded batch `[b, H, W, C]` of images of `sizes` `[b, 2]` resized by `scale`
+    and zero padded up to `minimum_size` where smaller -> (images, sizes). Resizing the
+    padded batch as a whole blends the last pixel row and column of a smaller image with
+    its padding."""
     height, width = images.shape[1], images.shape[2]
-    outputs = []
-    for scale in scales:
-        size = (max(minimum_size[0], round(height * scale)),
-                max(minimum_size[1], round(width * scale)))
-        resized = images if scale == 1.0 else tf.image.resize(images, size, antialias=True)
-        outputs.append(predict(resized))
+    if scale != 1.0:
+        images = tf.image.resize(images, (round(height * scale), round(width * scale)),
+                                 antialias=True)
+    images = tf.pad(images, [[0, 0], [0, max(0, minimum_size[0] - images.shape[1])],
+                             [0, max(0, minimum_size[1] - images.shape[2])], [0, 0]])
+    return images, tf.cast(tf.round(tf.cast(sizes, tf.float32) * scale), tf.int32)
+
+
+def average_over_scales(predict, images, scales, minimum_size,
+                        sizes=None) -> tuple[tf.Tensor, tf.Tensor]:
+    """Multi-scale prediction: `predict(images, sizes)` on the batch `rescale`d by each
+    scale, the predictions averaged as independent estimates. `sizes` `[b, 2]`: each
+    image's own (height, width) in a zero-padded batch (default the batch's size)."""
+    images = tf.convert_to_tensor(images, tf.float32)
+    if sizes is None:
+        sizes = tf.tile([[images.shape[1], images.shape[2]]], [tf.shape(images)[0], 1])
+    outputs = [predict(*rescale(images, sizes, scale, minimum_size)) for scale in scales]
     return tuple(tf.add_n(list(parts)) / len(outputs) for parts in zip(*outputs))
+
+
+def pad_batch(images: list) -> tuple[tf.Tensor, tf.Tensor]:
+    """Images `[H_i, W_i, C]` of different sizes -> (`[b, max H, max W, C]` zero padded at
+    the bottom and right, `[b, 2]` int32 sizes) for the `sizes` arguments above."""
+    height = max(image.shape[0] for image in images)
+    width = max(image.shape[1] for image in images)
+    padded = [tf.pad(tf.convert_to_tensor(image, tf.float32),
+                     [[0, height - image.shape[0]], [0, width - image.shape[1]], [0, 0]])
+              for image in images]
+    return tf.stack(padded), tf.constant([image.shape[:2] for image in images], tf.int32)

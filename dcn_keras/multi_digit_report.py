@@ -8,59 +8,77 @@ import pathlib
 import statistics
 import time
 
+import numpy as np
 import tensorflow as tf
 
 from dcn_keras import atomic, multi_digit
-from dcn_keras.multi_digit_dcn import MultiDigitDCN, MultiDigitModel, average_over_scales
+from dcn_keras.multi_digit_dcn import MultiDigitDCN, MultiDigitModel, pad_batch, rescale
 
 SCALES = (1.0, 0.75, 0.5)
 
 
 def predictors(dcn: MultiDigitDCN) -> dict:
-    """{model name: graph function `[1, H, W, C]` -> (length, digits)} at one scale, for
-    the DCN's coarse and fine models, soft attention and the DCN."""
+    """{model name: graph function (`[b, H, W, C]` zero-padded images, `[b, 2]` sizes) ->
+    (length, digits)} at one scale, for the DCN's coarse and fine models, soft attention
+    and the DCN."""
     coarse, fine = dcn.coarse, dcn.fine
-    spec = [tf.TensorSpec([1, None, None, coarse.config.channels], tf.float32)]
+    spec = [tf.TensorSpec([None, None, None, coarse.config.channels], tf.float32),
+            tf.TensorSpec([None, 2], tf.int32)]
     return {
         "Coarse model": tf.function(coarse.predict_sequence_probabilities,
                                     input_signature=spec),
         "Fine model": tf.function(fine.predict_sequence_probabilities, input_signature=spec),
         "Soft-attention": tf.function(
-            lambda x: coarse.predict_sequence_probabilities(x, "soft_attention"),
+            lambda x, s: coarse.predict_sequence_probabilities(x, s, top="soft_attention"),
             input_signature=spec),
         f"DCN, {dcn.num_patches} patches": tf.function(dcn.predict_one_scale,
                                                        input_signature=spec),
     }
 
 
-def sequence_error(predict, examples, scales, minimum_size) -> float:
-    """Fraction of `examples` whose whole sequence is read wrong."""
-    wrong = 0
-    for example in examples:
-        length, digits = average_over_scales(predict, example["image"][None], scales,
-                                             minimum_size)
-        predicted = multi_digit.best_sequence(length, digits)
-        wrong += int(multi_digit.sequence_errors(*predicted, example["length"][None],
-                                                 example["digits"][None])[0])
-    return wrong / max(1, len(examples))
+def size_batches(examples: list[dict], batch_size: int) -> list[list[int]]:
+    """Indices of `examples` in batches of similar image area, so that padding to the
+    largest image of a batch wastes little."""
+    order = sorted(range(len(examples)),
+                   key=lambda i: examples[i]["image"].shape[0] * examples[i]["image"].shape[1])
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def mean_times(functions: dict, images, repeats: int = 3) -> dict[str, float]:
-    """Mean over `images` of the median of `repeats` timed calls, in ms; the functions are
-    called interleaved on each image after one warm-up call."""
+def sequence_errors_by_scales(predict, examples: list[dict], scales, minimum_size,
+                              batch_size: int = 8, desc: str = "") -> list[float]:
+    """Sequence error of `predict` averaged over the first 1, 2, ... len(scales) scales:
+    the fraction of `examples` (original sizes, batched padded) read wrong. Each scale is
+    predicted once."""
+    from tqdm import tqdm
+
+    wrong = [0] * len(scales)
+    for batch in tqdm(size_batches(examples, batch_size), desc=desc, unit="batch",
+                      leave=False):
+        images, sizes = pad_batch([examples[i]["image"] for i in batch])
+        length = tf.constant([examples[i]["length"] for i in batch])
+        digits = tf.constant(np.stack([examples[i]["digits"] for i in batch]))
+        outputs = [predict(*rescale(images, sizes, scale, minimum_size)) for scale in scales]
+        for n in range(1, len(scales) + 1):
+            averaged = [tf.add_n(list(parts)) / n for parts in zip(*outputs[:n])]
+            predicted = multi_digit.best_sequence(*averaged)
+            wrong[n - 1] += int(tf.reduce_sum(tf.cast(
+                multi_digit.sequence_errors(*predicted, length, digits), tf.int32)))
+    return [count / max(1, len(examples)) for count in wrong]
+
+
+def mean_times(functions: dict, images) -> dict[str, float]:
+    """Mean time of one batch-1 call per image of `images`, in ms, for each of `functions`
+    (called interleaved, image by image, after one warm-up call each)."""
+    batches = [(tf.constant(image[None]), tf.constant([image.shape[:2]], tf.int32))
+               for image in images]
+    for function in functions.values():
+        tf.nest.map_structure(lambda t: t.numpy(), function(*batches[0]))
     times = {name: [] for name in functions}
-    for image in images:
-        batch = tf.constant(image[None])
-        for function in functions.values():
-            tf.nest.map_structure(lambda t: t.numpy(), function(batch))
-        samples = {name: [] for name in functions}
-        for _ in range(repeats):
-            for name, function in functions.items():
-                start = time.perf_counter()
-                tf.nest.map_structure(lambda t: t.numpy(), function(batch))
-                samples[name].append(time.perf_counter() - start)
-        for name in functions:
-            times[name].append(1000 * statistics.median(samples[name]))
+    for batch in batches:
+        for name, function in functions.items():
+            start = time.perf_counter()
+            tf.nest.map_structure(lambda t: t.numpy(), function(*batch))
+            times[name].append(1000 * (time.perf_counter() - start))
     return {name: statistics.fmean(values) for name, values in times.items()}
 
 
@@ -75,10 +93,10 @@ def compare(coarse: MultiDigitModel, fine: MultiDigitModel, examples: list[dict]
     functions = predictors(dcn)
     rows = []
     for name, predict in functions.items():
-        for n in (1, 2, 3):
-            rows.append({"model": f"{name}, {n} scale{'s' if n > 1 else ''}", "scales": n,
-                         "test_error": sequence_error(predict, examples, SCALES[:n],
-                                                      coarse.config.crop_size)})
+        errors = sequence_errors_by_scales(predict, examples, SCALES, coarse.config.crop_size,
+                                           desc=name)
+        rows += [{"model": f"{name}, {n} scale{'s' if n > 1 else ''}", "scales": n,
+                  "test_error": error} for n, error in enumerate(errors, start=1)]
     big = sorted(examples, key=lambda e: e["image"].shape[0] * e["image"].shape[1])[-largest:]
     times = mean_times(functions, [e["image"] for e in big])
     sizes = [list(e["image"].shape[:2]) for e in big]

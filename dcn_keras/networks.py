@@ -68,14 +68,25 @@ def multi_digit_network(config: MultiDigitConfig, part: str, height=None,
     for index, layer in enumerate(layers):
         if isinstance(layer, Conv):
             dense = layer.kernel in (1, (1, 1))
+            if config.batch_norm:
+                blocks += [
+                    keras.layers.Conv2D(layer.filters, layer.kernel, strides=layer.stride,
+                                        padding=layer.padding, use_bias=False,
+                                        name=f"{part}_conv{index}"),
+                    keras.layers.BatchNormalization(name=f"{part}_bn{index}"),
+                    keras.layers.ReLU(name=f"{part}_relu{index}"),
+                ]
+            else:
+                blocks.append(keras.layers.Conv2D(
+                    layer.filters, layer.kernel, strides=layer.stride, padding=layer.padding,
+                    activation="relu", name=f"{part}_conv{index}"))
             blocks += [
-                keras.layers.Conv2D(layer.filters, layer.kernel, strides=layer.stride,
-                                    padding=layer.padding, activation="relu",
-                                    name=f"{part}_conv{index}"),
                 keras.layers.Dropout(config.dense_dropout if dense else config.conv_dropout,
                                      name=f"{part}_dropout{index}"),
             ]
         else:
             blocks.append(keras.layers.MaxPooling2D(layer.size, name=f"{part}_pool{index}"))
-    blocks.append(keras.layers.Conv2D(config.num_logits, 1, name=f"{part}_logits"))
+    # Softmaxes and entropies need float32 even when the body runs in bfloat16.
+    blocks.append(keras.layers.Conv2D(config.num_logits, 1, name=f"{part}_logits",
+                                      dtype="float32"))
     return keras.Sequential(blocks, name=part)

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from dcn_keras import baselines
 from dcn_keras.atomic import atomic_path
-from dcn_keras.config import DCNConfig
+from dcn_keras.config import DCNConfig, MultiDigitConfig
 from dcn_keras.model import DynamicCapacityNetwork
 from dcn_keras.multi_digit_dcn import MultiDigitModel
 
@@ -84,6 +84,32 @@ def fit(model: keras.Model, train, valid, epochs: int, out_path: str | os.PathLi
         history = model.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
                             verbose=verbose, shuffle=False)
     return history
+
+
+def fit_multi_digit(config: MultiDigitConfig, part: str, train, valid, epochs: int,
+                    out_path: str | os.PathLike, learning_rate: float,
+                    precision: str = "float32", verbose: int | str = "auto") -> None:
+    """Train a fresh coarse or fine `MultiDigitModel` with `fit` and save it in float32.
+
+    `precision="bfloat16"` trains with Keras' mixed_bfloat16 policy (float32 weights,
+    bfloat16 activations), which halves the fine model's step time on CPUs with AVX512-BF16;
+    the saved model is a float32 copy of the best weights, so inference is unchanged.
+    """
+    if precision not in ("float32", "bfloat16"):
+        raise ValueError(f"precision must be 'float32' or 'bfloat16', got {precision!r}.")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
+    try:
+        model = MultiDigitModel(config, part)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    fit(model, train, valid, epochs, out_path, learning_rate, verbose=verbose)
+    if precision == "bfloat16":
+        trained = keras.models.load_model(out_path, compile=False)
+        copy = MultiDigitModel(config, part)
+        copy.set_weights(trained.get_weights())
+        with atomic_path(out_path) as path:
+            copy.save(path)
 
 
 def load_model(path: str | os.PathLike, config: DCNConfig) -> keras.Model:

@@ -80,3 +80,41 @@ def test_baseline_trains_on_crops_and_round_trips(models, tmp_path):
     model.save(tmp_path / "coarse.keras")
     loaded = keras.models.load_model(tmp_path / "coarse.keras")
     np.testing.assert_allclose(loaded(images), model(images), atol=1e-5)
+
+
+def test_a_padded_batch_of_mixed_sizes_predicts_as_each_image_alone(models):
+    coarse, fine = models
+    dcn = multi_digit_dcn.MultiDigitDCN(coarse, fine, num_patches=3)
+    rng = np.random.default_rng(2)
+    # The last image has 1 x 2 coarse positions: fewer than k.
+    shapes = [(70, 142), (86, 190), (54, 126)]
+    images = [rng.random((h, w, 1), dtype=np.float32) for h, w in shapes]
+    batch, sizes = multi_digit_dcn.pad_batch(images)
+    assert batch.shape == (3, 86, 190, 1) and sizes.numpy().tolist() == [list(s) for s in shapes]
+    predictors = {
+        "average": lambda x, s: coarse.predict_sequence_probabilities(x, s),
+        "soft attention": lambda x, s: coarse.predict_sequence_probabilities(
+            x, s, top="soft_attention"),
+        "dcn": dcn.predict_one_scale,
+    }
+    for name, predict in predictors.items():
+        together = predict(batch, sizes)
+        for index, image in enumerate(images):
+            alone = predict(image[None], None)
+            for part_together, part_alone in zip(together, alone):
+                np.testing.assert_allclose(part_together[index], part_alone[0], atol=1e-5,
+                                           err_msg=name)
+    seen = dcn.attend(batch, sizes)
+    assert seen["valid"].numpy()[2].tolist() == [1.0, 1.0, 0.0]
+    assert seen["saliency"].numpy()[2, 1:].max() == 0.0
+
+
+def test_images_smaller_than_a_crop_are_padded_not_stretched(models):
+    coarse, _ = models
+    small = _images(40, 90, 1)
+    padded = np.zeros((1, 54, 110, 1), np.float32)
+    padded[:, :40, :90] = small
+    length, _ = multi_digit_dcn.average_over_scales(
+        coarse.predict_sequence_probabilities, small, (1.0,), (54, 110))
+    expected, _ = coarse.predict_sequence_probabilities(padded)
+    np.testing.assert_allclose(length, expected, atol=1e-6)

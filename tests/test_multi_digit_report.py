@@ -14,20 +14,26 @@ def _example(digits, height=70, width=150):
 
 
 def _oracle(answer):
-    """A predictor that is sure of `answer`, whatever the image."""
-    def predict(images):
+    """A predictor that is sure of `answer`, whatever the images."""
+    def predict(images, sizes):
+        batch = tf.shape(images)[0]
         length = tf.one_hot([len(answer) - 1], 5) * 0.98 + 0.004
         rows = [tf.one_hot(d, 11) * 0.98 + 0.002 for d in [*answer, *[10] * (5 - len(answer))]]
-        return length, tf.stack(rows)[None]
+        return tf.tile(length, [batch, 1]), tf.tile(tf.stack(rows)[None], [batch, 1, 1])
     return predict
 
 
-def test_sequence_error_counts_whole_sequences():
-    examples = [_example([1, 2]), _example([7])]
-    assert multi_digit_report.sequence_error(_oracle([1, 2]), examples, (1.0,), (54, 110)) \
-        == 0.5
-    assert multi_digit_report.sequence_error(_oracle([1, 3]), examples, (1.0, 0.5),
-                                             (54, 110)) == 1.0
+def test_sequence_error_counts_whole_sequences_per_number_of_scales():
+    examples = [_example([1, 2]), _example([7]), _example([1, 2], 90, 200)]
+    assert multi_digit_report.sequence_errors_by_scales(
+        _oracle([1, 2]), examples, (1.0,), (54, 110), batch_size=2) == [1 / 3]
+    assert multi_digit_report.sequence_errors_by_scales(
+        _oracle([1, 3]), examples, (1.0, 0.5), (54, 110)) == [1.0, 1.0]
+
+
+def test_batches_group_images_of_similar_size():
+    examples = [_example([1], h, w) for h, w in [(300, 600), (60, 120), (310, 620), (70, 130)]]
+    assert multi_digit_report.size_batches(examples, 2) == [[1, 3], [0, 2]]
 
 
 def test_compare_writes_table_2_times_and_patches(tmp_path):

@@ -23,6 +23,7 @@ TEST_ASPECT = (1.3, 2.6)  # width / height
 TEST_MAX_WIDTH = 1100
 TEST_DIGIT_HEIGHT = (28, 112)  # digit height on a test canvas, pixels
 FRAGMENT = 8
+TRAIN_ASPECT = 2  # width / height of the 64x128 training size
 # Cluttered MNIST's clutter covers 8 x 8x8 of 100x100 pixels; fragments here are scaled with
 # the digits, and their number chosen to keep that coverage.
 CLUTTER_COVERAGE = 8 * FRAGMENT**2 / (100 * 100)
@@ -72,12 +73,16 @@ def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def make_train_example(pool: mnist.Digits, rng: np.random.Generator) -> SequenceExample:
-    """A tight crop around a sequence, with a margin of 10-25% of its height (SVHN extra)."""
+    """A tight crop around a sequence, with a margin of 10-25% of its height (SVHN extra),
+    widened when needed to the 1:2 aspect of the training size (64x128), so that resizing
+    for training does not stretch short sequences into shapes no test image holds."""
     strip, digits = render_sequence(pool, rng)
     margin = int(round(strip.shape[0] * rng.uniform(0.1, 0.25)))
-    image = np.pad(strip, margin)
     height, width = strip.shape
-    return SequenceExample(image, digits, (margin, margin, margin + height, margin + width))
+    extra = max(0, TRAIN_ASPECT * (height + 2 * margin) - (width + 2 * margin))
+    left = margin + int(rng.integers(0, extra + 1))
+    image = np.pad(strip, ((margin, margin), (left, margin + extra - (left - margin))))
+    return SequenceExample(image, digits, (margin, left, margin + height, left + width))
 
 
 def make_test_example(pool: mnist.Digits, rng: np.random.Generator) -> SequenceExample:
