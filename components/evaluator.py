@@ -1,4 +1,5 @@
-"""DcnEvaluator: DCN against every baseline on the test split; blesses DCN for the Pusher.
+"""DcnEvaluator (Cluttered MNIST) and MultiDigitEvaluator (svhn preset): DCN against every
+baseline on the test split; they bless DCN for the Pusher.
 
 Not TFMA's Evaluator: the comparison needs the error of one DCN at several k, the
 multiplications of each model and images per second measured side by side in one process,
@@ -16,8 +17,8 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import Examples, Model, ModelBlessing, ModelEvaluation
 
 from components import artifacts
-from dcn_keras import presets, report, training
-from dcn_keras.data import tfrecords
+from dcn_keras import multi_digit_report, presets, report, training
+from dcn_keras.data import sequence_inputs, tfrecords
 
 
 def blessing_decision(rows: list[dict], max_error_gap: float) -> dict:
@@ -53,13 +54,54 @@ def DcnEvaluator(
     history = os.path.join(dcn_model.uri, artifacts.HISTORY_FILE)
     out = report.compare(models, test, examples.get_string_custom_property("description"),
                          evaluation.uri, config, batch_size, {"dcn": history})
-    decision = blessing_decision(out["result"]["rows"], max_error_gap)
     for row in out["result"]["rows"]:
         evaluation.set_float_custom_property(f"{row['kind']}_test_error", row["test_error"])
+    _bless(blessing, dcn_model, blessing_decision(out["result"]["rows"], max_error_gap))
+
+
+def _bless(blessing, model, decision: dict) -> None:
+    """TFX's blessing convention: a BLESSED / NOT_BLESSED file and properties."""
     os.makedirs(blessing.uri, exist_ok=True)
     name = "BLESSED" if decision["blessed"] else "NOT_BLESSED"
     with open(os.path.join(blessing.uri, name), "w") as marker:
         json.dump(decision, marker, indent=2)
     blessing.set_int_custom_property("blessed", int(decision["blessed"]))
-    blessing.set_string_custom_property("current_model", dcn_model.uri)
+    blessing.set_string_custom_property("current_model", model.uri)
     blessing.set_float_custom_property("error_gap", decision["error_gap"])
+
+
+def multi_digit_blessing(rows: list[dict], max_error_gap: float) -> dict:
+    """Bless the composed DCN when its sequence error at the most scales is at most the
+    fine model's at as many scales plus `max_error_gap`."""
+    scales = max(row["scales"] for row in rows)
+    errors = {row["name"]: row["test_error"] for row in rows if row["scales"] == scales}
+    dcn = next(name for name in errors if name.startswith("DCN"))
+    gap = errors[dcn] - errors["Fine model"]
+    return {"blessed": gap <= max_error_gap, "dcn_error": errors[dcn],
+            "fine_error": errors["Fine model"], "error_gap": gap, "scales": scales,
+            "max_error_gap": max_error_gap}
+
+
+@component
+def MultiDigitEvaluator(
+    examples: InputArtifact[Examples],
+    model: InputArtifact[Model],
+    evaluation: OutputArtifact[ModelEvaluation],
+    blessing: OutputArtifact[ModelBlessing],
+    preset: Parameter[str] = "svhn",
+    max_error_gap: Parameter[float] = 0.01,
+    largest: Parameter[int] = 100,
+) -> None:
+    """Table 2 for the composed DCN `model` and the coarse and fine models it holds: sequence
+    error on the original-size test images at 1-3 scales, soft attention, batch-1 times on
+    the `largest` test images and the selected patches, written to `evaluation`; blesses the
+    DCN (`multi_digit_blessing`)."""
+    dcn = training.load_model(artifacts.keras_path(model), presets.get(preset))
+    test = sequence_inputs.full_images(artifacts.split_pattern(examples, "test"))
+    out = multi_digit_report.compare(dcn, test,
+                                     examples.get_string_custom_property("description"),
+                                     report.machine_description(), evaluation.uri, largest)
+    decision = multi_digit_blessing(out["result"]["rows"], max_error_gap)
+    evaluation.set_float_custom_property("dcn_test_error", decision["dcn_error"])
+    evaluation.set_float_custom_property("fine_test_error", decision["fine_error"])
+    _bless(blessing, model, decision)

@@ -134,7 +134,9 @@ def cmd_house_numbers(args) -> None:
     import keras
 
     from dcn_keras import multi_digit_report, presets, report, training
+    from dcn_keras.atomic import atomic_path
     from dcn_keras.data import mnist_sequences, sequence_inputs
+    from dcn_keras.multi_digit_dcn import MultiDigitDCN
 
     config = presets.svhn()
     out = pathlib.Path(args.out)
@@ -157,12 +159,15 @@ def cmd_house_numbers(args) -> None:
             training.fit_multi_digit(config, part, train, valid, args.epochs, path,
                                      args.learning_rate, args.precision, args.verbose)
         models[part] = training.load_model(path, config)
+    dcn = MultiDigitDCN(models["coarse"], models["fine"], args.num_patches)
+    with atomic_path(models_dir / "dcn.keras") as path:
+        dcn.save(path)
     examples = sequence_inputs.full_images(data_dir / "test.tfrecord")
-    result = multi_digit_report.compare(
-        models["coarse"], models["fine"], examples, mnist_sequences.describe(metadata),
-        report.machine_description(), out / "report", args.num_patches)
+    result = multi_digit_report.compare(dcn, examples, mnist_sequences.describe(metadata),
+                                        report.machine_description(), out / "report")
     print(result["markdown"])
     print(f"Report: {out / 'report'}/results.md (patches.png beside it)")
+    print(f"Composed DCN: {models_dir / 'dcn.keras'} (serve it with `dcn export --preset svhn`)")
 
 
 def _add_data_args(parser) -> None:
@@ -256,12 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(run=cmd_bench)
 
     export_ = commands.add_parser("export", help="write a versioned TF Serving SavedModel")
-    export_.add_argument("--model", required=True, help="trained DCN .keras file")
+    export_.add_argument("--model", required=True, help="DCN .keras file")
     export_.add_argument("--out", required=True,
                          help="model base path; the version goes in a numbered folder inside")
     export_.add_argument("--version", type=int, default=None,
                          help="version number (default: one more than the highest there)")
-    export_.add_argument("--preset", default="cluttered_mnist", choices=single)
+    export_.add_argument("--preset", default="cluttered_mnist", choices=sorted(PRESETS),
+                         help="svhn: a composed multi-digit DCN (dcn house-numbers' dcn.keras)")
     export_.set_defaults(run=cmd_export)
 
     house = commands.add_parser(
@@ -271,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(house)
     house.add_argument("--epochs", type=int, default=10)
     house.add_argument("--batch-size", type=int, default=32)
-    house.add_argument("--learning-rate", type=float, default=0.01, help="SGD, momentum 0.9")
+    house.add_argument("--learning-rate", type=float, default=1e-3,
+                       help="Adam, decayed exponentially to a tenth")
     house.add_argument("--precision", default="float32", choices=("float32", "bfloat16"),
                        help="training precision; bfloat16 (mixed) halves the fine model's "
                             "step time on CPUs with AVX512-BF16; models are saved in float32")

@@ -71,16 +71,86 @@ def serving_outputs(model: DynamicCapacityNetwork, images: tf.Tensor) -> dict[st
     }
 
 
+def padded_images(features: dict[str, tf.Tensor], channels: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """Parsed `IMAGE_FEATURES` of `[batch]` examples of any sizes -> (`[batch, max H, max W,
+    channels]` float32 in [0, 1], zero padded at the bottom and right; `[batch, 2]` int32
+    sizes)."""
+    sizes = tf.cast(tf.stack([features["height"], features["width"]], axis=-1), tf.int32)
+    checks = [tf.debugging.assert_equal(features["channels"], tf.cast(channels, tf.int64),
+                                        message=f"The model expects {channels}-channel images; "
+                                                "convert the request images.")]
+    height, width = tf.reduce_max(sizes[:, 0]), tf.reduce_max(sizes[:, 1])
+
+    def decode(args):
+        raw, size = args
+        image = tf.reshape(tf.io.decode_raw(raw, tf.uint8), [size[0], size[1], channels])
+        return tf.pad(image, [[0, height - size[0]], [0, width - size[1]], [0, 0]])
+
+    with tf.control_dependencies(checks):
+        images = tf.map_fn(decode, (features["image"], sizes),
+                           fn_output_signature=tf.TensorSpec([None, None, channels], tf.uint8))
+    return tf.image.convert_image_dtype(images, tf.float32), sizes
+
+
+def multi_digit_outputs(model, images: tf.Tensor, sizes: tf.Tensor) -> dict[str, tf.Tensor]:
+    """The served outputs of a `MultiDigitDCN` for padded images and their sizes."""
+    from dcn_keras import multi_digit
+
+    checks = [
+        tf.debugging.assert_positive(tf.shape(images)[0], message=(
+            f"DCN ({model.config.name}) got an empty batch; send at least one image.")),
+        tf.debugging.assert_less_equal(tf.reduce_max(images), 1.0, message=(
+            f"DCN ({model.config.name}) expects pixel values in [0, 1]; divide 8-bit images "
+            "by 255.")),
+        tf.debugging.assert_equal(tf.shape(sizes)[0], tf.shape(images)[0], message=(
+            "`sizes` needs one (height, width) row per image.")),
+    ]
+    with tf.control_dependencies(checks):
+        outputs = model(tf.identity(images), sizes)
+    length, digits = multi_digit.best_sequence(outputs["length"], outputs["digits"])
+    return {"length_probabilities": outputs["length"],
+            "digit_probabilities": outputs["digits"],
+            "length": length, "digits": digits, "positions": outputs["positions"],
+            "boxes": outputs["boxes"], "valid": outputs["valid"],
+            "saliency": outputs["saliency"]}
+
+
+def _multi_digit_endpoints(model) -> dict:
+    channels = model.config.channels
+
+    @tf.function(input_signature=[
+        tf.TensorSpec([None, None, None, channels], tf.float32,
+                      name=INPUT_NAMES["serving_images"]),
+        tf.TensorSpec([None, 2], tf.int32, name="sizes")])
+    def serve_images(images, sizes):
+        return multi_digit_outputs(model, images, sizes)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string,
+                                                name=INPUT_NAMES["serving_default"])])
+    def serve_examples(examples):
+        features = tf.io.parse_example(examples, tfrecords.IMAGE_FEATURES)
+        return multi_digit_outputs(model, *padded_images(features, channels))
+
+    return {"serving_default": serve_examples, "serving_images": serve_images}
+
+
 def write_saved_model(model: keras.Model, directory: str | os.PathLike) -> pathlib.Path:
     """Write `model` as a TF Serving SavedModel into the new `directory`, atomically.
 
     Args:
-      model: a trained `DynamicCapacityNetwork`.
+      model: a trained `DynamicCapacityNetwork`, or a `MultiDigitDCN` (whose signatures
+        take images of any size: `serving_images` takes zero-padded `images` and their
+        `sizes` `[batch, 2]`, and returns sequence probabilities, the decoded `length` and
+        `digits` (10 = none), and the attention of the first scale).
       directory: where the SavedModel goes; it must not exist yet.
     """
+    from dcn_keras.multi_digit_dcn import MultiDigitDCN
+
+    if isinstance(model, MultiDigitDCN):
+        return _write_archive(model, _multi_digit_endpoints(model), directory)
     if not isinstance(model, DynamicCapacityNetwork):
-        raise TypeError(f"Only a DynamicCapacityNetwork can be exported with its attention "
-                        f"outputs, got {type(model).__name__}. Train one with "
+        raise TypeError(f"Only a DynamicCapacityNetwork or MultiDigitDCN can be exported with "
+                        f"its attention outputs, got {type(model).__name__}. Train one with "
                         "`dcn train --model dcn`.")
     channels = model.config.image_shape[2]
 
@@ -95,10 +165,15 @@ def write_saved_model(model: keras.Model, directory: str | os.PathLike) -> pathl
         features = tf.io.parse_example(examples, tfrecords.IMAGE_FEATURES)
         return serving_outputs(model, tfrecords.decode_images(features, model.config.image_shape))
 
+    return _write_archive(model, {"serving_default": serve_examples,
+                                  "serving_images": serve_images}, directory)
+
+
+def _write_archive(model: keras.Model, endpoints: dict, directory) -> pathlib.Path:
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint("serving_default", serve_examples)
-    archive.add_endpoint("serving_images", serve_images)
+    for name, function in endpoints.items():
+        archive.add_endpoint(name, function)
     directory = pathlib.Path(directory)
     with atomic_directory(directory) as tmp:
         archive.write_out(str(tmp), verbose=False)

@@ -153,20 +153,60 @@ def crop_patches(images: tf.Tensor, boxes: tf.Tensor, size: tuple[int, int]) -> 
     return tf.reshape(crops, [-1, size[0], size[1], tf.shape(images)[3]])
 
 
-class MultiDigitDCN:
+@keras.saving.register_keras_serializable(package="dcn_keras")
+class MultiDigitDCN(keras.Model):
     """DCN composed at test time: coarse saliency picks k positions, the fine model reads
     their crops, and the k fine predictions are combined with inverse-entropy weights
     (Eq. 12-14), ignoring the coarse predictions (paper sec. 4.2.2). Multi-scale: the
     predictions at each of `scales` are averaged.
+
+    A Keras model holding the two trained baselines, so it saves as one `.keras` file and
+    exports for TF Serving; nothing in it is trained.
     """
 
     def __init__(self, coarse: MultiDigitModel, fine: MultiDigitModel,
-                 num_patches: int | None = None, scales: tuple[float, ...] | None = None):
+                 num_patches: int | None = None, scales: tuple[float, ...] | None = None,
+                 **kwargs):
+        kwargs.setdefault("name", "multi_digit_dcn")
+        super().__init__(**kwargs)
         if coarse.config != fine.config:
             raise ValueError("The coarse and fine models were built for different presets.")
+        if coarse.part != "coarse" or fine.part != "fine":
+            raise ValueError(f"Compose a coarse and a fine model, got {coarse.part!r} and "
+                             f"{fine.part!r}.")
         self.coarse, self.fine, self.config = coarse, fine, coarse.config
-        self.num_patches = num_patches or self.config.num_patches
-        self.scales = tuple(scales or self.config.scales)
+        self.num_patches = int(num_patches or self.config.num_patches)
+        self.scales = tuple(float(scale) for scale in (scales or self.config.scales))
+        self.built = True
+
+    def call(self, images, sizes=None) -> dict[str, tf.Tensor]:
+        """`[b, H, W, C]` zero-padded images (`sizes` `[b, 2]`) -> `length` `[b, L]` and
+        `digits` `[b, L, C]` averaged over the scales, with the attention (`saliency`,
+        `positions`, `valid`, and `boxes` in input pixels) of the first scale."""
+        images = tf.convert_to_tensor(images, tf.float32)
+        if sizes is None:
+            sizes = tf.tile([[images.shape[1], images.shape[2]]], [tf.shape(images)[0], 1])
+        seen = [self.attend(*rescale(images, sizes, scale, self.config.crop_size))
+                for scale in self.scales]
+        first = seen[0]
+        return {"length": tf.add_n([s["length"] for s in seen]) / len(seen),
+                "digits": tf.add_n([s["digits"] for s in seen]) / len(seen),
+                "saliency": first["saliency"], "positions": first["positions"],
+                "valid": first["valid"],
+                "boxes": tf.cast(first["boxes"], tf.float32) / self.scales[0]}
+
+    def get_config(self):
+        return {"coarse": keras.saving.serialize_keras_object(self.coarse),
+                "fine": keras.saving.serialize_keras_object(self.fine),
+                "num_patches": self.num_patches, "scales": list(self.scales),
+                "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for part in ("coarse", "fine"):
+            config[part] = keras.saving.deserialize_keras_object(config[part])
+        return cls(**config)
 
     def attend(self, images, sizes=None) -> dict[str, tf.Tensor]:
         """One scale: `[b, H, W, C]` images (zero padded; `sizes` `[b, 2]` their own
@@ -203,8 +243,8 @@ class MultiDigitDCN:
 
     def predict_sequence_probabilities(self, images, sizes=None):
         """(length `[b, L]`, digits `[b, L, C]`) averaged over the scales."""
-        return average_over_scales(self.predict_one_scale, images, self.scales,
-                                   self.config.crop_size, sizes)
+        outputs = self(images, sizes)
+        return outputs["length"], outputs["digits"]
 
 
 def rescale(images, sizes, scale: float, minimum_size) -> tuple[tf.Tensor, tf.Tensor]:

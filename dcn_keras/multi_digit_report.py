@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from dcn_keras import atomic, multi_digit
-from dcn_keras.multi_digit_dcn import MultiDigitDCN, MultiDigitModel, pad_batch, rescale
+from dcn_keras.multi_digit_dcn import MultiDigitDCN, pad_batch, rescale
 
 SCALES = (1.0, 0.75, 0.5)
 
@@ -82,21 +82,21 @@ def mean_times(functions: dict, images) -> dict[str, float]:
     return {name: statistics.fmean(values) for name, values in times.items()}
 
 
-def compare(coarse: MultiDigitModel, fine: MultiDigitModel, examples: list[dict], data: str,
-            machine: str, out_dir, num_patches: int | None = None,
+def compare(dcn: MultiDigitDCN, examples: list[dict], data: str, machine: str, out_dir,
             largest: int = 100) -> dict:
-    """Table 2 on `examples` (original-size test images), times on the `largest` of them,
-    written to `out_dir` as results.json, results.md and patches.png."""
+    """Table 2 for the DCN and the coarse and fine models it holds, on `examples`
+    (original-size test images), with times on the `largest` of them, written to `out_dir`
+    as results.json, results.md and patches.png."""
     from dcn_keras import visualize
 
-    dcn = MultiDigitDCN(coarse, fine, num_patches)
+    coarse = dcn.coarse
     functions = predictors(dcn)
     rows = []
     for name, predict in functions.items():
         errors = sequence_errors_by_scales(predict, examples, SCALES, coarse.config.crop_size,
                                            desc=name)
-        rows += [{"model": f"{name}, {n} scale{'s' if n > 1 else ''}", "scales": n,
-                  "test_error": error} for n, error in enumerate(errors, start=1)]
+        rows += [{"model": f"{name}, {n} scale{'s' if n > 1 else ''}", "name": name,
+                  "scales": n, "test_error": error} for n, error in enumerate(errors, start=1)]
     big = sorted(examples, key=lambda e: e["image"].shape[0] * e["image"].shape[1])[-largest:]
     times = mean_times(functions, [e["image"] for e in big])
     sizes = [list(e["image"].shape[:2]) for e in big]

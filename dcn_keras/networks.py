@@ -60,8 +60,9 @@ def multi_digit_network(config: MultiDigitConfig, part: str, height=None,
     `[batch, H, W, C]` -> `[batch, s1, s2, num_logits]` logits of a probability map.
 
     `part` is "coarse" or "fine"; `height`/`width` may be None (any size). Convolutions
-    have biases, ReLU and dropout (`dense_dropout` after 1x1 layers, `conv_dropout` after
-    the others), as in the paper's appendix 6.2.
+    have ReLU (after batch normalisation when `config.batch_norm`) and dropout
+    (`dense_dropout` after 1x1 layers, `conv_dropout` after the others), as in the paper's
+    appendix 6.2.
     """
     layers = {"coarse": config.coarse_layers, "fine": config.fine_layers}[part]
     blocks = [keras.Input(shape=(height, width, config.channels))]

@@ -44,6 +44,10 @@ def svhn() -> MultiDigitConfig:
     with 192; three 1x1 with 1024). Both end in a 1x1 output layer of 5 + 5 x 11 logits,
     which the appendix does not count among the 7 and 11 layers. The paper leaves the
     padding of the 3x3 layers open; "same" keeps a 54x110 patch from shrinking to nothing.
+
+    Batch normalisation follows each convolution, which the appendix does not list: without
+    it, neither SGD nor Adam got past predicting lengths on MNIST house numbers within 3000
+    steps, while with it Adam reached a third lower validation loss (README, "SVHN").
     """
     return MultiDigitConfig(
         name="svhn",
@@ -77,6 +81,7 @@ def svhn() -> MultiDigitConfig:
         ),
         num_patches=6,
         scales=(1.0,),
+        batch_norm=True,
     )
 
 

@@ -85,10 +85,12 @@ def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
 
 def plot_training_curves(history: dict[str, list[float]], path: str | os.PathLike,
                          title: str) -> None:
-    """Loss and accuracy per epoch (training and validation) from a Keras history CSV."""
+    """Loss and accuracy (sequence error for multi-digit models) per epoch, training and
+    validation, from a Keras history CSV."""
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     epochs = [int(e) + 1 for e in history["epoch"]]
-    for axis, metric in zip(axes, ("loss", "accuracy")):
+    score = "sequence_error" if "sequence_error" in history else "accuracy"
+    for axis, metric in zip(axes, ("loss", score)):
         for prefix, style in (("", "-"), ("val_", "--")):
             if prefix + metric in history:
                 axis.plot(epochs, history[prefix + metric], style, marker="o",

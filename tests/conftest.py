@@ -70,7 +70,7 @@ def pipeline_run(dcn_pipeline, mnist_dir, tmp_path_factory):
     from components import artifacts
 
     root = tmp_path_factory.mktemp("pipeline")
-    smoke = dcn_pipeline.PROFILES["smoke"]
+    smoke = dcn_pipeline.PROFILES["cluttered_mnist"]["smoke"]
 
     def build(profile):
         return dcn_pipeline.create_pipeline(

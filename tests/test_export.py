@@ -153,3 +153,30 @@ def test_requests_reject_wrong_inputs_client_side():
         serving_requests.rest_body("serving_images", np.zeros((1, 100, 100, 1), np.uint8))
     with pytest.raises(ValueError, match="Unknown signature"):
         serving_requests.grpc_request("dcn", "predict", np.zeros((1, 100, 100, 1), np.float32))
+
+
+def test_multi_digit_dcn_serves_mixed_size_images_and_examples(tmp_path):
+    from dcn_keras.multi_digit_dcn import MultiDigitDCN, MultiDigitModel, pad_batch
+
+    config = presets.svhn()
+    dcn = MultiDigitDCN(MultiDigitModel(config, "coarse"), MultiDigitModel(config, "fine"),
+                        num_patches=2)
+    dcn.save(tmp_path / "dcn.keras")
+    assert cli.main(["export", "--preset", "svhn", "--model", str(tmp_path / "dcn.keras"),
+                     "--out", str(tmp_path / "serving")]) == 0
+    rng = np.random.default_rng(0)
+    pixels = [rng.integers(0, 256, (h, w, 1), dtype=np.uint8) for h, w in [(70, 150), (90, 200)]]
+    images, sizes = pad_batch([p.astype(np.float32) / 255 for p in pixels])
+    expected = dcn(images, sizes)
+    served = _signature(tmp_path / "serving" / "1", "serving_images")(images=images,
+                                                                      sizes=sizes)
+    np.testing.assert_allclose(served["length_probabilities"], expected["length"], atol=1e-5)
+    np.testing.assert_allclose(served["digit_probabilities"], expected["digits"], atol=1e-5)
+    assert served["digits"].shape == (2, 5) and served["boxes"].shape == (2, 2, 4)
+    examples = tf.constant([tfrecords.serialize_sequence(p, [1], (0, 0, 1, 1)) for p in pixels])
+    from_examples = _signature(tmp_path / "serving" / "1", "serving_default")(examples=examples)
+    np.testing.assert_allclose(from_examples["digit_probabilities"], expected["digits"],
+                               atol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="divide 8-bit images by 255"):
+        _signature(tmp_path / "serving" / "1", "serving_images")(images=images * 255,
+                                                                 sizes=sizes)

@@ -118,3 +118,21 @@ def test_images_smaller_than_a_crop_are_padded_not_stretched(models):
         coarse.predict_sequence_probabilities, small, (1.0,), (54, 110))
     expected, _ = coarse.predict_sequence_probabilities(padded)
     np.testing.assert_allclose(length, expected, atol=1e-6)
+
+
+def test_composed_dcn_round_trips_as_one_keras_file(models, tmp_path):
+    coarse, fine = models
+    dcn = multi_digit_dcn.MultiDigitDCN(coarse, fine, num_patches=2, scales=(1.0, 0.75))
+    dcn.save(tmp_path / "dcn.keras")
+    loaded = keras.models.load_model(tmp_path / "dcn.keras")
+    assert isinstance(loaded, multi_digit_dcn.MultiDigitDCN)
+    assert (loaded.num_patches, loaded.scales) == (2, (1.0, 0.75))
+    images = _images()
+    for key, value in dcn(images).items():
+        np.testing.assert_allclose(loaded(images)[key], value, atol=1e-5, err_msg=key)
+
+
+def test_composing_needs_a_coarse_and_a_fine_model(models):
+    coarse, fine = models
+    with pytest.raises(ValueError, match="coarse and a fine"):
+        multi_digit_dcn.MultiDigitDCN(fine, coarse)

@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from dcn_keras import multi_digit_report, presets
-from dcn_keras.multi_digit_dcn import MultiDigitModel
+from dcn_keras.multi_digit_dcn import MultiDigitDCN, MultiDigitModel
 
 
 def _example(digits, height=70, width=150):
@@ -40,8 +40,9 @@ def test_compare_writes_table_2_times_and_patches(tmp_path):
     config = presets.svhn()
     coarse, fine = MultiDigitModel(config, "coarse"), MultiDigitModel(config, "fine")
     examples = [_example([3, 4]), _example([5], 64, 120)]
-    out = multi_digit_report.compare(coarse, fine, examples, "toy data", "toy machine",
-                                     tmp_path, num_patches=2, largest=1)
+    dcn = MultiDigitDCN(coarse, fine, num_patches=2)
+    out = multi_digit_report.compare(dcn, examples, "toy data", "toy machine", tmp_path,
+                                     largest=1)
     rows = out["result"]["rows"]
     assert [row["model"] for row in rows][:3] == ["Coarse model, 1 scale",
                                                   "Coarse model, 2 scales",

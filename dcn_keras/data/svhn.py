@@ -138,7 +138,10 @@ class _Archive:
         self.tar.close()
 
 
-def _open(source: pathlib.Path):
+def open_source(source: str | os.PathLike):
+    """An SVHN split (format-1 `.tar.gz` or its extracted folder) with `digit_struct()`,
+    `read(name)` and `close()`."""
+    source = pathlib.Path(source)
     if source.is_dir():
         if not (source / "digitStruct.mat").exists():
             raise SvhnSourceError(f"{source} holds no digitStruct.mat; pass an extracted SVHN "
@@ -162,22 +165,26 @@ def load(source: str | os.PathLike, limit: int | None = None) -> tuple[list[Svhn
       (examples, counts) where counts has `images`, `kept` and `dropped_too_long`
       (sequences longer than 5 digits, which the 5-digit model cannot express).
     """
-    split = _open(pathlib.Path(source))
+    split = open_source(source)
     try:
         images = read_digit_struct(split.digit_struct())[:limit]
-        examples, dropped = [], 0
-        for image in images:
-            if len(image.digits) > MAX_LENGTH or not image.digits:
-                dropped += 1
-                continue
-            try:
-                pixels = _grayscale(split.read(image.name))
-            except (KeyError, FileNotFoundError) as error:
-                raise SvhnSourceError(f"{source} lists {image.name} in digitStruct.mat but "
-                                      "does not hold it; the archive is incomplete.") from error
-            examples.append(SvhnExample(
-                image.name, pixels, tuple(d.label for d in image.digits),
-                sequence_box(image.digits, *pixels.shape)))
+        examples = [example for image in images
+                    if (example := to_example(split, image, source)) is not None]
     finally:
         split.close()
-    return examples, {"images": len(images), "kept": len(examples), "dropped_too_long": dropped}
+    return examples, {"images": len(images), "kept": len(examples),
+                      "dropped_too_long": len(images) - len(examples)}
+
+
+def to_example(split, image: SvhnImage, source="the SVHN source") -> SvhnExample | None:
+    """The grayscale photograph of `image` read from an `open_source` split, or None when
+    its sequence is longer than 5 digits (or empty)."""
+    if len(image.digits) > MAX_LENGTH or not image.digits:
+        return None
+    try:
+        pixels = _grayscale(split.read(image.name))
+    except (KeyError, FileNotFoundError) as error:
+        raise SvhnSourceError(f"{source} lists {image.name} in digitStruct.mat but "
+                              "does not hold it; the archive is incomplete.") from error
+    return SvhnExample(image.name, pixels, tuple(d.label for d in image.digits),
+                       sequence_box(image.digits, *pixels.shape))

@@ -109,7 +109,7 @@ def test_compiles_for_kubeflow_v2_and_to_tfx_ir(dcn_pipeline, tmp_path, capsys):
     # The intermediate representation that LocalDagRunner and BeamDagRunner execute.
     dag = dcn_pipeline.create_pipeline("ir", str(tmp_path / "ir"), str(tmp_path / "m.sqlite"),
                                        str(tmp_path / "serving"),
-                                       dcn_pipeline.PROFILES["quick"])
+                                       dcn_pipeline.PROFILES["cluttered_mnist"]["quick"])
     ir = compiler.Compiler().compile(dag)
     assert {node.pipeline_node.node_info.id for node in ir.nodes} == COMPONENTS
 
