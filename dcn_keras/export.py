@@ -93,8 +93,10 @@ def padded_images(features: dict[str, tf.Tensor], channels: int) -> tuple[tf.Ten
 
 
 def multi_digit_outputs(model, images: tf.Tensor, sizes: tf.Tensor) -> dict[str, tf.Tensor]:
-    """The served outputs of a `MultiDigitDCN` for padded images and their sizes."""
+    """The served outputs of a `MultiDigitDCN` (with its attention) or a coarse or fine
+    `MultiDigitModel` (average top) for padded images and their sizes."""
     from dcn_keras import multi_digit
+    from dcn_keras.multi_digit_dcn import MultiDigitDCN
 
     checks = [
         tf.debugging.assert_positive(tf.shape(images)[0], message=(
@@ -106,13 +108,17 @@ def multi_digit_outputs(model, images: tf.Tensor, sizes: tf.Tensor) -> dict[str,
             "`sizes` needs one (height, width) row per image.")),
     ]
     with tf.control_dependencies(checks):
-        outputs = model(tf.identity(images), sizes)
+        images = tf.identity(images)
+    if isinstance(model, MultiDigitDCN):
+        outputs = model(images, sizes)
+        attention = {key: outputs[key] for key in ("positions", "boxes", "valid", "saliency")}
+    else:
+        outputs = dict(zip(("length", "digits"),
+                           model.predict_sequence_probabilities(images, sizes)))
+        attention = {}
     length, digits = multi_digit.best_sequence(outputs["length"], outputs["digits"])
-    return {"length_probabilities": outputs["length"],
-            "digit_probabilities": outputs["digits"],
-            "length": length, "digits": digits, "positions": outputs["positions"],
-            "boxes": outputs["boxes"], "valid": outputs["valid"],
-            "saliency": outputs["saliency"]}
+    return {"length_probabilities": outputs["length"], "digit_probabilities": outputs["digits"],
+            "length": length, "digits": digits, **attention}
 
 
 def _multi_digit_endpoints(model) -> dict:
@@ -138,19 +144,20 @@ def write_saved_model(model: keras.Model, directory: str | os.PathLike) -> pathl
     """Write `model` as a TF Serving SavedModel into the new `directory`, atomically.
 
     Args:
-      model: a trained `DynamicCapacityNetwork`, or a `MultiDigitDCN` (whose signatures
-        take images of any size: `serving_images` takes zero-padded `images` and their
-        `sizes` `[batch, 2]`, and returns sequence probabilities, the decoded `length` and
-        `digits` (10 = none), and the attention of the first scale).
+      model: a trained `DynamicCapacityNetwork`; or a `MultiDigitDCN` or `MultiDigitModel`,
+        whose signatures take images of any size (`serving_images` takes zero-padded
+        `images` and their `sizes` `[batch, 2]`) and return sequence probabilities, the
+        decoded `length` and `digits` (10 = none), and for the DCN the attention of its
+        first scale.
       directory: where the SavedModel goes; it must not exist yet.
     """
-    from dcn_keras.multi_digit_dcn import MultiDigitDCN
+    from dcn_keras.multi_digit_dcn import MultiDigitDCN, MultiDigitModel
 
-    if isinstance(model, MultiDigitDCN):
+    if isinstance(model, (MultiDigitDCN, MultiDigitModel)):
         return _write_archive(model, _multi_digit_endpoints(model), directory)
     if not isinstance(model, DynamicCapacityNetwork):
-        raise TypeError(f"Only a DynamicCapacityNetwork or MultiDigitDCN can be exported with "
-                        f"its attention outputs, got {type(model).__name__}. Train one with "
+        raise TypeError(f"Only a DCN or a multi-digit model can be exported with these "
+                        f"signatures, got {type(model).__name__}. Train one with "
                         "`dcn train --model dcn`.")
     channels = model.config.image_shape[2]
 

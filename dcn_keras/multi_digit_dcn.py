@@ -185,7 +185,7 @@ class MultiDigitDCN(keras.Model):
         `positions`, `valid`, and `boxes` in input pixels) of the first scale."""
         images = tf.convert_to_tensor(images, tf.float32)
         if sizes is None:
-            sizes = tf.tile([[images.shape[1], images.shape[2]]], [tf.shape(images)[0], 1])
+            sizes = batch_sizes(images)
         seen = [self.attend(*rescale(images, sizes, scale, self.config.crop_size))
                 for scale in self.scales]
         first = seen[0]
@@ -252,13 +252,14 @@ def rescale(images, sizes, scale: float, minimum_size) -> tuple[tf.Tensor, tf.Te
     and zero padded up to `minimum_size` where smaller -> (images, sizes). Resizing the
     padded batch as a whole blends the last pixel row and column of a smaller image with
     its padding."""
-    height, width = images.shape[1], images.shape[2]
+    def scaled(values):
+        return tf.cast(tf.round(tf.cast(values, tf.float32) * scale), tf.int32)
+
     if scale != 1.0:
-        images = tf.image.resize(images, (round(height * scale), round(width * scale)),
-                                 antialias=True)
-    images = tf.pad(images, [[0, 0], [0, max(0, minimum_size[0] - images.shape[1])],
-                             [0, max(0, minimum_size[1] - images.shape[2])], [0, 0]])
-    return images, tf.cast(tf.round(tf.cast(sizes, tf.float32) * scale), tf.int32)
+        images = tf.image.resize(images, scaled(tf.shape(images)[1:3]), antialias=True)
+    short = tf.maximum(0, tf.constant(minimum_size, tf.int32) - tf.shape(images)[1:3])
+    images = tf.pad(images, [[0, 0], [0, short[0]], [0, short[1]], [0, 0]])
+    return images, scaled(sizes)
 
 
 def average_over_scales(predict, images, scales, minimum_size,
@@ -268,9 +269,15 @@ def average_over_scales(predict, images, scales, minimum_size,
     image's own (height, width) in a zero-padded batch (default the batch's size)."""
     images = tf.convert_to_tensor(images, tf.float32)
     if sizes is None:
-        sizes = tf.tile([[images.shape[1], images.shape[2]]], [tf.shape(images)[0], 1])
+        sizes = batch_sizes(images)
     outputs = [predict(*rescale(images, sizes, scale, minimum_size)) for scale in scales]
     return tuple(tf.add_n(list(parts)) / len(outputs) for parts in zip(*outputs))
+
+
+def batch_sizes(images) -> tf.Tensor:
+    """`[b, 2]` int32: every image of the batch `[b, H, W, C]` is (H, W)."""
+    shape = tf.shape(images)
+    return tf.tile(shape[None, 1:3], [shape[0], 1])
 
 
 def pad_batch(images: list) -> tuple[tf.Tensor, tf.Tensor]:

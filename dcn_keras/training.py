@@ -12,7 +12,7 @@ from dcn_keras import baselines
 from dcn_keras.atomic import atomic_path
 from dcn_keras.config import DCNConfig, MultiDigitConfig
 from dcn_keras.model import DynamicCapacityNetwork
-from dcn_keras.multi_digit_dcn import MultiDigitModel
+from dcn_keras.multi_digit_dcn import MultiDigitDCN, MultiDigitModel
 
 MODEL_KINDS = ("coarse", "fine", "dcn_no_hints", "dcn")
 TITLES = {"coarse": "Coarse model", "fine": "Fine model",
@@ -123,7 +123,7 @@ def load_model(path: str | os.PathLike, config: DCNConfig) -> keras.Model:
     except Exception as error:  # Keras raises many kinds for a damaged archive
         raise ValueError(f"{path} is not a loadable Keras model ({type(error).__name__}: "
                          f"{error}). Retrain it with `dcn train`.") from error
-    if isinstance(model, (DynamicCapacityNetwork, MultiDigitModel)):
+    if isinstance(model, (DynamicCapacityNetwork, MultiDigitModel, MultiDigitDCN)):
         if model.config.name != config.name:
             raise ValueError(f"{path} holds a DCN for preset {model.config.name!r}, not "
                              f"{config.name!r}. Pass --preset {model.config.name} or a model "

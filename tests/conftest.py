@@ -84,3 +84,16 @@ def pipeline_run(dcn_pipeline, mnist_dir, tmp_path_factory):
                      if a.state == metadata_store_pb2.Artifact.LIVE}
     LocalDagRunner().run(build(smoke))
     return {"root": root, "failure": failure.value, "after_failure": after_failure}
+
+
+@pytest.fixture(scope="session")
+def house_numbers(tmp_path_factory, mnist_dir):
+    """A tiny `dcn house-numbers` run (k = 2), mixed-precision training included."""
+    from dcn_keras import cli
+
+    out = tmp_path_factory.mktemp("house_numbers")
+    assert cli.main(["house-numbers", "--out", str(out), "--mnist-dir", str(mnist_dir),
+                     "--train", "16", "--valid", "8", "--test", "3", "--epochs", "1",
+                     "--batch-size", "8", "--num-patches", "2", "--precision", "bfloat16",
+                     "--verbose", "0"]) == 0
+    return out

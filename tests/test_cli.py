@@ -1,5 +1,6 @@
 import json
 
+import keras
 
 from dcn_keras import cli
 
@@ -42,14 +43,15 @@ def test_data_without_mnist_says_what_to_pass(tmp_path, capsys):
     assert "--mnist-dir" in capsys.readouterr().err
 
 
-def test_house_numbers_experiment_end_to_end_on_tiny_data(tmp_path, mnist_dir, capsys):
-    args = ["house-numbers", "--out", str(tmp_path), "--mnist-dir", str(mnist_dir),
-            "--train", "16", "--valid", "8", "--test", "3", "--epochs", "1",
-            "--batch-size", "8", "--verbose", "0"]
-    assert cli.main(args) == 0
-    assert "training the fine model" in capsys.readouterr().out
-    result = json.loads((tmp_path / "report" / "results.json").read_text())
+def test_house_numbers_experiment_end_to_end_on_tiny_data(house_numbers, mnist_dir, capsys):
+    result = json.loads((house_numbers / "report" / "results.json").read_text())
     assert len(result["rows"]) == 12 and "MNIST house numbers" in result["data"]
-    assert (tmp_path / "models" / "coarse.keras").exists()
+    for name in ("coarse", "fine", "dcn"):
+        assert (house_numbers / "models" / f"{name}.keras").exists()
+    # Trained in mixed bfloat16, saved in float32.
+    fine = keras.models.load_model(house_numbers / "models" / "fine.keras")
+    assert {layer.dtype_policy.name for layer in fine.network.layers} == {"float32"}
+    args = ["house-numbers", "--out", str(house_numbers), "--mnist-dir", str(mnist_dir),
+            "--num-patches", "2"]
     assert cli.main(args) == 0  # a rerun reuses the data and the trained models
     assert "training" not in capsys.readouterr().out

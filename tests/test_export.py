@@ -86,7 +86,7 @@ def test_versions_are_numbered_and_never_overwritten(exported, trained):
 def test_only_a_dcn_can_be_exported(tmp_path):
     from dcn_keras import baselines
 
-    with pytest.raises(TypeError, match="DynamicCapacityNetwork"):
+    with pytest.raises(TypeError, match="Only a DCN or a multi-digit model"):
         export.export_saved_model(baselines.fine_model(presets.cluttered_mnist()), tmp_path)
 
 

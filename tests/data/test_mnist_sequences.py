@@ -18,8 +18,13 @@ def test_training_images_are_tight_crops(pools):
         top, left, bottom, right = example.box
         height, width = example.image.shape
         assert 1 <= len(example.digits) <= 5 and all(0 <= d <= 9 for d in example.digits)
-        assert top == left == height - bottom == width - right  # the same margin all round
+        # The same margin above and below; at least as much left and right, and widened
+        # to the 1:2 aspect of the training size where the sequence is shorter.
+        assert top == height - bottom and left >= top and width - right >= top
         assert 0.1 * (bottom - top) - 1 <= top <= 0.25 * (bottom - top) + 1
+        assert width >= 2 * height
+        if width > 2 * height:
+            assert left == width - right == top
         assert example.image[top:bottom, left:right].sum() == example.image.sum()
 
 

@@ -61,7 +61,7 @@ def test_the_pushed_dcn_reads_serialized_test_examples(run):
     assert pathlib.Path(destination).parent == root / "serving"
     examples, = _live(store, "Examples")
     records = [r.numpy() for r in tf.data.TFRecordDataset(
-        tf.io.gfile.glob(artifacts.split_pattern(examples, "test")))]
+        sorted(str(p) for p in pathlib.Path(examples.uri, "Split-test").glob("*.tfrecord")))]
     served = tf.saved_model.load(destination).signatures["serving_default"](
         examples=tf.constant(records))
     assert served["digits"].shape == (6, 5) and served["boxes"].shape == (6, 2, 4)
