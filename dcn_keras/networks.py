@@ -7,17 +7,25 @@ import keras
 from dcn_keras.config import Conv, DCNConfig, MultiDigitConfig
 
 
+def _conv_block(layer: Conv, name: str, index: int, batch_norm: bool = True) -> list:
+    """Conv -> batch normalisation -> ReLU, or conv with ReLU (and bias) without it."""
+    if not batch_norm:
+        return [keras.layers.Conv2D(layer.filters, layer.kernel, strides=layer.stride,
+                                    padding=layer.padding, activation="relu",
+                                    name=f"{name}_conv{index}")]
+    return [
+        keras.layers.Conv2D(layer.filters, layer.kernel, strides=layer.stride,
+                            padding=layer.padding, use_bias=False, name=f"{name}_conv{index}"),
+        keras.layers.BatchNormalization(name=f"{name}_bn{index}"),
+        keras.layers.ReLU(name=f"{name}_relu{index}"),
+    ]
+
+
 def _stack(layers, input_shape, name) -> keras.Sequential:
     blocks = [keras.Input(shape=input_shape)]
     for index, layer in enumerate(layers):
         if isinstance(layer, Conv):
-            blocks += [
-                keras.layers.Conv2D(layer.filters, layer.kernel, strides=layer.stride,
-                                    padding=layer.padding, use_bias=False,
-                                    name=f"{name}_conv{index}"),
-                keras.layers.BatchNormalization(name=f"{name}_bn{index}"),
-                keras.layers.ReLU(name=f"{name}_relu{index}"),
-            ]
+            blocks += _conv_block(layer, name, index)
         else:
             blocks.append(keras.layers.MaxPooling2D(layer.size, name=f"{name}_pool{index}"))
     return keras.Sequential(blocks, name=name)
@@ -69,22 +77,10 @@ def multi_digit_network(config: MultiDigitConfig, part: str, height=None,
     for index, layer in enumerate(layers):
         if isinstance(layer, Conv):
             dense = layer.kernel in (1, (1, 1))
-            if config.batch_norm:
-                blocks += [
-                    keras.layers.Conv2D(layer.filters, layer.kernel, strides=layer.stride,
-                                        padding=layer.padding, use_bias=False,
-                                        name=f"{part}_conv{index}"),
-                    keras.layers.BatchNormalization(name=f"{part}_bn{index}"),
-                    keras.layers.ReLU(name=f"{part}_relu{index}"),
-                ]
-            else:
-                blocks.append(keras.layers.Conv2D(
-                    layer.filters, layer.kernel, strides=layer.stride, padding=layer.padding,
-                    activation="relu", name=f"{part}_conv{index}"))
-            blocks += [
-                keras.layers.Dropout(config.dense_dropout if dense else config.conv_dropout,
-                                     name=f"{part}_dropout{index}"),
-            ]
+            blocks += _conv_block(layer, part, index, config.batch_norm)
+            blocks.append(keras.layers.Dropout(
+                config.dense_dropout if dense else config.conv_dropout,
+                name=f"{part}_dropout{index}"))
         else:
             blocks.append(keras.layers.MaxPooling2D(layer.size, name=f"{part}_pool{index}"))
     # Softmaxes and entropies need float32 even when the body runs in bfloat16.
