@@ -65,3 +65,17 @@ def test_the_pushed_dcn_reads_serialized_test_examples(run):
     served = tf.saved_model.load(destination).signatures["serving_default"](
         examples=tf.constant(records))
     assert served["digits"].shape == (6, 5) and served["boxes"].shape == (6, 2, 4)
+
+
+def test_svhn_pipeline_compiles_for_kubeflow_v2(dcn_pipeline, tmp_path):
+    dcn_pipeline.main(["--preset", "svhn", "--runner", "kubeflow_v2", "--profile", "paper",
+                       "--pipeline-root", str(tmp_path), "--svhn-dir", str(tmp_path / "svhn"),
+                       "--image", "example.com/dcn-keras:test"])
+    spec = json.loads((tmp_path / "dcn-svhn-paper.json").read_text())
+    tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert set(tasks) == COMPONENTS
+    assert tasks["MultiDigitEvaluator"]["dependentTasks"] == ["DcnComposer",
+                                                             "HouseNumbersExampleGen"]
+    parameters = tasks["HouseNumbersExampleGen"]["inputs"]["parameters"]
+    assert parameters["svhn_dir"]["runtimeValue"]["constantValue"]["stringValue"] == \
+        str(tmp_path / "svhn")
