@@ -9,6 +9,11 @@ Both return `probabilities` `[batch, classes]`, `classes` `[batch]` int64,
 `coarse_probabilities` `[batch, classes]`, `positions` `[batch, k, 2]`, `boxes`
 `[batch, k, 4]` and `saliency` `[batch, s1, s2]`. The entropy gradient of the saliency
 (`tf.GradientTape`) runs inside the exported graph.
+
+Multi-digit models (a composed `MultiDigitDCN`, or a coarse or fine `MultiDigitModel`) take
+images of any size: `serving_default` takes sequence tf.Examples of different sizes, and
+`serving_images` zero-padded `images` with their `sizes` `[batch, 2]` (see
+`write_saved_model`).
 """
 
 from __future__ import annotations
