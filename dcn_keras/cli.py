@@ -280,8 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     house.add_argument("--learning-rate", type=float, default=1e-3,
                        help="Adam, decayed exponentially to a tenth")
     house.add_argument("--precision", default="float32", choices=("float32", "bfloat16"),
-                       help="training precision; bfloat16 (mixed) halves the fine model's "
-                            "step time on CPUs with AVX512-BF16; models are saved in float32")
+                       help="training precision; bfloat16 (mixed) speeds training up on CPUs "
+                            "with AVX512-BF16 and GPUs; models are saved in float32")
     house.add_argument("--num-patches", type=int, default=None, help="k (default: 6)")
     house.add_argument("--verbose", default="auto", type=_verbosity)
     house.set_defaults(run=cmd_house_numbers)

@@ -66,7 +66,7 @@ class MultiDigitModel(keras.Model):
                 else multi_digit.average_pool)(*maps, mask)
 
     def _step_values(self, data, training):
-        images, (length, digits) = data
+        images, (length, digits), _ = keras.utils.unpack_x_y_sample_weight(data)
         logits = self(images, training=training)
         length_p, digit_p = multi_digit.average_pool(*multi_digit.probabilities(
             logits, self.config.max_length, self.config.digit_classes))
@@ -260,18 +260,6 @@ def rescale(images, sizes, scale: float, minimum_size) -> tuple[tf.Tensor, tf.Te
     short = tf.maximum(0, tf.constant(minimum_size, tf.int32) - tf.shape(images)[1:3])
     images = tf.pad(images, [[0, 0], [0, short[0]], [0, short[1]], [0, 0]])
     return images, scaled(sizes)
-
-
-def average_over_scales(predict, images, scales, minimum_size,
-                        sizes=None) -> tuple[tf.Tensor, tf.Tensor]:
-    """Multi-scale prediction: `predict(images, sizes)` on the batch `rescale`d by each
-    scale, the predictions averaged as independent estimates. `sizes` `[b, 2]`: each
-    image's own (height, width) in a zero-padded batch (default the batch's size)."""
-    images = tf.convert_to_tensor(images, tf.float32)
-    if sizes is None:
-        sizes = batch_sizes(images)
-    outputs = [predict(*rescale(images, sizes, scale, minimum_size)) for scale in scales]
-    return tuple(tf.add_n(list(parts)) / len(outputs) for parts in zip(*outputs))
 
 
 def batch_sizes(images) -> tf.Tensor:

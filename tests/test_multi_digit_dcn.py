@@ -114,10 +114,13 @@ def test_images_smaller_than_a_crop_are_padded_not_stretched(models):
     small = _images(40, 90, 1)
     padded = np.zeros((1, 54, 110, 1), np.float32)
     padded[:, :40, :90] = small
-    length, _ = multi_digit_dcn.average_over_scales(
-        coarse.predict_sequence_probabilities, small, (1.0,), (54, 110))
+    images, sizes = multi_digit_dcn.rescale(tf.constant(small), [[40, 90]], 1.0, (54, 110))
+    np.testing.assert_array_equal(images, padded)
+    length, _ = coarse.predict_sequence_probabilities(images, sizes)
     expected, _ = coarse.predict_sequence_probabilities(padded)
     np.testing.assert_allclose(length, expected, atol=1e-6)
+    _, halved = multi_digit_dcn.rescale(tf.constant(small), [[40, 90]], 0.5, (54, 110))
+    assert halved.numpy().tolist() == [[20, 45]]
 
 
 def test_composed_dcn_round_trips_as_one_keras_file(models, tmp_path):

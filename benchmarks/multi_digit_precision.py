@@ -1,0 +1,50 @@
+"""Training-step time of the svhn preset's models in float32 and in mixed bfloat16, side by
+side in one process (medians of interleaved steps, batch 32 of 54x110 crops):
+
+    .venv/bin/python benchmarks/multi_digit_precision.py [--repeats 10]
+
+This is the speed-up behind `dcn house-numbers --precision bfloat16`. It needs a CPU with
+AVX512-BF16 (or a GPU) to pay off; elsewhere bfloat16 is emulated and slower.
+"""
+
+import argparse
+import statistics
+import time
+
+import keras
+import numpy as np
+
+from dcn_keras import presets
+from dcn_keras.multi_digit_dcn import MultiDigitModel
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=10)
+    args = parser.parse_args()
+    config = presets.svhn()
+    rng = np.random.default_rng(0)
+    images = rng.random((32, *config.crop_size, 1), np.float32)
+    targets = (np.full(32, 2, np.int32), np.tile([[3, 7, 10, 10, 10]], (32, 1)).astype(np.int32))
+    print("| model | float32 s/step | mixed bfloat16 s/step | speed-up |")
+    print("|---|---:|---:|---:|")
+    for part in ("coarse", "fine"):
+        models = {}
+        for policy in ("float32", "mixed_bfloat16"):
+            keras.config.set_dtype_policy(policy)
+            models[policy] = MultiDigitModel(config, part)
+            models[policy].compile(optimizer="adam")
+            models[policy].train_on_batch(images, targets)  # warm-up and tracing
+        keras.config.set_dtype_policy("float32")
+        times = {policy: [] for policy in models}
+        for _ in range(args.repeats):
+            for policy, model in models.items():
+                start = time.perf_counter()
+                model.train_on_batch(images, targets)
+                times[policy].append(time.perf_counter() - start)
+        full, mixed = (statistics.median(times[p]) for p in models)
+        print(f"| {part} | {full:.3f} | {mixed:.3f} | {full / mixed:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
