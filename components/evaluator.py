@@ -24,9 +24,13 @@ from dcn_keras.data import sequence_inputs, tfrecords
 def blessing_decision(rows: list[dict], max_error_gap: float) -> dict:
     """Bless DCN when its test error is at most the fine model's plus `max_error_gap`."""
     errors = {row["kind"]: row["test_error"] for row in rows}
-    gap = errors["dcn"] - errors["fine"]
-    return {"blessed": gap <= max_error_gap, "dcn_error": errors["dcn"],
-            "fine_error": errors["fine"], "error_gap": gap, "max_error_gap": max_error_gap}
+    return _decision(errors["dcn"], errors["fine"], max_error_gap)
+
+
+def _decision(dcn_error: float, fine_error: float, max_error_gap: float, **details) -> dict:
+    gap = dcn_error - fine_error
+    return {"blessed": gap <= max_error_gap, "dcn_error": dcn_error, "fine_error": fine_error,
+            "error_gap": gap, "max_error_gap": max_error_gap, **details}
 
 
 @component
@@ -76,10 +80,7 @@ def multi_digit_blessing(rows: list[dict], max_error_gap: float) -> dict:
     scales = max(row["scales"] for row in rows)
     errors = {row["name"]: row["test_error"] for row in rows if row["scales"] == scales}
     dcn = next(name for name in errors if name.startswith("DCN"))
-    gap = errors[dcn] - errors["Fine model"]
-    return {"blessed": gap <= max_error_gap, "dcn_error": errors[dcn],
-            "fine_error": errors["Fine model"], "error_gap": gap, "scales": scales,
-            "max_error_gap": max_error_gap}
+    return _decision(errors[dcn], errors["Fine model"], max_error_gap, scales=scales)
 
 
 @component
