@@ -8,14 +8,12 @@ AVX512-BF16 (or a GPU) to pay off; elsewhere bfloat16 is emulated and slower.
 """
 
 import argparse
-import statistics
-import time
 
 import keras
 import numpy as np
 
-from dcn_keras import presets
-from dcn_keras.multi_digit_dcn import MultiDigitModel
+from dcn_keras import measure, presets
+from dcn_keras.multi_digit.model import MultiDigitModel
 
 
 def main() -> None:
@@ -36,13 +34,11 @@ def main() -> None:
             models[policy].compile(optimizer="adam")
             models[policy].train_on_batch(images, targets)  # warm-up and tracing
         keras.config.set_dtype_policy("float32")
-        times = {policy: [] for policy in models}
-        for _ in range(args.repeats):
-            for policy, model in models.items():
-                start = time.perf_counter()
-                model.train_on_batch(images, targets)
-                times[policy].append(time.perf_counter() - start)
-        full, mixed = (statistics.median(times[p]) for p in models)
+        steps = {policy: (lambda model=model: model.train_on_batch(images, targets))
+                 for policy, model in models.items()}
+        times = measure.medians_ms(measure.time_side_by_side(steps, repeats=args.repeats,
+                                                             warmup=0))
+        full, mixed = (times[policy] / 1e3 for policy in models)
         print(f"| {part} | {full:.3f} | {mixed:.3f} | {full / mixed:.2f}x |", flush=True)
 
 

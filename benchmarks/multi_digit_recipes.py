@@ -20,7 +20,7 @@ import keras
 
 from dcn_keras import presets
 from dcn_keras.data import sequence_inputs
-from dcn_keras.multi_digit_dcn import MultiDigitModel
+from dcn_keras.multi_digit.model import MultiDigitModel
 
 RECIPES = {
     "paper: SGD momentum 0.9, lr 0.01, no batch norm": ("sgd", 0.01, False),

@@ -1,24 +1,24 @@
 """Sparse versus dense refined top pass, timed side by side.
 
 DCN inference updates the top layers' first convolution for the k changed
-vectors only (dcn_keras/sparse_conv.py) instead of running the top layers on
+vectors only (dcn_keras/core/sparse_conv.py) instead of running the top layers on
 the whole refined map. This times both on the same inputs for a 100x100 and a
 200x200 image (23x23 and 48x48 coarse maps):
 
     .venv/bin/python benchmarks/refined_top_pass.py
 """
 
-import statistics
-
 import numpy as np
 import tensorflow as tf
 
-from dcn_keras import evaluation, patches, presets, training
+from dcn_keras import measure, presets
+from dcn_keras.core import refine
 
 
 def main() -> None:
     for size, batch in ((100, 64), (100, 1), (200, 64), (200, 1)):
-        model = training.build_model("dcn", presets.cluttered_mnist().resized(size, size))
+        model = presets.family("cluttered_mnist").with_config(
+            presets.cluttered_mnist().resized(size, size)).build("dcn")
         geometry = model.geometry
         rng = np.random.default_rng(0)
         shape = (batch, geometry.map_height, geometry.map_width, model.config.feature_dim)
@@ -27,17 +27,18 @@ def main() -> None:
         flat = np.stack([rng.choice(geometry.num_positions, 8, replace=False)
                          for _ in range(batch)])
         positions = tf.constant(np.stack(divmod(flat, geometry.map_width), -1), tf.int32)
-        first = model._top_conv(coarse)
+        _, first = model.top_inference(coarse)
         functions = {
-            "dense": tf.function(lambda c: model.top(patches.refine(c, fine, positions),
+            "dense": tf.function(lambda c: model.top(refine.refine(c, fine, positions),
                                                      training=False)),
-            "sparse": tf.function(lambda c: model._refined_logits(c, first, fine, positions)),
+            "sparse": tf.function(lambda c: model.refined_logits(c, first, fine, positions)),
         }
         np.testing.assert_allclose(functions["dense"](coarse), functions["sparse"](coarse),
                                    rtol=1e-4, atol=1e-4)
-        times = evaluation.time_side_by_side(functions, coarse, repeats=50 if batch > 1 else 300)
+        times = measure.medians_ms(measure.time_side_by_side(
+            functions, coarse, repeats=50 if batch > 1 else 300))
         print(f"{size}x{size} input ({shape[1]}x{shape[2]} map), batch {batch}: " + ", ".join(
-            f"{name} {1e3 * statistics.median(values):.2f} ms" for name, values in times.items()))
+            f"{name} {ms:.2f} ms" for name, ms in times.items()))
 
 
 if __name__ == "__main__":

@@ -1,19 +1,18 @@
 """ClutteredMnistExampleGen: Cluttered MNIST TFRecords from MNIST, made by Apache Beam."""
 
 # No `from __future__ import annotations`: TFX reads these annotations at runtime.
-import json
-import os
 
 import apache_beam as beam
-from tfx.dsl.component.experimental.annotations import (BeamComponentParameter, OutputArtifact,
-                                                        Parameter)
+from tfx.dsl.component.experimental.annotations import (
+    BeamComponentParameter,
+    OutputArtifact,
+    Parameter,
+)
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types import artifact_utils
 from tfx.types.standard_artifacts import Examples
 
 from components.artifacts import SPLITS
-from components.shards import WriteShards
-from dcn_keras import atomic
+from components.shards import write_examples
 from dcn_keras.data import cluttered_mnist, mnist, tfrecords
 
 
@@ -39,12 +38,12 @@ class ClutteredMnistRecords:
 @component(use_beam=True)
 def ClutteredMnistExampleGen(
     examples: OutputArtifact[Examples],
+    train_images: Parameter[int],
+    eval_images: Parameter[int],
+    test_images: Parameter[int],
+    seed: Parameter[int],
+    num_shards: Parameter[int],
     mnist_dir: Parameter[str] = "",
-    train_images: Parameter[int] = 28000,
-    eval_images: Parameter[int] = 1000,
-    test_images: Parameter[int] = 2000,
-    seed: Parameter[int] = 0,
-    num_shards: Parameter[int] = 4,
     beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
 ) -> None:
     """Cluttered MNIST (Mnih et al. 2014) in train / eval / test splits.
@@ -55,15 +54,6 @@ def ClutteredMnistExampleGen(
     """
     sizes = {"train": train_images, "eval": eval_images, "test": test_images}
     pools = mnist.digit_pools(mnist.load(mnist_dir or None))
-    examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
-    with beam_pipeline as pipeline:
-        for split, name in SPLITS.items():
-            prefix = os.path.join(artifact_utils.get_split_uri([examples], split), "data")
-            _ = pipeline | f"Generate{split.title()}" >> WriteShards(
-                ClutteredMnistRecords(pools[name], seed, name), sizes[split], prefix,
-                num_shards, f"{name}_images")
-    for split, size in sizes.items():
-        examples.set_int_custom_property(f"{split}_examples", size)
     metadata = {"dataset": "cluttered_mnist", "seed": seed, "canvas": cluttered_mnist.CANVAS,
                 "num_distractors": cluttered_mnist.NUM_DISTRACTORS,
                 "distractor_size": cluttered_mnist.DISTRACTOR,
@@ -71,6 +61,7 @@ def ClutteredMnistExampleGen(
                                   "digit_pool": pools[name].source,
                                   "pool_digits": len(pools[name])}
                            for split, name in SPLITS.items()}}
-    examples.set_string_custom_property("description", cluttered_mnist.describe(metadata))
-    atomic.write_text(os.path.join(examples.uri, "metadata.json"),
-                      json.dumps(metadata, indent=2))
+    makers = {split: ClutteredMnistRecords(pools[name], seed, name)
+              for split, name in SPLITS.items()}
+    write_examples(beam_pipeline, examples, makers, sizes, num_shards,
+                   cluttered_mnist.describe(metadata), metadata)

@@ -7,10 +7,8 @@ from tfx.types.standard_artifacts import Model
 
 from components import artifacts
 from components.trainer import write_serving_model
-from dcn_keras import compose, presets, training
+from dcn_keras import presets, training
 from dcn_keras.atomic import atomic_path
-from dcn_keras.config import MultiDigitConfig
-from dcn_keras.multi_digit_dcn import MultiDigitDCN
 
 
 @component
@@ -18,27 +16,23 @@ def DcnComposer(
     coarse_model: InputArtifact[Model],
     fine_model: InputArtifact[Model],
     model: OutputArtifact[Model],
-    preset: Parameter[str] = "cluttered_mnist",
-    num_patches: Parameter[int] = 8,
+    preset: Parameter[str],
+    num_patches: Parameter[int],
     scales: Parameter[str] = "",
 ) -> None:
-    """The paper's transfer setting: coarse and top layers from `coarse_model`, fine layers
-    from `fine_model`, attention over `num_patches` patches; nothing is retrained. For the
-    svhn preset, a `MultiDigitDCN` averaging over `scales` (comma-separated, such as
+    """The paper's transfer setting: a DCN from `coarse_model` and `fine_model` trained
+    apart, attending to `num_patches` patches; nothing is retrained (the family's
+    `compose`). Multi-digit DCNs average over `scales` (comma-separated, such as
     "1,0.75,0.5"; empty: the preset's)."""
-    config = presets.get(preset)
-    coarse = training.load_model(artifacts.keras_path(coarse_model), config)
-    fine = training.load_model(artifacts.keras_path(fine_model), config)
-    if isinstance(config, MultiDigitConfig):
-        dcn = MultiDigitDCN(coarse, fine, num_patches, _scales(scales))
-        model.set_string_custom_property("scales", ",".join(map(str, dcn.scales)))
-    elif scales:
-        raise ValueError(f"Preset {preset!r} is single-scale; leave scales empty.")
-    else:
-        dcn = compose.compose(coarse, fine, config, num_patches)
+    family = presets.family(preset)
+    coarse = training.load_model(artifacts.keras_path(coarse_model), family)
+    fine = training.load_model(artifacts.keras_path(fine_model), family)
+    dcn = family.compose(coarse, fine, num_patches, _scales(scales))
     with atomic_path(artifacts.keras_path(model)) as tmp:
         dcn.save(tmp)
-    write_serving_model(dcn, artifacts.serving_path(model))
+    write_serving_model(dcn, artifacts.serving_path(model), family)
+    model.set_string_custom_property(
+        "scales", ",".join(map(str, getattr(dcn, "scales", (1.0,)))))
     model.set_string_custom_property("model_kind", "composed")
     model.set_int_custom_property("num_patches", num_patches)
 

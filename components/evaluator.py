@@ -17,8 +17,10 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import Examples, Model, ModelBlessing, ModelEvaluation
 
 from components import artifacts
-from dcn_keras import multi_digit_report, presets, report, training
-from dcn_keras.data import sequence_inputs, tfrecords
+from dcn_keras import measure, presets, training
+from dcn_keras.cluttered_mnist import report
+from dcn_keras.data import sequence_inputs
+from dcn_keras.multi_digit import report as multi_digit_report
 
 
 def blessing_decision(rows: list[dict], max_error_gap: float) -> dict:
@@ -42,22 +44,22 @@ def DcnEvaluator(
     composed_model: InputArtifact[Model],
     evaluation: OutputArtifact[ModelEvaluation],
     blessing: OutputArtifact[ModelBlessing],
-    preset: Parameter[str] = "cluttered_mnist",
-    batch_size: Parameter[int] = 64,
-    max_error_gap: Parameter[float] = 0.01,
+    preset: Parameter[str],
+    batch_size: Parameter[int],
+    max_error_gap: Parameter[float],
 ) -> None:
     """Writes results.json / results.md / plots to `evaluation`, and blesses `dcn_model`
     when its test error is within `max_error_gap` of the fine model's."""
-    config = presets.get(preset)
+    family = presets.family(preset)
     inputs = {"coarse": coarse_model, "fine": fine_model, "dcn": dcn_model,
               "composed": composed_model}
-    models = {kind: training.load_model(artifacts.keras_path(artifact), config)
+    models = {kind: training.load_model(artifacts.keras_path(artifact), family)
               for kind, artifact in inputs.items()}
-    test = tfrecords.dataset(artifacts.split_pattern(examples, "test"), config.image_shape,
-                             batch_size, count=artifacts.split_count(examples, "test"))
+    test = family.test_dataset(artifacts.split_pattern(examples, "test"), batch_size,
+                               artifacts.split_count(examples, "test"))
     history = os.path.join(dcn_model.uri, artifacts.HISTORY_FILE)
     out = report.compare(models, test, examples.get_string_custom_property("description"),
-                         evaluation.uri, config, batch_size, {"dcn": history})
+                         evaluation.uri, family.config, batch_size, {"dcn": history})
     for row in out["result"]["rows"]:
         evaluation.set_float_custom_property(f"{row['kind']}_test_error", row["test_error"])
     _bless(blessing, dcn_model, blessing_decision(out["result"]["rows"], max_error_gap))
@@ -89,19 +91,19 @@ def MultiDigitEvaluator(
     model: InputArtifact[Model],
     evaluation: OutputArtifact[ModelEvaluation],
     blessing: OutputArtifact[ModelBlessing],
-    preset: Parameter[str] = "svhn",
-    max_error_gap: Parameter[float] = 0.01,
-    largest: Parameter[int] = 100,
+    preset: Parameter[str],
+    max_error_gap: Parameter[float],
+    largest: Parameter[int],
 ) -> None:
     """Table 2 for the composed DCN `model` and the coarse and fine models it holds: sequence
     error on the original-size test images at 1-3 scales, soft attention, batch-1 times on
     the `largest` test images and the selected patches, written to `evaluation`; blesses the
     DCN (`multi_digit_blessing`)."""
-    dcn = training.load_model(artifacts.keras_path(model), presets.get(preset))
+    dcn = training.load_model(artifacts.keras_path(model), presets.family(preset))
     test = sequence_inputs.full_images(artifacts.split_pattern(examples, "test"))
     out = multi_digit_report.compare(dcn, test,
                                      examples.get_string_custom_property("description"),
-                                     report.machine_description(), evaluation.uri, largest)
+                                     measure.machine_description(), evaluation.uri, largest)
     decision = multi_digit_blessing(out["result"]["rows"], max_error_gap)
     evaluation.set_float_custom_property("dcn_test_error", decision["dcn_error"])
     evaluation.set_float_custom_property("fine_test_error", decision["fine_error"])

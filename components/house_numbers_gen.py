@@ -2,19 +2,19 @@
 transfer benchmark), made by Apache Beam."""
 
 # No `from __future__ import annotations`: TFX reads these annotations at runtime.
-import json
 import os
 
 import apache_beam as beam
-from tfx.dsl.component.experimental.annotations import (BeamComponentParameter, OutputArtifact,
-                                                        Parameter)
+from tfx.dsl.component.experimental.annotations import (
+    BeamComponentParameter,
+    OutputArtifact,
+    Parameter,
+)
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types import artifact_utils
 from tfx.types.standard_artifacts import Examples
 
 from components.artifacts import SPLITS
-from components.shards import WriteShards
-from dcn_keras import atomic
+from components.shards import write_examples
 from dcn_keras.data import mnist, mnist_sequences, svhn, tfrecords
 
 
@@ -100,13 +100,13 @@ def svhn_splits(svhn_dir: str, sizes: dict[str, int]) -> tuple[dict[str, list], 
 @component(use_beam=True)
 def HouseNumbersExampleGen(
     examples: OutputArtifact[Examples],
+    train_images: Parameter[int],
+    eval_images: Parameter[int],
+    test_images: Parameter[int],
+    seed: Parameter[int],
+    num_shards: Parameter[int],
     mnist_dir: Parameter[str] = "",
     svhn_dir: Parameter[str] = "",
-    train_images: Parameter[int] = 28000,
-    eval_images: Parameter[int] = 1000,
-    test_images: Parameter[int] = 2000,
-    seed: Parameter[int] = 0,
-    num_shards: Parameter[int] = 4,
     beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
 ) -> None:
     """Multi-digit sequences (`tfrecords.serialize_sequence`) in train / eval / test splits.
@@ -137,14 +137,4 @@ def HouseNumbersExampleGen(
                    "kind": "large cluttered canvases" if name == "test" else "tight crops"}
             for split, name in SPLITS.items()}}
         description = mnist_sequences.describe(metadata)
-    examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
-    with beam_pipeline as pipeline:
-        for split, name in SPLITS.items():
-            prefix = os.path.join(artifact_utils.get_split_uri([examples], split), "data")
-            _ = pipeline | f"Generate{split.title()}" >> WriteShards(
-                makers[split], sizes[split], prefix, num_shards, f"{name}_images")
-    for split, size in sizes.items():
-        examples.set_int_custom_property(f"{split}_examples", size)
-    examples.set_string_custom_property("description", description)
-    atomic.write_text(os.path.join(examples.uri, "metadata.json"),
-                      json.dumps(metadata, indent=2))
+    write_examples(beam_pipeline, examples, makers, sizes, num_shards, description, metadata)

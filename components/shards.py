@@ -64,3 +64,28 @@ class WriteShards(beam.PTransform):
                 | "Make" >> beam.ParDo(_MakeRecords(self._make, self._shards, self._counter))
                 | "GroupByShard" >> beam.GroupByKey()
                 | "Write" >> beam.Map(_write_shard, self._prefix, self._shards))
+
+
+def write_examples(beam_pipeline, examples, makers: dict, sizes: dict, num_shards: int,
+                   description: str, metadata: dict) -> None:
+    """Fill an Examples artifact: split `s` gets records 0..sizes[s]-1 of `makers[s]` (see
+    `_MakeRecords`), in `num_shards` shards, made by one Beam pipeline; the counts become
+    `<split>_examples` properties, `description` a property and `metadata` metadata.json."""
+    import json
+
+    from tfx.types import artifact_utils
+
+    from components.artifacts import SPLITS
+    from dcn_keras import atomic
+
+    examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
+    with beam_pipeline as pipeline:
+        for split, name in SPLITS.items():
+            prefix = os.path.join(artifact_utils.get_split_uri([examples], split), "data")
+            _ = pipeline | f"Generate{split.title()}" >> WriteShards(
+                makers[split], sizes[split], prefix, num_shards, f"{name}_images")
+    for split, size in sizes.items():
+        examples.set_int_custom_property(f"{split}_examples", size)
+    examples.set_string_custom_property("description", description)
+    atomic.write_text(os.path.join(examples.uri, "metadata.json"),
+                      json.dumps(metadata, indent=2))

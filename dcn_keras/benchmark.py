@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import pathlib
-import statistics
 import subprocess
 import sys
 
 import numpy as np
 import tensorflow as tf
 
-from dcn_keras import evaluation, flops, training
-from dcn_keras.config import DCNConfig
-from dcn_keras.evaluation import PATCH_COUNTS
+from dcn_keras import measure, training
+from dcn_keras.cluttered_mnist import evaluation, flops
+from dcn_keras.cluttered_mnist.config import DCNConfig
+from dcn_keras.cluttered_mnist.evaluation import PATCH_COUNTS
+from dcn_keras.cluttered_mnist.family import ClutteredMnistFamily
+from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
+from dcn_keras.core import patches, saliency
 
 
 def device_name() -> str:
@@ -28,10 +31,11 @@ def device_name() -> str:
 
 def load_or_build(config: DCNConfig, models_dir=None) -> dict:
     """{coarse, fine, dcn} models: trained ones from `models_dir`, else freshly initialised."""
+    family = ClutteredMnistFamily(config)
     if models_dir is None:
-        return {kind: training.build_model(kind, config) for kind in ("coarse", "fine", "dcn")}
+        return {kind: family.build(kind) for kind in ("coarse", "fine", "dcn")}
     models_dir = pathlib.Path(models_dir)
-    return {kind: training.load_model(models_dir / f"{kind}.keras", config)
+    return {kind: training.load_model(models_dir / f"{kind}.keras", family)
             for kind in ("coarse", "fine", "dcn")}
 
 
@@ -55,60 +59,85 @@ def inference(models: dict, images, ks=PATCH_COUNTS, repeats: int = 20) -> dict:
         for k in ks:
             functions[f"dcn_k{k}{suffix}"] = evaluation.inference_function(
                 models["dcn"], k, jit_compile=jit)
-    times = evaluation.time_side_by_side(functions, tf.convert_to_tensor(images),
-                                         repeats=repeats)
+    times = measure.time_side_by_side(functions, tf.convert_to_tensor(images),
+                                      repeats=repeats)
     return _medians(times, len(images))
 
 
-def dcn_stages(model, images, repeats: int = 20) -> dict:
+def dcn_stages(model: DynamicCapacityNetwork, images, repeats: int = 20) -> dict:
     """Median ms of the cumulative prefixes of DCN inference, to see where time goes.
 
     Each stage runs everything before it too (its own `tf.function`), so the
-    difference between consecutive stages is that stage's cost.
+    difference between consecutive stages is that stage's cost. The stages are the
+    model's public methods.
     """
-    from dcn_keras import patches, saliency
-
     def upto(stage):
         def run(x):
             coarse = model.coarse(x, training=False)
             if stage == "coarse_layers":
                 return coarse
-            sal, _, coarse_top = saliency.saliency_and_outputs(model._top_inference, coarse)
+            sal, _, coarse_top = model.coarse_saliency(coarse)
             positions = saliency.top_k_positions(sal, model.num_patches)
             if stage == "saliency_and_top_k":
                 return positions
-            cut = patches.extract_patches(x, positions, model.geometry)
+            cut = model.cut_patches(x, positions)
             if stage == "patch_gather":
                 return cut
-            fine = model._fine_vectors(cut, training=False)
+            fine = model.fine_vectors(cut)
             if stage == "fine_layers":
                 return fine
-            return model._refined_logits(coarse, coarse_top, fine, positions)
+            return model.refined_logits(coarse, coarse_top, fine, positions)
         return tf.function(run)
 
     names = ("coarse_layers", "saliency_and_top_k", "patch_gather", "fine_layers",
              "refined_top")
-    times = evaluation.time_side_by_side({name: upto(name) for name in names},
-                                         tf.convert_to_tensor(images), repeats=repeats)
-    return {name: 1e3 * statistics.median(values) for name, values in times.items()}
+    times = measure.time_side_by_side({name: upto(name) for name in names},
+                                      tf.convert_to_tensor(images), repeats=repeats)
+    return measure.medians_ms(times)
+
+
+def patch_methods(model: DynamicCapacityNetwork, images, ks=PATCH_COUNTS,
+                  repeats: int = 20) -> dict:
+    """Median ms of cutting the k most salient patches with each `core.patches` method
+    (the cut alone, positions computed once), and of the whole DCN at the model's k with
+    each: why "gather" is the default."""
+    images = tf.convert_to_tensor(images)
+    grid = model.geometry.grid
+    sal, _, _ = model.coarse_saliency(model.coarse(images, training=False))
+    functions = {}
+    for k in ks:
+        positions = saliency.top_k_positions(sal, k)
+        for method in patches.METHODS:
+            functions[f"{method}_k{k}"] = tf.function(
+                lambda x, p=positions, m=method: patches.cut_patches(x, p, grid, m))
+    reference = DynamicCapacityNetwork.from_config(
+        {**model.get_config(), "patch_method": "extract_patches"})
+    reference.set_weights(model.get_weights())
+    for method, dcn in (("gather", model), ("extract_patches", reference)):
+        functions[f"dcn_{method}"] = evaluation.inference_function(dcn)
+    times = measure.medians_ms(measure.time_side_by_side(functions, images, repeats=repeats))
+    return {"num_patches": model.num_patches,
+            "cut_ms": {method: {k: times[f"{method}_k{k}"] for k in ks}
+                       for method in patches.METHODS},
+            "dcn_ms": {method: times[f"dcn_{method}"] for method in patches.METHODS}}
 
 
 def training_steps(config: DCNConfig, images, labels, repeats: int = 8) -> dict:
     """Median images/s of one training step (Adam) of the fine model and of DCN with hints."""
-    models = {kind: training.build_model(kind, config) for kind in ("fine", "dcn")}
+    family = ClutteredMnistFamily(config)
+    models = {kind: family.build(kind) for kind in ("fine", "dcn")}
     for model in models.values():
-        training.compile_model(model, 1e-3, 1000)
+        family.compile(model, 1e-3, 1000)
     steps = {kind: (lambda model=model: model.train_on_batch(images, labels))
              for kind, model in models.items()}
-    times = evaluation.time_side_by_side(steps, repeats=repeats)
+    times = measure.time_side_by_side(steps, repeats=repeats)
     return _medians(times, len(images))
 
 
 def _medians(times: dict[str, list[float]], batch_size: int) -> dict:
     """Median ms per call and images/s of each timed function."""
-    return {name: {"median_ms": 1e3 * statistics.median(values),
-                   "images_per_second": batch_size / statistics.median(values)}
-            for name, values in times.items()}
+    return {name: {"median_ms": ms, "images_per_second": 1e3 * batch_size / ms}
+            for name, ms in measure.medians_ms(times).items()}
 
 
 def peak_memory_mb(config: DCNConfig, batch_size: int, kinds=("coarse", "fine", "dcn")) -> dict:
@@ -141,7 +170,7 @@ def _memory_probe(preset: str, size: str, kind: str, batch_size: int) -> dict:
     from dcn_keras import presets
 
     config = presets.get(preset).resized(*(int(v) for v in size.split("x")))
-    model = training.build_model(kind, config)
+    model = ClutteredMnistFamily(config).build(kind)
     function = evaluation.inference_function(model).get_concrete_function(
         tf.TensorSpec([batch_size, *config.image_shape], tf.float32))
     images = tf.convert_to_tensor(random_batch(config, batch_size)[0])
@@ -189,6 +218,12 @@ def summary(result: dict) -> str:
         parts.append(f"{name} {cumulative - previous:.2f}")
         previous = cumulative
     lines.append(f"DCN k={stages['num_patches']} by stage (ms, graph mode): {', '.join(parts)}")
+    if "patch_methods" in result:
+        methods = result["patch_methods"]
+        for method, cuts in methods["cut_ms"].items():
+            lines.append(f"cutting k patches with {method} (ms): " + ", ".join(
+                f"k={k} {ms:.2f}" for k, ms in cuts.items()) + f"; whole DCN k="
+                f"{methods['num_patches']} {methods['dcn_ms'][method]:.2f}")
     if "training" in result:
         t = result["training"]
         lines.append(f"training step images/s: fine {t['fine']['images_per_second']:.0f}, "
@@ -234,6 +269,7 @@ def run(config: DCNConfig, batch_size: int, models_dir=None, data_dir=None,
     }
     result["dcn_stages"] = {"num_patches": models["dcn"].num_patches,
                             "cumulative_ms": dcn_stages(models["dcn"], images, repeats)}
+    result["patch_methods"] = patch_methods(models["dcn"], images, repeats=repeats)
     if models_dir is not None and data_dir is not None:
         result["test_error"] = {
             "coarse": evaluation.error_rate(evaluation.inference_function(models["coarse"]), test),

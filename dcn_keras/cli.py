@@ -1,4 +1,5 @@
-"""The `dcn` command line: data, train, evaluate, flops, bench, export, experiment."""
+"""The `dcn` command line: data, train, evaluate, flops, bench, export, experiment,
+house-numbers. It only parses; the work is in `dcn_keras.experiments` and the families."""
 
 from __future__ import annotations
 
@@ -7,37 +8,48 @@ import json
 import pathlib
 import sys
 
-def cmd_data(args) -> None:
-    from dcn_keras.data import cluttered_mnist, mnist_sequences
+PRESETS = ("cluttered_mnist", "svhn")
+DATASETS = ("cluttered_mnist", "mnist_house_numbers")
+PROFILES = ("paper", "quick", "smoke")
 
-    dataset = {"cluttered_mnist": cluttered_mnist,
-               "mnist_house_numbers": mnist_sequences}[args.dataset]
-    metadata = dataset.build(args.out, args.mnist_dir,
-                             {"train": args.train, "valid": args.valid, "test": args.test},
-                             seed=args.seed)
-    print(dataset.describe(metadata))
+
+def _recipe(args, family):
+    """The recipe of `--profile` with every given flag applied."""
+    return family.recipe(
+        getattr(args, "profile", "paper"), train_images=getattr(args, "train", None),
+        valid_images=getattr(args, "valid", None), test_images=getattr(args, "test", None),
+        seed=getattr(args, "seed", None), epochs=getattr(args, "epochs", None),
+        dcn_epochs=getattr(args, "dcn_epochs", None),
+        batch_size=getattr(args, "batch_size", None),
+        learning_rate=getattr(args, "learning_rate", None),
+        num_patches=getattr(args, "num_patches", None),
+        hint_weight=getattr(args, "hint_weight", None),
+        precision=getattr(args, "precision", None))
+
+
+def cmd_data(args) -> None:
+    from dcn_keras import experiments, presets
+
+    family = presets.family_of_dataset(args.dataset)
+    metadata = experiments.build_data(family, args.out, _recipe(args, family), args.mnist_dir)
+    print(family.data.describe(metadata))
     print(f"Wrote {args.out}")
 
 
 def cmd_train(args) -> None:
-    import keras
+    from dcn_keras import experiments, presets
 
-    from dcn_keras import presets, training
-    from dcn_keras.data import tfrecords
-
-    config = presets.get(args.preset)
-    keras.utils.set_random_seed(args.seed)
-    train, valid, _ = tfrecords.splits(args.data, config.image_shape, args.batch_size, args.seed)
-    model = training.build_model(args.model, config, args.num_patches, args.hint_weight)
-    training.fit(model, train, valid, args.epochs, args.out, args.learning_rate,
-                 verbose=args.verbose)
+    family = presets.family(args.preset)
+    experiments.train_model(family, args.model, args.data, args.out, _recipe(args, family),
+                            args.verbose)
     print(f"Saved {args.model} model to {args.out}")
 
 
 def cmd_evaluate(args) -> None:
-    from dcn_keras import report
+    from dcn_keras import presets
 
-    out = report.evaluate(args.data, args.models, args.out, args.preset, args.batch_size)
+    family = presets.family(args.preset)
+    out = family.report(args.data, args.models, args.out, _recipe(args, family))
     print(out["markdown"])
     print(f"Wrote {args.out}/results.md, results.json and plots")
 
@@ -46,33 +58,16 @@ def _input_size(value: str) -> tuple[int, int]:
     try:
         height, width = (int(part) for part in value.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HxW such as 200x200, got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected HxW such as 200x200, got {value!r}") from None
     return height, width
 
 
-def _config(args):
-    from dcn_keras import presets
-
-    config = presets.get(args.preset)
-    return config.resized(*args.input_size) if args.input_size else config
-
-
 def cmd_flops(args) -> None:
-    from dcn_keras import flops, presets, validation, visualize
-    from dcn_keras.config import MultiDigitConfig
+    from dcn_keras import presets, visualize
 
-    config = presets.get(args.preset)
-    if isinstance(config, MultiDigitConfig):
-        sizes = args.input_size or [config.train_size]
-        counts = [flops.count_multi_digit(config, args.patches, *size) for size in sizes]
-    else:
-        counts = []
-        for size in args.input_size or [config.image_shape[:2]]:
-            sized = config.resized(*size)
-            validation.check_num_patches(args.patches or sized.num_patches, sized)
-            counted = flops.count(sized, args.patches)
-            counted["paper_comparison"] = flops.compare_with_paper(counted)
-            counts.append(counted)
+    family = presets.family(args.preset)
+    counts = [family.multiplications(args.patches, *size)
+              for size in args.input_size or [(None, None)]]
     if args.plot:
         visualize.plot_multiplications_versus_size(counts, args.plot)
     if args.json:
@@ -85,12 +80,13 @@ def cmd_flops(args) -> None:
 
 
 def cmd_bench(args) -> None:
-    from dcn_keras import atomic, benchmark, report, visualize
+    from dcn_keras import atomic, benchmark, measure, presets, visualize
 
-    config = _config(args)
+    config = presets.get(args.preset)
+    config = config.resized(*args.input_size) if args.input_size else config
     result = benchmark.run(config, args.batch_size, args.models, args.data, args.repeats,
                            train=not args.no_train, memory=not args.no_memory)
-    result["machine"] = report.machine_description()
+    result["machine"] = measure.machine_description()
     if args.plot:
         visualize.plot_benchmark(result, args.plot)
     text = json.dumps(result, indent=2) if args.json else benchmark.summary(result)
@@ -100,92 +96,54 @@ def cmd_bench(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from dcn_keras import export, presets, training
+    from dcn_keras import presets, training
+    from dcn_keras.serving import export
 
-    model = training.load_model(args.model, presets.get(args.preset))
-    path = export.export_saved_model(model, args.out, args.version)
+    family = presets.family(args.preset)
+    model = training.load_model(args.model, family)
+    path = export.export_saved_model(model, args.out, family, args.version)
     print(f"Exported TF Serving SavedModel version {path.name} to {path}")
     print(f"Inspect it with: saved_model_cli show --dir {path} --all")
 
 
 def cmd_experiment(args) -> None:
-    from dcn_keras import report, training
+    from dcn_keras import experiments, presets
 
-    out = pathlib.Path(args.out)
-    data_dir = out / "data"
-    if not (data_dir / "metadata.json").exists():
-        args.out = str(data_dir)
-        cmd_data(args)
-    for kind in training.MODEL_KINDS:
-        path = out / "models" / f"{kind}.keras"
-        if path.exists():
-            print(f"{path} exists: skipping (delete it to retrain)")
-            continue
-        print(f"== training {training.TITLES[kind]} ==", flush=True)
-        cmd_train(argparse.Namespace(**{**vars(args), "data": str(data_dir), "model": kind,
-                                        "out": str(path)}))
-    result = report.evaluate(data_dir, out / "models", out / "report", args.preset,
-                             args.batch_size)
+    family = presets.family(args.preset)
+    result = experiments.run(family, _recipe(args, family), args.out, args.mnist_dir,
+                             args.verbose)
     print(result["markdown"])
-    print(f"Report: {out / 'report'}/results.md (plots beside it)")
-
-
-def cmd_house_numbers(args) -> None:
-    import keras
-
-    from dcn_keras import multi_digit_report, presets, report, training
-    from dcn_keras.atomic import atomic_path
-    from dcn_keras.data import mnist_sequences, sequence_inputs
-    from dcn_keras.multi_digit_dcn import MultiDigitDCN
-
-    config = presets.svhn()
-    out = pathlib.Path(args.out)
-    data_dir, models_dir = out / "data", out / "models"
-    if not (data_dir / "metadata.json").exists():
-        mnist_sequences.build(data_dir, args.mnist_dir, {"train": args.train,
-                                                         "valid": args.valid,
-                                                         "test": args.test}, seed=args.seed)
-    metadata = json.loads((data_dir / "metadata.json").read_text())
-    keras.utils.set_random_seed(args.seed)
-    models = {}
-    for part in ("coarse", "fine"):
-        path = models_dir / f"{part}.keras"
-        if not path.exists():
-            print(f"== training the {part} model on tight crops ==", flush=True)
-            train = sequence_inputs.crops(data_dir / "train.tfrecord", config,
-                                          args.batch_size, True, args.seed)
-            valid = sequence_inputs.crops(data_dir / "valid.tfrecord", config,
-                                          args.batch_size, False)
-            training.fit_multi_digit(config, part, train, valid, args.epochs, path,
-                                     args.learning_rate, args.precision, args.verbose)
-        models[part] = training.load_model(path, config)
-    dcn = MultiDigitDCN(models["coarse"], models["fine"], args.num_patches)
-    with atomic_path(models_dir / "dcn.keras") as path:
-        dcn.save(path)
-    examples = sequence_inputs.full_images(data_dir / "test.tfrecord")
-    result = multi_digit_report.compare(dcn, examples, mnist_sequences.describe(metadata),
-                                        report.machine_description(), out / "report")
-    print(result["markdown"])
-    print(f"Report: {out / 'report'}/results.md (patches.png beside it)")
-    print(f"Composed DCN: {models_dir / 'dcn.keras'} (serve it with `dcn export --preset svhn`)")
+    print(f"Report: {args.out}/report/results.md (plots beside it)")
+    dcn = pathlib.Path(args.out) / "models" / "dcn.keras"
+    if dcn.exists():
+        print(f"DCN: {dcn} (serve it with `dcn export --preset {args.preset} --model {dcn}`)")
 
 
 def _add_data_args(parser) -> None:
     parser.add_argument("--mnist-dir", default=None,
                         help="directory of MNIST IDX files (default $DCN_MNIST_DIR, else tfds)")
-    parser.add_argument("--train", type=int, default=28000, help="training images")
-    parser.add_argument("--valid", type=int, default=1000, help="validation images")
-    parser.add_argument("--test", type=int, default=2000, help="test images")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", default="paper", choices=PROFILES,
+                        help="the recipe every default below comes from: paper (the recorded "
+                             "run), quick or smoke")
+    parser.add_argument("--train", type=int, default=None, help="training images")
+    parser.add_argument("--valid", type=int, default=None, help="validation images")
+    parser.add_argument("--test", type=int, default=None, help="test images")
+    parser.add_argument("--seed", type=int, default=None)
 
 
 def _add_train_args(parser) -> None:
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--num-patches", type=int, default=None, help="k (default: preset's)")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--dcn-epochs", type=int, default=None,
+                        help="epochs of the DCN models (default: the recipe's, else --epochs)")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument("--num-patches", type=int, default=None, help="k")
     parser.add_argument("--hint-weight", type=float, default=None,
-                        help="convex hint weight for `dcn` (default: preset's)")
+                        help="convex hint weight of `dcn` models")
+    parser.add_argument("--precision", default=None, choices=("float32", "bfloat16"),
+                        help="training precision; bfloat16 (mixed) is faster on CPUs with "
+                             "AVX512-BF16 and on GPUs, slower elsewhere; models are saved "
+                             "in float32")
     parser.add_argument("--verbose", default="auto", type=_verbosity,
                         help="Keras fit verbosity: auto, 0, 1 or 2")
 
@@ -195,32 +153,29 @@ def _verbosity(value: str) -> int | str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dcn_keras import training
-    from dcn_keras.config import DCNConfig
-    from dcn_keras.presets import PRESETS
-
-    # The multi-digit (SVHN) preset has multiplication counts so far; the other commands
-    # take the single-label presets.
-    single = sorted(name for name, make in PRESETS.items() if isinstance(make(), DCNConfig))
-
-    parser = argparse.ArgumentParser(prog="dcn", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="dcn", description=__doc__.split("\n")[0],
+        epilog="Every size and training setting defaults to the preset's recipe "
+               "(dcn_keras/<family>/config.py); flags override it.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     data = commands.add_parser("data", help="build Cluttered MNIST (or MNIST house numbers) "
                                              "TFRecords")
     data.add_argument("--out", required=True)
-    data.add_argument("--dataset", default="cluttered_mnist",
-                      choices=("cluttered_mnist", "mnist_house_numbers"),
+    data.add_argument("--dataset", default="cluttered_mnist", choices=DATASETS,
                       help="mnist_house_numbers: the SVHN-like transfer benchmark")
     _add_data_args(data)
     data.set_defaults(run=cmd_data)
 
     train = commands.add_parser("train", help="train one model")
     train.add_argument("--data", required=True, help="directory made by `dcn data`")
-    train.add_argument("--model", required=True, choices=training.MODEL_KINDS)
+    train.add_argument("--model", required=True,
+                       choices=("coarse", "fine", "dcn_no_hints", "dcn"),
+                       help="svhn trains coarse and fine (its DCN is composed)")
     train.add_argument("--out", required=True, help="output .keras file")
-    train.add_argument("--preset", default="cluttered_mnist", choices=single)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--preset", default="cluttered_mnist", choices=PRESETS)
+    train.add_argument("--profile", default="paper", choices=PROFILES)
+    train.add_argument("--seed", type=int, default=None)
     _add_train_args(train)
     train.set_defaults(run=cmd_train)
 
@@ -228,12 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_.add_argument("--data", required=True)
     evaluate_.add_argument("--models", required=True, help="directory of <kind>.keras files")
     evaluate_.add_argument("--out", required=True)
-    evaluate_.add_argument("--preset", default="cluttered_mnist", choices=single)
-    evaluate_.add_argument("--batch-size", type=int, default=64)
+    evaluate_.add_argument("--preset", default="cluttered_mnist", choices=PRESETS)
+    evaluate_.add_argument("--profile", default="paper", choices=PROFILES)
+    evaluate_.add_argument("--batch-size", type=int, default=None)
+    evaluate_.add_argument("--num-patches", type=int, default=None,
+                           help="svhn: k of the composed DCN")
     evaluate_.set_defaults(run=cmd_evaluate)
 
     flops_ = commands.add_parser("flops", help="multiplications per input")
-    flops_.add_argument("--preset", default="cluttered_mnist", choices=sorted(PRESETS))
+    flops_.add_argument("--preset", default="cluttered_mnist", choices=PRESETS)
     flops_.add_argument("--patches", type=int, default=None, help="k (default: preset's)")
     flops_.add_argument("--input-size", type=_input_size, nargs="+", default=None,
                         metavar="HxW", help="one or more input sizes (default: the preset's)")
@@ -243,7 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     flops_.set_defaults(run=cmd_flops)
 
     bench = commands.add_parser("bench", help="time coarse, fine and DCN side by side")
-    bench.add_argument("--preset", default="cluttered_mnist", choices=single)
+    # The speed benchmark is the Cluttered MNIST one; the multi-digit timings are part of
+    # its Table 2 report.
+    bench.add_argument("--preset", default="cluttered_mnist", choices=("cluttered_mnist",))
     bench.add_argument("--batch-size", type=int, default=64)
     bench.add_argument("--repeats", type=int, default=20, help="timed repeats (median)")
     bench.add_argument("--input-size", type=_input_size, default=None, metavar="HxW",
@@ -266,33 +226,23 @@ def build_parser() -> argparse.ArgumentParser:
                          help="model base path; the version goes in a numbered folder inside")
     export_.add_argument("--version", type=int, default=None,
                          help="version number (default: one more than the highest there)")
-    export_.add_argument("--preset", default="cluttered_mnist", choices=sorted(PRESETS),
+    export_.add_argument("--preset", default="cluttered_mnist", choices=PRESETS,
                          help="svhn: a composed multi-digit DCN (dcn house-numbers' dcn.keras)")
     export_.set_defaults(run=cmd_export)
 
-    house = commands.add_parser(
-        "house-numbers", help="MNIST house numbers (SVHN transfer setting): data + coarse and "
-                              "fine models trained apart + Table 2")
-    house.add_argument("--out", required=True)
-    _add_data_args(house)
-    house.add_argument("--epochs", type=int, default=10)
-    house.add_argument("--batch-size", type=int, default=32)
-    house.add_argument("--learning-rate", type=float, default=1e-3,
-                       help="Adam, decayed exponentially to a tenth")
-    house.add_argument("--precision", default="float32", choices=("float32", "bfloat16"),
-                       help="training precision; bfloat16 (mixed) speeds training up on CPUs "
-                            "with AVX512-BF16 and GPUs; models are saved in float32")
-    house.add_argument("--num-patches", type=int, default=None, help="k (default: 6)")
-    house.add_argument("--verbose", default="auto", type=_verbosity)
-    house.set_defaults(run=cmd_house_numbers)
-
-    experiment = commands.add_parser(
-        "experiment", help="data + train coarse, fine, DCN w/o and with hints + evaluate")
-    experiment.add_argument("--out", required=True)
-    experiment.add_argument("--preset", default="cluttered_mnist", choices=single)
-    _add_data_args(experiment)
-    _add_train_args(experiment)
-    experiment.set_defaults(run=cmd_experiment, dataset="cluttered_mnist")
+    for name, preset, text in (
+            ("experiment", None, "data + every model of the preset + its report (Table 1 for "
+                                 "cluttered_mnist, Table 2 for svhn)"),
+            ("house-numbers", "svhn", "MNIST house numbers (SVHN transfer setting): data + "
+                                      "coarse and fine models trained apart + Table 2; the "
+                                      "same as `experiment --preset svhn`")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--out", required=True)
+        if preset is None:
+            command.add_argument("--preset", default="cluttered_mnist", choices=PRESETS)
+        _add_data_args(command)
+        _add_train_args(command)
+        command.set_defaults(run=cmd_experiment, **({"preset": preset} if preset else {}))
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Building, compiling, training and loading the four Cluttered MNIST models."""
+"""Training and loading any family's models: the same path for every preset."""
 
 from __future__ import annotations
 
@@ -8,30 +8,7 @@ import pathlib
 import keras
 import tensorflow as tf
 
-from dcn_keras import baselines
 from dcn_keras.atomic import atomic_path
-from dcn_keras.config import DCNConfig, MultiDigitConfig
-from dcn_keras.model import DynamicCapacityNetwork
-from dcn_keras.multi_digit_dcn import MultiDigitDCN, MultiDigitModel
-
-MODEL_KINDS = ("coarse", "fine", "dcn_no_hints", "dcn")
-TITLES = {"coarse": "Coarse model", "fine": "Fine model",
-          "dcn_no_hints": "DCN w/o hints", "dcn": "DCN with hints",
-          "composed": "DCN composed at test time"}
-
-
-def build_model(kind: str, config: DCNConfig, num_patches: int | None = None,
-                hint_weight: float | None = None) -> keras.Model:
-    """A fresh model of `kind` (one of MODEL_KINDS) for the preset."""
-    if kind == "coarse":
-        return baselines.coarse_model(config)
-    if kind == "fine":
-        return baselines.fine_model(config)
-    if kind == "dcn_no_hints":
-        return DynamicCapacityNetwork(config, num_patches, hint_weight=0.0, name="dcn_no_hints")
-    if kind == "dcn":
-        return DynamicCapacityNetwork(config, num_patches, hint_weight, name="dcn")
-    raise ValueError(f"Unknown model kind {kind!r}; choose one of {MODEL_KINDS}.")
 
 
 def distribution_strategy() -> tf.distribute.Strategy:
@@ -45,35 +22,91 @@ def distribution_strategy() -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def compile_model(model: keras.Model, learning_rate: float, total_steps: int) -> None:
-    """Adam with a cosine learning-rate decay over the whole run; for multi-digit models
-    Adam with the exponential decay (to a tenth) of the paper's appendix 6.2, whose SGD
-    with momentum learned far slower here (README, "SVHN")."""
-    if isinstance(model, MultiDigitModel):
-        schedule = keras.optimizers.schedules.ExponentialDecay(learning_rate,
-                                                               max(1, total_steps), 0.1)
-        model.compile(optimizer=keras.optimizers.Adam(schedule))
+def build(family, kind: str, precision: str = "float32", **options) -> keras.Model:
+    """`family.build(kind, **options)` under the dtype policy of `precision` ("float32", or
+    "bfloat16" for Keras' mixed_bfloat16: float32 weights, bfloat16 activations)."""
+    if precision not in ("float32", "bfloat16"):
+        raise ValueError(f"precision must be 'float32' or 'bfloat16', got {precision!r}.")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
+    try:
+        return family.build(kind, **options)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def batch_norm_layers(model) -> list:
+    """Every `BatchNormalization` layer of `model`, nested models included."""
+    found = []
+    for layer in getattr(model, "layers", []):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            found.append(layer)
+        else:
+            found += batch_norm_layers(layer)
+    return found
+
+
+def recalibrate_batch_norm(model, data, batches: int) -> None:
+    """Set the moving statistics of `model`'s batch normalisation layers to the average of
+    the batch statistics over the first `batches` batches of `data`.
+
+    Moving averages with Keras' momentum of 0.99 trail the weights by about 100 steps, and
+    after a few hundred steps they still describe the untrained network: a short run then
+    validates at chance level. This is the re-estimation that stochastic weight averaging
+    uses (torch.optim.swa_utils.update_bn).
+    """
+    layers = batch_norm_layers(model)
+    if not layers or batches < 1:
         return
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, total_steps))
-    optimizer = keras.optimizers.Adam(schedule)
-    if isinstance(model, DynamicCapacityNetwork):
-        model.compile(optimizer=optimizer)  # its train_step holds the DCN objective
-    else:
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    momenta = [layer.momentum for layer in layers]
+    try:
+        for index, batch in enumerate(data.take(batches)):
+            images = keras.utils.unpack_x_y_sample_weight(batch)[0]
+            for layer in layers:
+                # A cumulative mean: batch i gets weight 1 / (i + 1).
+                layer.momentum = index / (index + 1)
+            model(images, training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
 
 
-def fit(model: keras.Model, train, valid, epochs: int, out_path: str | os.PathLike,
-        learning_rate: float = 1e-3, verbose: int | str = "auto") -> keras.callbacks.History:
-    """Train, keep the epoch with the best validation accuracy (sequence error for
-    multi-digit models), save it atomically.
+class BatchNormRecalibration(keras.callbacks.Callback):
+    """`recalibrate_batch_norm` on about `images` training images before every validation,
+    so that the epoch chosen and saved is scored with settled statistics."""
+
+    def __init__(self, train, images: int):
+        super().__init__()
+        self.train, self.images = train, images
+
+    def on_test_begin(self, logs=None):
+        recalibrate_batch_norm(self.model, self.train, self._batches())
+
+    def _batches(self) -> int:
+        images = keras.utils.unpack_x_y_sample_weight(next(iter(self.train.take(1))))[0]
+        return max(1, -(-self.images // int(images.shape[0])))
+
+
+def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | os.PathLike,
+        learning_rate: float = 1e-3, verbose: int | str = "auto",
+        batch_norm_images: int = 0) -> keras.callbacks.History:
+    """Compile `model` as `family` does, train it, keep the epoch with the best validation
+    score (`family.monitor`) and save it atomically.
+
+    With `batch_norm_images` > 0, batch normalisation statistics are re-estimated on that
+    many training images before each validation (`BatchNormRecalibration`).
 
     Writes `out_path` (.keras) and `<stem>_history.csv` beside it.
     """
     out_path = pathlib.Path(out_path)
-    compile_model(model, learning_rate, epochs * int(train.cardinality()))
-    monitor, mode = (("val_sequence_error", "min") if isinstance(model, MultiDigitModel)
-                     else ("val_accuracy", "max"))
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}.")
+    steps = int(train.cardinality())
+    if steps < 1:
+        raise ValueError(f"The training data has no complete batch (cardinality {steps}); "
+                         "build it with more training images.")
+    family.compile(model, learning_rate, epochs * steps)
+    monitor, mode = family.monitor
     with atomic_path(out_path) as best, atomic_path(
             out_path.with_name(out_path.stem + "_history.csv")) as history_csv:
         callbacks = [
@@ -81,40 +114,39 @@ def fit(model: keras.Model, train, valid, epochs: int, out_path: str | os.PathLi
                                             save_best_only=True),
             keras.callbacks.CSVLogger(str(history_csv)),
         ]
-        # The training dataset shuffles itself (tfrecords.dataset(shuffle=True)).
-        history = model.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
-                            verbose=verbose, shuffle=False)
-    return history
+        if batch_norm_images > 0:
+            # It runs as validation starts, so the epoch is scored (and checkpointed) with
+            # the re-estimated statistics.
+            callbacks.append(BatchNormRecalibration(train, batch_norm_images))
+        # The training dataset shuffles itself.
+        return model.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
+                         verbose=verbose, shuffle=False)
 
 
-def fit_multi_digit(config: MultiDigitConfig, part: str, train, valid, epochs: int,
-                    out_path: str | os.PathLike, learning_rate: float,
-                    precision: str = "float32", verbose: int | str = "auto") -> None:
-    """Train a fresh coarse or fine `MultiDigitModel` with `fit` and save it in float32.
-
-    `precision="bfloat16"` trains with Keras' mixed_bfloat16 policy (float32 weights,
-    bfloat16 activations), 1.33x faster for the fine model on a CPU with AVX512-BF16;
-    the saved model is a float32 copy of the best weights, so inference is unchanged.
-    """
-    if precision not in ("float32", "bfloat16"):
-        raise ValueError(f"precision must be 'float32' or 'bfloat16', got {precision!r}.")
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
-    try:
-        model = MultiDigitModel(config, part)
-    finally:
-        keras.config.set_dtype_policy(previous)
-    fit(model, train, valid, epochs, out_path, learning_rate, verbose=verbose)
-    if precision == "bfloat16":
+def train(family, kind: str, train_data, valid_data, epochs: int,
+          out_path: str | os.PathLike, learning_rate: float = 1e-3,
+          precision: str = "float32", verbose: int | str = "auto",
+          batch_norm_images: int = 0, **options) -> keras.callbacks.History:
+    """Build a fresh `kind` model of `family` (with `options` such as num_patches) in the
+    strategy's scope and `fit` it. A model trained in mixed bfloat16 (1.33x faster for the
+    multi-digit fine model on a CPU with AVX512-BF16, slower without) is saved as a float32
+    copy of its best weights, so that inference and serving do not depend on it."""
+    with distribution_strategy().scope():
+        model = build(family, kind, precision, **options)
+        history = fit(model, family, train_data, valid_data, epochs, out_path, learning_rate,
+                      verbose, batch_norm_images)
+    if precision != "float32":
         trained = keras.models.load_model(out_path, compile=False)
-        copy = MultiDigitModel(config, part)
+        copy = build(family, kind, "float32", **options)
         copy.set_weights(trained.get_weights())
         with atomic_path(out_path) as path:
             copy.save(path)
+    return history
 
 
-def load_model(path: str | os.PathLike, config: DCNConfig) -> keras.Model:
-    """Load a `.keras` model and check it was made for `config`'s preset."""
+def load_model(path: str | os.PathLike, family) -> keras.Model:
+    """Load a `.keras` model and check, with `family.check`, that it was made for the
+    family's preset."""
     path = pathlib.Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No model at {path}. Train one first with `dcn train`.")
@@ -123,17 +155,5 @@ def load_model(path: str | os.PathLike, config: DCNConfig) -> keras.Model:
     except Exception as error:  # Keras raises many kinds for a damaged archive
         raise ValueError(f"{path} is not a loadable Keras model ({type(error).__name__}: "
                          f"{error}). Retrain it with `dcn train`.") from error
-    if isinstance(model, (DynamicCapacityNetwork, MultiDigitModel, MultiDigitDCN)):
-        if model.config.name != config.name:
-            raise ValueError(f"{path} holds a DCN for preset {model.config.name!r}, not "
-                             f"{config.name!r}. Pass --preset {model.config.name} or a model "
-                             f"trained for {config.name}.")
-        return model
-    if tuple(model.input_shape[1:]) != config.image_shape or \
-            model.output_shape[-1] != config.num_classes:
-        raise ValueError(
-            f"{path} takes {list(model.input_shape[1:])} inputs and gives "
-            f"{model.output_shape[-1]} classes, but preset {config.name!r} needs "
-            f"{list(config.image_shape)} and {config.num_classes}. It was trained for another "
-            "preset: pass the matching --preset or retrain it.")
+    family.check(model, path)
     return model

@@ -122,7 +122,7 @@ def plot_hint_distance(histories: dict[str, dict[str, list[float]]],
 
 def plot_benchmark(result: dict, path: str | os.PathLike) -> None:
     """Time per batch (and test error, when measured) against k, baselines as lines."""
-    from dcn_keras.evaluation import PATCH_COUNTS
+    from dcn_keras.cluttered_mnist.evaluation import PATCH_COUNTS
 
     timings = result["inference"]
     panels = 2 if "test_error" in result else 1
@@ -177,7 +177,7 @@ def plot_multiplications_versus_size(counts: list[dict], path: str | os.PathLike
 def plot_sequence_patches(examples: list[dict], attention: list[dict],
                           path: str | os.PathLike) -> None:
     """Original-size test images with the DCN's selected patches (paper Figure 6)."""
-    from dcn_keras import multi_digit
+    from dcn_keras.multi_digit import sequences
 
     figure, axes = plt.subplots(len(examples), 1, figsize=(7, 2.6 * len(examples)))
     for axis, example, seen in zip(np.atleast_1d(axes), examples, attention):
@@ -187,7 +187,7 @@ def plot_sequence_patches(examples: list[dict], attention: list[dict],
             axis.add_patch(plt.Rectangle((left - 0.5, top - 0.5), right - left, bottom - top,
                                          fill=False, lw=1.2,
                                          color=plt.cm.autumn(rank / max(1, len(boxes) - 1))))
-        length, digits = multi_digit.best_sequence(seen["length"], seen["digits"])
+        length, digits = sequences.best_sequence(seen["length"], seen["digits"])
         read = "".join(str(d) for d in np.asarray(digits)[0][:int(length[0])])
         truth = "".join(str(d) for d in example["digits"][:int(example["length"])])
         axis.set_title(f"true {truth}   DCN reads {read}", fontsize=8)

@@ -8,6 +8,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
+# Session fixtures that run a whole command on tiny data; every test using one is end to end.
+E2E_FIXTURES = {"experiment", "pipeline_run", "house_numbers"}
+
+
+def pytest_collection_modifyitems(items):
+    """`e2e`: a test of a whole command or pipeline (the fixtures above, tests/pipeline);
+    every e2e test is also `slow`, so `pytest -m "not slow"` is the fast loop."""
+    for item in items:
+        if E2E_FIXTURES & set(item.fixturenames) or item.path.parent.name == "pipeline":
+            item.add_marker(pytest.mark.e2e)
+        if item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def config():
@@ -45,16 +58,17 @@ def experiment(tmp_path_factory, mnist_dir):
 
 @pytest.fixture(scope="session")
 def dcn_pipeline():
-    """pipeline/dcn_pipeline.py as a module (it is a script, as the tfx CLI wants)."""
-    import importlib.util
-    import sys
+    """The pipeline graph (pipeline/graph.py)."""
+    from pipeline import graph
 
-    spec = importlib.util.spec_from_file_location("dcn_pipeline",
-                                                  REPO / "pipeline" / "dcn_pipeline.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return graph
+
+
+def recipe(preset: str, profile: str):
+    """The recipe of a preset's profile."""
+    from dcn_keras import presets
+
+    return presets.family(preset).recipe(profile)
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +84,7 @@ def pipeline_run(dcn_pipeline, mnist_dir, tmp_path_factory):
     from components import artifacts
 
     root = tmp_path_factory.mktemp("pipeline")
-    smoke = dcn_pipeline.PROFILES["cluttered_mnist"]["smoke"]
+    smoke = recipe("cluttered_mnist", "smoke")
 
     def build(profile):
         return dcn_pipeline.create_pipeline(

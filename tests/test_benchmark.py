@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from dcn_keras import cli
 
 KS = ["1", "2", "4", "8", "16"]
@@ -22,8 +24,12 @@ def _check_fields(result, batch_size):
     assert list(stages) == ["coarse_layers", "saliency_and_top_k", "patch_gather",
                             "fine_layers", "refined_top"]
     assert all(value > 0 for value in stages.values())
+    methods = result["patch_methods"]
+    assert set(methods["cut_ms"]) == set(methods["dcn_ms"]) == {"gather", "extract_patches"}
+    assert all(set(cuts) == set(KS) for cuts in methods["cut_ms"].values())
 
 
+@pytest.mark.slow
 def test_bench_json_has_every_field(tmp_path, capsys):
     plot = tmp_path / "bench.png"
     assert cli.main(["bench", "--batch-size", "4", "--repeats", "2", "--json",

@@ -42,6 +42,7 @@ def _pictures(outputs) -> list:
     return [o for o in outputs if "image/png" in o.get("data", {})]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("layout", ["pipeline_run", "experiment"])
 def test_tour_runs_headless_on_a_trained_run(layout, request, monkeypatch):
     run = request.getfixturevalue(layout)

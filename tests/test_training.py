@@ -4,43 +4,49 @@ import keras
 import numpy as np
 import pytest
 
-from dcn_keras import training
-from dcn_keras.model import DynamicCapacityNetwork
+from dcn_keras import presets, training
+from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
+from tests.helpers import run_model_saving_test
 
 
-def test_builds_every_kind(config):
-    kinds = {kind: training.build_model(kind, config) for kind in training.MODEL_KINDS}
+@pytest.fixture(scope="module")
+def family():
+    return presets.family("cluttered_mnist")
+
+
+def test_builds_every_kind(family, config):
+    kinds = {kind: family.build(kind) for kind in family.model_kinds}
     assert kinds["dcn_no_hints"].hint_weight == 0.0
     assert kinds["dcn"].hint_weight == config.hint_weight
     with pytest.raises(ValueError, match="coarse"):
-        training.build_model("medium", config)
+        family.build("medium")
 
 
-def test_load_model_round_trip(config, tmp_path, images):
-    model = training.build_model("fine", config)
-    model.save(tmp_path / "fine.keras")
-    loaded = training.load_model(tmp_path / "fine.keras", config)
+def test_load_model_round_trip(family, tmp_path, images):
+    model = family.build("fine")
+    run_model_saving_test(model, (images,), tmp_path)
+    loaded = training.load_model(tmp_path / f"{model.name}.keras", family)
     np.testing.assert_array_equal(loaded(images), model(images))
 
 
-def test_model_from_another_preset_is_rejected(config, tmp_path):
+def test_model_from_another_preset_is_rejected(family, config, tmp_path):
     other = dataclasses.replace(config, name="other_preset")
     DynamicCapacityNetwork(other).save(tmp_path / "dcn.keras")
     with pytest.raises(ValueError, match="preset 'other_preset'.*--preset other_preset"):
-        training.load_model(tmp_path / "dcn.keras", config)
+        training.load_model(tmp_path / "dcn.keras", family)
     small = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
                               keras.layers.Dense(10)])
     small.save(tmp_path / "small.keras")
     with pytest.raises(ValueError, match="another preset"):
-        training.load_model(tmp_path / "small.keras", config)
+        training.load_model(tmp_path / "small.keras", family)
 
 
-def test_missing_or_damaged_model_file(config, tmp_path):
+def test_missing_or_damaged_model_file(family, tmp_path):
     with pytest.raises(FileNotFoundError, match="dcn train"):
-        training.load_model(tmp_path / "none.keras", config)
+        training.load_model(tmp_path / "none.keras", family)
     (tmp_path / "broken.keras").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(ValueError, match="not a loadable Keras model"):
-        training.load_model(tmp_path / "broken.keras", config)
+        training.load_model(tmp_path / "broken.keras", family)
 
 
 MIRRORED_STEP = r"""
@@ -49,20 +55,20 @@ import tensorflow as tf
 cpu, = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras, numpy as np
-from dcn_keras import presets, training
+from dcn_keras import presets
 
-config = presets.cluttered_mnist()
+family = presets.family("cluttered_mnist")
 image = np.random.default_rng(0).random((1, 100, 100, 1), dtype=np.float32)
 # Identical examples: each replica's batch statistics equal the whole batch's, so one
 # synchronous step on 2 replicas must equal one step on one device.
 data = tf.data.Dataset.from_tensors((np.repeat(image, 8, 0), np.full(8, 3))).repeat(1)
 keras.utils.set_random_seed(0)
-weights = training.build_model("dcn", config).get_weights()
+weights = family.build("dcn").get_weights()
 after = {}
 for name, strategy in (("one", tf.distribute.get_strategy()),
                        ("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
     with strategy.scope():
-        model = training.build_model("dcn", config)
+        model = family.build("dcn")
         model.set_weights(weights)
         model.compile(optimizer=keras.optimizers.SGD(0.1))
         model.fit(data, epochs=1, verbose=0)
@@ -74,6 +80,7 @@ print(json.dumps({"replicas": after["mirrored_replicas"], "change": change, "gap
 """
 
 
+@pytest.mark.slow
 def test_a_mirrored_step_equals_a_single_device_step(tmp_path):
     import json
     import subprocess

@@ -31,7 +31,7 @@ class Digits:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def take(self, start: int, stop: int, name: str) -> "Digits":
+    def take(self, start: int, stop: int, name: str) -> Digits:
         return Digits(self.images[start:stop], self.labels[start:stop],
                       f"{self.source}[{start}:{stop}] ({name})")
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from dcn_keras.config import MultiDigitConfig
 from dcn_keras.data import tfrecords
+from dcn_keras.multi_digit.config import MultiDigitConfig
 
 
 def crops(paths, config: MultiDigitConfig, batch_size: int, training: bool,

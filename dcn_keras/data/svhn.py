@@ -121,7 +121,7 @@ class _Folder:
 
 class _Archive:
     def __init__(self, path: pathlib.Path):
-        self.tar = tarfile.open(path, "r:*")
+        self.tar = tarfile.open(path, "r:*")  # noqa: SIM115 (closed by close())
         self.members = {pathlib.PurePosixPath(m.name).name: m for m in self.tar.getmembers()
                         if m.isfile()}
 

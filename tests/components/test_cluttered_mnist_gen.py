@@ -1,6 +1,7 @@
 import json
 import pathlib
 
+import pytest
 import tensorflow as tf
 from tfx.orchestration import metadata, pipeline
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
@@ -25,6 +26,7 @@ def _records(uri, split):
     return files, [r.numpy() for r in tf.data.TFRecordDataset(files)]
 
 
+@pytest.mark.slow
 def test_same_examples_with_one_or_several_beam_workers(tmp_path, mnist_dir):
     single = _generate(tmp_path / "a", mnist_dir, [])
     multi = _generate(tmp_path / "b", mnist_dir, ["--direct_num_workers=2",

@@ -83,4 +83,5 @@ def test_svhn_photographs_with_eval_cut_from_train(tmp_path, svhn_dir):
 def test_svhn_dir_without_the_archives_says_what_to_put_there(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(Exception, match="train/ nor train.tar.gz"):
-        _generate(tmp_path, svhn_dir=str(tmp_path / "empty"))
+        _generate(tmp_path, svhn_dir=str(tmp_path / "empty"), train_images=0, eval_images=1,
+                  test_images=0)

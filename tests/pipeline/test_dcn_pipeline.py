@@ -9,7 +9,7 @@ import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
 
 from components import artifacts
-from tests.conftest import REPO
+from tests.conftest import REPO, recipe
 
 COMPONENTS = {"ClutteredMnistExampleGen", "CoarseTrainer", "FineTrainer", "DcnTrainer",
               "DcnComposer", "DcnEvaluator", "Pusher"}
@@ -93,8 +93,10 @@ def test_pusher_wrote_a_versioned_serving_model(run):
 def test_compiles_for_kubeflow_v2_and_to_tfx_ir(dcn_pipeline, tmp_path, capsys):
     from tfx.dsl.compiler import compiler
 
-    dcn_pipeline.main(["--runner", "kubeflow_v2", "--profile", "smoke", "--pipeline-root",
-                       str(tmp_path), "--image", "example.com/dcn-keras:test"])
+    from pipeline import dcn_pipeline as runner
+
+    runner.main(["--runner", "kubeflow_v2", "--profile", "smoke", "--pipeline-root",
+                 str(tmp_path), "--image", "example.com/dcn-keras:test"])
     spec = json.loads((tmp_path / "dcn-cluttered-mnist-smoke.json").read_text())
     tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
     assert set(tasks) == COMPONENTS
@@ -109,7 +111,7 @@ def test_compiles_for_kubeflow_v2_and_to_tfx_ir(dcn_pipeline, tmp_path, capsys):
     # The intermediate representation that LocalDagRunner and BeamDagRunner execute.
     dag = dcn_pipeline.create_pipeline("ir", str(tmp_path / "ir"), str(tmp_path / "m.sqlite"),
                                        str(tmp_path / "serving"),
-                                       dcn_pipeline.PROFILES["cluttered_mnist"]["quick"])
+                                       recipe("cluttered_mnist", "quick"))
     ir = compiler.Compiler().compile(dag)
     assert {node.pipeline_node.node_info.id for node in ir.nodes} == COMPONENTS
 

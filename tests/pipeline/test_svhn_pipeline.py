@@ -8,6 +8,7 @@ import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
 
 from components import artifacts
+from tests.conftest import recipe
 
 COMPONENTS = {"HouseNumbersExampleGen", "CoarseTrainer", "FineTrainer", "DcnComposer",
               "MultiDigitEvaluator", "Pusher"}
@@ -20,7 +21,7 @@ def run(dcn_pipeline, mnist_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("svhn_pipeline")
     LocalDagRunner().run(dcn_pipeline.create_pipeline(
         "dcn-svhn-smoke", str(root / "artifacts"), str(root / "metadata.sqlite"),
-        str(root / "serving"), dcn_pipeline.PROFILES["svhn"]["smoke"], str(mnist_dir),
+        str(root / "serving"), recipe("svhn", "smoke"), str(mnist_dir),
         preset="svhn"))
     return root, artifacts.metadata_store(str(root / "metadata.sqlite"))
 
@@ -42,7 +43,7 @@ def test_every_component_ran_and_wrote_its_artifacts(run):
     assert "MNIST house numbers" in examples.custom_properties["description"].string_value
     kinds = {m.custom_properties["model_kind"].string_value: m for m in _live(store, "Model")}
     assert set(kinds) == {"coarse", "fine", "composed"}
-    assert kinds["composed"].custom_properties["scales"].string_value == "1.0"
+    assert kinds["composed"].custom_properties["scales"].string_value == "1.0,0.75,0.5"
     for model in kinds.values():
         assert pathlib.Path(model.uri, "Format-Serving", "saved_model.pb").is_file()
     assert "val_sequence_error" in kinds["fine"].custom_properties
@@ -67,10 +68,12 @@ def test_the_pushed_dcn_reads_serialized_test_examples(run):
     assert served["digits"].shape == (6, 5) and served["boxes"].shape == (6, 2, 4)
 
 
-def test_svhn_pipeline_compiles_for_kubeflow_v2(dcn_pipeline, tmp_path):
-    dcn_pipeline.main(["--preset", "svhn", "--runner", "kubeflow_v2", "--profile", "paper",
-                       "--pipeline-root", str(tmp_path), "--svhn-dir", str(tmp_path / "svhn"),
-                       "--image", "example.com/dcn-keras:test"])
+def test_svhn_pipeline_compiles_for_kubeflow_v2(tmp_path):
+    from pipeline import dcn_pipeline as runner
+
+    runner.main(["--preset", "svhn", "--runner", "kubeflow_v2", "--profile", "paper",
+                 "--pipeline-root", str(tmp_path), "--svhn-dir", str(tmp_path / "svhn"),
+                 "--image", "example.com/dcn-keras:test"])
     spec = json.loads((tmp_path / "dcn-svhn-paper.json").read_text())
     tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
     assert set(tasks) == COMPONENTS

@@ -1,0 +1,110 @@
+"""The Cluttered MNIST family: four models trained end to end, Table 1."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import keras
+
+from dcn_keras.cluttered_mnist import baselines, compose, flops
+from dcn_keras.cluttered_mnist import config as config_lib
+from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
+from dcn_keras.family import Family
+
+
+class ClutteredMnistFamily(Family):
+    """Coarse, fine, DCN without and with hints on 100x100 Cluttered MNIST."""
+
+    preset = staticmethod(config_lib.cluttered_mnist)
+    recipes = config_lib.RECIPES
+    model_kinds = config_lib.MODEL_KINDS
+    experiment_kinds = config_lib.MODEL_KINDS
+    dcn_kinds = ("dcn_no_hints", "dcn")
+    titles = config_lib.TITLES
+    monitor = ("val_accuracy", "max")
+
+    @property
+    def data(self):
+        from dcn_keras.data import cluttered_mnist
+
+        return cluttered_mnist
+
+    def build(self, kind, num_patches=None, hint_weight=None) -> keras.Model:
+        self.check_kind(kind)
+        if kind == "coarse":
+            return baselines.coarse_model(self.config)
+        if kind == "fine":
+            return baselines.fine_model(self.config)
+        if kind == "dcn_no_hints":
+            return DynamicCapacityNetwork(self.config, num_patches, hint_weight=0.0,
+                                          name="dcn_no_hints")
+        return DynamicCapacityNetwork(self.config, num_patches, hint_weight, name="dcn")
+
+    def compile(self, model, learning_rate, total_steps) -> None:
+        """Adam with a cosine learning-rate decay over the whole run."""
+        optimizer = keras.optimizers.Adam(
+            keras.optimizers.schedules.CosineDecay(learning_rate, max(1, total_steps)))
+        if isinstance(model, DynamicCapacityNetwork):
+            model.compile(optimizer=optimizer)  # its train_step holds the DCN objective
+        else:
+            model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                          metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+    def datasets(self, train_files, valid_files, batch_size, seed=0, counts=(None, None)):
+        from dcn_keras.data import tfrecords
+
+        shape = self.config.image_shape
+        return (tfrecords.dataset(train_files, shape, batch_size, shuffle=True, seed=seed,
+                                  count=counts[0]),
+                tfrecords.dataset(valid_files, shape, batch_size, count=counts[1]))
+
+    def test_dataset(self, files, batch_size: int, count: int | None = None):
+        """Batched `(images, labels)` of the test TFRecords."""
+        from dcn_keras.data import tfrecords
+
+        return tfrecords.dataset(files, self.config.image_shape, batch_size, count=count)
+
+    def check_plain(self, model, path) -> None:
+        config = self.config
+        if tuple(model.input_shape[1:]) != config.image_shape or \
+                model.output_shape[-1] != config.num_classes:
+            raise ValueError(
+                f"{path} takes {list(model.input_shape[1:])} inputs and gives "
+                f"{model.output_shape[-1]} classes, but preset {config.name!r} needs "
+                f"{list(config.image_shape)} and {config.num_classes}. It was trained for "
+                "another preset: pass the matching --preset or retrain it.")
+
+    def compose(self, coarse, fine, num_patches=None, scales=None) -> DynamicCapacityNetwork:
+        if scales and tuple(scales) != (1.0,):
+            raise ValueError(f"Preset {self.name!r} is single-scale; leave scales empty.")
+        return compose.compose(coarse, fine, self.config, num_patches)
+
+    def serving_endpoints(self, model):
+        from dcn_keras.cluttered_mnist import serving
+
+        return serving.endpoints(model) if isinstance(model, DynamicCapacityNetwork) else None
+
+    def multiplications(self, num_patches=None, height=None, width=None) -> dict:
+        from dcn_keras.cluttered_mnist import validation
+
+        config = self.config.resized(height, width) if height and width else self.config
+        validation.check_num_patches(num_patches or config.num_patches, config)
+        counted = flops.count(config, num_patches)
+        counted["paper_comparison"] = flops.compare_with_paper(counted)
+        return counted
+
+    def report(self, data_dir, models_dir, out_dir, recipe) -> dict:
+        """Table 1 of every `<kind>.keras` in `models_dir` (see `report.compare`)."""
+        from dcn_keras import training
+        from dcn_keras.cluttered_mnist import report
+
+        data_dir, models_dir = pathlib.Path(data_dir), pathlib.Path(models_dir)
+        metadata = json.loads((data_dir / "metadata.json").read_text())
+        test = self.test_dataset(data_dir / "test.tfrecord", recipe.batch_size)
+        models = {kind: training.load_model(models_dir / f"{kind}.keras", self)
+                  for kind in self.titles if (models_dir / f"{kind}.keras").exists()}
+        histories = {kind: path for kind in config_lib.DCN_KINDS
+                     if (path := models_dir / f"{kind}_history.csv").exists()}
+        return report.compare(models, test, self.data.describe(metadata), out_dir,
+                              self.config, recipe.batch_size, histories)

@@ -1,0 +1,207 @@
+"""The Dynamic Capacity Network as a Keras model."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from dcn_keras.cluttered_mnist import networks, validation
+from dcn_keras.cluttered_mnist.config import DCNConfig
+from dcn_keras.core import hints, patches, refine, saliency, sparse_conv, train_step
+
+
+@keras.saving.register_keras_serializable(package="dcn_keras")
+class DynamicCapacityNetwork(keras.Model):
+    """Coarse layers everywhere, fine layers on the k most salient patches.
+
+    Calling the model maps `[batch, H, W, C]` float images in [0, 1] to
+    `[batch, num_classes]` class probabilities g(f_r(x)). `attend` also
+    returns where it looked. Training (`fit`) minimises the cross entropy of
+    the refined model (Eq. 5); with `hint_weight` alpha > 0 the coarse layers
+    follow the convex combination (1 - alpha) * cross entropy + alpha * hint
+    distance (Eq. 6) while the fine and top layers follow the cross entropy
+    alone, as in the paper's appendix 6.1. alpha = 0 is "DCN without hints".
+
+    Inference runs in public stages, which `dcn bench` times one by one: `coarse` on the
+    image, `coarse_saliency`, `core.saliency.top_k_positions`, `cut_patches`,
+    `fine_vectors`, `refined_logits`.
+
+    Attributes:
+      coarse, fine, top: the three sub-networks (`keras.Sequential`).
+      num_patches: k, the number of patches given to the fine layers.
+      hint_weight: alpha in [0, 1).
+      patch_method: how patches are cut, "gather" (fast) or "extract_patches"
+        (`tf.image.extract_patches`, the reference); see `core.patches`.
+    """
+
+    def __init__(self, config: DCNConfig | dict, num_patches: int | None = None,
+                 hint_weight: float | None = None, patch_method: str = "gather", **kwargs):
+        kwargs.setdefault("name", "dcn")
+        super().__init__(**kwargs)
+        self.config = config if isinstance(config, DCNConfig) else DCNConfig.from_dict(config)
+        self.geometry = self.config.geometry()
+        self.num_patches = validation.check_num_patches(
+            self.config.num_patches if num_patches is None else num_patches, self.config)
+        self.hint_weight = float(self.config.hint_weight if hint_weight is None else hint_weight)
+        if not 0.0 <= self.hint_weight < 1.0:
+            raise ValueError(f"hint_weight is a convex weight in [0, 1), got {self.hint_weight}.")
+        if patch_method not in patches.METHODS:
+            raise ValueError(f"patch_method must be one of {patches.METHODS}, got "
+                             f"{patch_method!r}.")
+        self.patch_method = patch_method
+        self.coarse = networks.coarse_network(self.config)
+        self.fine = networks.fine_network(self.config)
+        self.top = networks.top_network(self.config)
+        self._top_conv, *self._top_tail = self.top.layers
+        if not sparse_conv.supports(self._top_conv):
+            raise ValueError(f"The top layers of {self.config.name} must start with a "
+                             "bias-free valid convolution for DCN's sparse refined pass.")
+        self._metric_means = {name: keras.metrics.Mean(name=name)
+                              for name in ("loss", "cross_entropy", "hint_distance")}
+        self._accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+        # The sub-networks are built from the config, so the model is too.
+        self.built = True
+
+    @property
+    def metrics(self):
+        return [*self._metric_means.values(), self._accuracy]
+
+    def call(self, images, training=False):
+        validation.check_images(images, self.config)
+        return tf.nn.softmax(self._forward(images, training, self.num_patches)["logits"])
+
+    def attend(self, images, num_patches: int | None = None) -> dict[str, tf.Tensor]:
+        """Run DCN inference and report where it looked.
+
+        Args:
+          images: `[batch, H, W, C]` float images in [0, 1].
+          num_patches: k for this call (default: the model's).
+
+        Returns:
+          dict with `probabilities` `[batch, classes]` (refined model),
+          `coarse_probabilities` `[batch, classes]` (coarse model g(f_c(x))),
+          `saliency` `[batch, s1, s2]`, `positions` `[batch, k, 2]` int32
+          (row, col) in decreasing saliency, and `boxes` `[batch, k, 4]` int32
+          pixel boxes (top, left, bottom, right), half open, which may reach
+          `geometry.offset` pixels into the zero padding at the border.
+        """
+        validation.check_images(images, self.config)
+        k = validation.check_num_patches(
+            self.num_patches if num_patches is None else num_patches, self.config)
+        out = self._forward(images, False, k)
+        return {
+            "probabilities": tf.nn.softmax(out["logits"]),
+            "coarse_probabilities": tf.nn.softmax(out["coarse_logits"]),
+            "saliency": out["saliency"],
+            "positions": out["positions"],
+            "boxes": patches.patch_boxes(out["positions"], self.geometry.grid),
+        }
+
+    def predict_with_patches(self, images, num_patches: int) -> tf.Tensor:
+        """Class probabilities `[batch, classes]` using k = `num_patches`."""
+        validation.check_images(images, self.config)
+        k = validation.check_num_patches(num_patches, self.config)
+        return tf.nn.softmax(self._forward(images, False, k)["logits"])
+
+    def _forward(self, images, training, k) -> dict[str, tf.Tensor]:
+        images = tf.cast(images, self.compute_dtype)
+        coarse = self.coarse(images, training=training)
+        sal, coarse_logits, coarse_top = self.coarse_saliency(coarse)
+        positions = saliency.top_k_positions(sal, k)
+        fine = self.fine_vectors(self.cut_patches(images, positions), training)
+        if training:
+            routed = coarse
+            if self.hint_weight > 0:
+                routed = hints.scale_gradient(
+                    coarse, tf.constant(1.0 - self.hint_weight, coarse.dtype))
+            logits = self.top(refine.refine(routed, fine, positions), training=True)
+        else:
+            logits = self.refined_logits(coarse, coarse_top, fine, positions)
+        return {
+            "logits": logits,
+            "coarse_logits": coarse_logits,
+            "coarse": coarse,
+            "fine": fine,
+            "saliency": sal,
+            "positions": positions,
+        }
+
+    def coarse_saliency(self, coarse_features):
+        """Eq. 3 for `[batch, s1, s2, D]` coarse features -> (saliency `[batch, s1, s2]`,
+        coarse logits `[batch, classes]`, the top's first convolution output, which
+        `refined_logits` updates)."""
+        def entropy_fn(features):
+            logits, first = self.top_inference(features)
+            return saliency.entropy_from_logits(logits), (logits, first)
+
+        sal, (logits, first) = saliency.entropy_gradient(entropy_fn, coarse_features)
+        return sal, logits, first
+
+    def cut_patches(self, images, positions):
+        """`[batch, H, W, C]` images, `[batch, k, 2]` positions -> `[batch, k, P, P, C]`."""
+        return patches.cut_patches(images, positions, self.geometry.grid, self.patch_method)
+
+    def fine_vectors(self, cut, training=False):
+        """Fine layers on `[batch, k, P, P, C]` patches -> `[batch, k, D]`."""
+        size, channels = self.geometry.patch_size, self.config.image_shape[2]
+        fine = self.fine(tf.reshape(cut, [-1, size, size, channels]), training=training)
+        return tf.reshape(fine, [tf.shape(cut)[0], -1, self.config.feature_dim])
+
+    def refined_logits(self, coarse, coarse_top, fine, positions):
+        """g(f_r(x)) in inference from the coarse pass: only k vectors changed (sparse_conv).
+
+        Args: `[batch, s1, s2, D]` coarse features, their first top convolution output (from
+        `coarse_saliency`), `[batch, k, D]` fine vectors, `[batch, k, 2]` positions.
+        """
+        delta = fine - refine.gather_vectors(coarse, positions)
+        refined_top = coarse_top + sparse_conv.conv_of_sparse(
+            self._top_conv, delta, positions, coarse_top.shape[1:3])
+        return self._top_rest(refined_top)
+
+    def top_inference(self, features):
+        """Top layers in inference mode: (logits, output of their first convolution)."""
+        first = self._top_conv(features)
+        return self._top_rest(first), first
+
+    def _top_rest(self, first):
+        for layer in self._top_tail:
+            first = layer(first, training=False)
+        return first
+
+    def _loss_terms(self, images, labels, training):
+        out = self._forward(images, training, self.num_patches)
+        cross_entropy = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+            labels, out["logits"], from_logits=True))
+        hint = tf.reduce_mean(hints.hint_distance(out["coarse"], out["fine"], out["positions"]))
+        loss = cross_entropy + self.hint_weight * hint
+        return out, {"loss": loss, "cross_entropy": cross_entropy, "hint_distance": hint}
+
+    def train_step(self, data):
+        images, labels = data[0], data[1]
+
+        def loss_fn():
+            out, values = self._loss_terms(images, labels, training=True)
+            return values["loss"], (out, values)
+
+        out, values = train_step.minimise(self, loss_fn)
+        return self._update_metrics(values, labels, out["logits"])
+
+    def test_step(self, data):
+        images, labels = data[0], data[1]
+        out, values = self._loss_terms(images, labels, training=False)
+        return self._update_metrics(values, labels, out["logits"])
+
+    def _update_metrics(self, values, labels, logits):
+        for name, value in values.items():
+            self._metric_means[name].update_state(value)
+        self._accuracy.update_state(labels, logits)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "num_patches": self.num_patches,
+                "hint_weight": self.hint_weight, "patch_method": self.patch_method,
+                "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,39 @@
+"""Coarse, fine and top sub-networks of the Cluttered MNIST DCN, built from a `DCNConfig`."""
+
+from __future__ import annotations
+
+import keras
+
+from dcn_keras.cluttered_mnist.config import DCNConfig
+from dcn_keras.core.conv_stack import stack
+
+
+def coarse_network(config: DCNConfig, height=None, width=None) -> keras.Sequential:
+    """f_c: `[batch, H, W, C]` images -> `[batch, s1, s2, D]` coarse feature map.
+
+    `height`/`width` default to the preset's image size; `None` in the input
+    shape is not used so that shapes stay static for the fast path.
+    """
+    h, w, c = config.image_shape
+    return stack(config.coarse_layers, (height or h, width or w, c), "coarse")
+
+
+def fine_network(config: DCNConfig, height=None, width=None) -> keras.Sequential:
+    """f_f: `[n, P, P, C]` patches (P = patch size) -> `[n, 1, 1, D]` vectors.
+
+    With `height`/`width` it is built for whole padded images instead, which is
+    how the fine baseline applies it convolutionally.
+    """
+    c = config.image_shape[2]
+    p = config.patch_size
+    return stack(config.fine_layers, (height or p, width or p, c), "fine")
+
+
+def top_network(config: DCNConfig, map_height=None, map_width=None) -> keras.Sequential:
+    """g: `[batch, s1, s2, D]` feature map -> `[batch, num_classes]` logits."""
+    geometry = config.geometry()
+    body = stack(config.top_layers, (map_height or geometry.map_height,
+                                     map_width or geometry.map_width, config.feature_dim), "top")
+    body.add(keras.layers.GlobalMaxPooling2D(name="top_global_max"))
+    body.add(keras.layers.Dense(config.num_classes, name="top_logits"))
+    return body

@@ -1,0 +1,111 @@
+"""A model family: what training, export, the TFX components and the CLI need of a preset.
+
+Each family (`cluttered_mnist.family`, `multi_digit.family`) is one small object; callers
+ask it, never which family a preset belongs to. `presets.family(name)` looks one up.
+"""
+
+from __future__ import annotations
+
+from dcn_keras.recipe import PROFILES, Recipe
+
+
+class Family:
+    """The interface; each family overrides what it does differently.
+
+    Attributes:
+      config: the preset's frozen architecture dataclass.
+      recipes: {profile: Recipe}, the recorded `paper` recipe and `quick` / `smoke`.
+      model_kinds: what `build` makes (`dcn train --model`).
+      experiment_kinds: what an experiment trains, in order.
+      dcn_kinds: the kinds that are DCNs (trained for `Recipe.dcn_epochs`).
+      titles: {kind: the name of the model in tables}.
+      monitor: (validation metric, "min" or "max") that picks the best epoch.
+      data: the module that builds the family's benchmark data set (`build`, `describe`).
+    """
+
+    preset = None  # the function that makes the preset's config
+    recipes: dict[str, Recipe] = {}
+    model_kinds: tuple[str, ...] = ()
+    experiment_kinds: tuple[str, ...] = ()
+    dcn_kinds: tuple[str, ...] = ()
+    titles: dict[str, str] = {}
+    monitor: tuple[str, str] = ("val_loss", "min")
+    data = None
+
+    def __init__(self, config=None):
+        self.config = config if config is not None else type(self).preset()
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def recipe(self, profile: str = "paper", **overrides) -> Recipe:
+        """The recipe of `profile`, with the settings in `overrides` that are not None."""
+        if profile not in self.recipes:
+            raise ValueError(f"Unknown profile {profile!r}; choose one of {PROFILES}.")
+        return self.recipes[profile].replace(**overrides)
+
+    def train_options(self, kind: str, recipe: Recipe) -> dict:
+        """`training.train` keyword arguments of `kind` under `recipe`."""
+        dcn = kind in self.dcn_kinds
+        return {"epochs": (recipe.dcn_epochs or recipe.epochs) if dcn else recipe.epochs,
+                "learning_rate": recipe.learning_rate, "precision": recipe.precision,
+                "batch_norm_images": recipe.batch_norm_images,
+                "num_patches": recipe.num_patches, "hint_weight": recipe.hint_weight}
+
+    def check_kind(self, kind: str) -> None:
+        if kind not in self.model_kinds:
+            raise ValueError(f"Preset {self.name!r} trains {', '.join(self.model_kinds)}, "
+                             f"not {kind!r}.")
+
+    def check(self, model, path) -> None:
+        """Raise a clear error unless `model` (loaded from `path`) belongs to this preset."""
+        config = getattr(model, "config", None)
+        if config is None:
+            self.check_plain(model, path)
+        elif getattr(config, "name", None) != self.name:
+            raise ValueError(f"{path} holds a model for preset {getattr(config, 'name', '?')!r}, "
+                             f"not {self.name!r}. Pass --preset {getattr(config, 'name', '?')} "
+                             f"or a model trained for {self.name}.")
+
+    def check_plain(self, model, path) -> None:
+        """`check` of a plain Keras model, without a DCN config."""
+        raise ValueError(f"{path} holds a {type(model).__name__}, not a model of preset "
+                         f"{self.name!r}. Retrain it with `dcn train --preset {self.name}`.")
+
+    # Each family implements these.
+    def build(self, kind: str, num_patches: int | None = None,
+              hint_weight: float | None = None):
+        """A fresh model of `kind`; `num_patches` and `hint_weight` set DCN kinds only."""
+        raise NotImplementedError
+
+    def compile(self, model, learning_rate: float, total_steps: int) -> None:
+        raise NotImplementedError
+
+    def datasets(self, train_files, valid_files, batch_size: int, seed: int = 0,
+                 counts: tuple[int | None, int | None] = (None, None)):
+        """(shuffled training, validation) batched `tf.data` pipelines of TFRecord files (a
+        path, glob or list each); `counts` are the record counts when already known."""
+        raise NotImplementedError
+
+    def compose(self, coarse, fine, num_patches: int | None = None, scales=None):
+        """A DCN from a coarse and a fine model trained apart; nothing is retrained."""
+        raise NotImplementedError
+
+    def serving_endpoints(self, model) -> dict | None:
+        """TF Serving signature functions of `model`, or None to export it plain."""
+        raise NotImplementedError
+
+    def multiplications(self, num_patches: int | None = None, height: int | None = None,
+                        width: int | None = None) -> dict:
+        """Multiplications per input of the family's models."""
+        raise NotImplementedError
+
+    def report(self, data_dir, models_dir, out_dir, recipe: Recipe) -> dict:
+        """Score the trained models of `models_dir` on the test split of `data_dir` and
+        write the report to `out_dir`: {"result": JSON dict, "markdown": table}."""
+        raise NotImplementedError
+
+    def with_config(self, config) -> Family:
+        """The same family for another configuration (such as a resized input)."""
+        return type(self)(config)

@@ -1,0 +1,91 @@
+"""The one timer: functions called side by side, interleaved, medians; and the machine."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import platform
+import statistics
+import time
+
+
+def time_side_by_side(functions: dict, *args, repeats: int = 10,
+                      warmup: int = 2) -> dict[str, list[float]]:
+    """Seconds per call of each function on the same arguments, `repeats` times.
+
+    Calls are interleaved within every repeat so that drifts in machine load
+    affect all functions alike; outputs are fetched (`.numpy()`) so that
+    asynchronous devices finish the work inside the timed region.
+    """
+    for function in functions.values():
+        for _ in range(warmup):
+            _fetch(function(*args))
+    times = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            _fetch(function(*args))
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def time_per_input(functions: dict, inputs: list, warmup: int = 1) -> dict[str, list[float]]:
+    """Seconds of one call of each function on each of `inputs` (argument tuples), called
+    interleaved input by input, after `warmup` calls each on the first input."""
+    for function in functions.values():
+        for _ in range(warmup):
+            _fetch(function(*inputs[0]))
+    times = {name: [] for name in functions}
+    for args in inputs:
+        for name, function in functions.items():
+            start = time.perf_counter()
+            _fetch(function(*args))
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def medians_ms(times: dict[str, list[float]]) -> dict[str, float]:
+    """{name: median milliseconds} of `time_side_by_side` / `time_per_input` results."""
+    return {name: 1e3 * statistics.median(values) for name, values in times.items()}
+
+
+def _fetch(outputs) -> None:
+    import tensorflow as tf
+
+    for output in tf.nest.flatten(outputs):
+        if hasattr(output, "numpy"):
+            output.numpy()
+
+
+def cpu_name() -> str:
+    """The CPU model, from /proc/cpuinfo where there is one."""
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_features() -> str:
+    """"AVX-512 with BF16", "AVX-512" or "AVX2 (no AVX-512)": what decides the speed of
+    TensorFlow's CPU kernels (and whether bfloat16 is native) on x86."""
+    try:
+        flags = pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown ISA"
+    if "avx512_bf16" in flags:
+        return "AVX-512 with BF16"
+    if "avx512f" in flags:
+        return "AVX-512"
+    return "AVX2 (no AVX-512)" if "avx2" in flags else "no AVX2"
+
+
+def machine_description() -> str:
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    device = f"{len(gpus)} GPU" if gpus else "no GPU"
+    return (f"{os.cpu_count()} CPU cores ({cpu_name()}, {cpu_features()}), {device}, "
+            f"TensorFlow {tf.__version__}, Python {platform.python_version()}")

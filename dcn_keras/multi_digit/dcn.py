@@ -1,0 +1,173 @@
+"""The multi-digit DCN composed at test time from coarse and fine models trained apart
+(paper sec. 4.2), and the helpers that batch and rescale images of different sizes."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from dcn_keras.core import patches, saliency
+from dcn_keras.multi_digit import sequences
+from dcn_keras.multi_digit.model import MultiDigitModel
+
+
+@keras.saving.register_keras_serializable(package="dcn_keras")
+class MultiDigitDCN(keras.Model):
+    """DCN composed at test time: coarse saliency picks k positions, the fine model reads
+    their crops, and the k fine predictions are combined with inverse-entropy weights
+    (Eq. 12-14), ignoring the coarse predictions (paper sec. 4.2.2). Multi-scale: the
+    predictions at each of `scales` are averaged.
+
+    A Keras model holding the two trained baselines, so it saves as one `.keras` file and
+    exports for TF Serving; nothing in it is trained. Inference at one scale runs in public
+    stages: `saliency` (Eq. 10), `core.saliency.top_k_positions`, `cut_patches`, and the
+    fine model on the patches, combined by `combine`.
+
+    `patch_method` is how patches are cut: "gather" (fast) or "extract_patches"
+    (`tf.image.extract_patches`, the reference); see `core.patches`.
+    """
+
+    def __init__(self, coarse: MultiDigitModel, fine: MultiDigitModel,
+                 num_patches: int | None = None, scales: tuple[float, ...] | None = None,
+                 patch_method: str = "gather", **kwargs):
+        kwargs.setdefault("name", "multi_digit_dcn")
+        super().__init__(**kwargs)
+        if coarse.config != fine.config:
+            raise ValueError("The coarse and fine models were built for different presets.")
+        if coarse.part != "coarse" or fine.part != "fine":
+            raise ValueError(f"Compose a coarse and a fine model, got {coarse.part!r} and "
+                             f"{fine.part!r}.")
+        self.coarse, self.fine, self.config = coarse, fine, coarse.config
+        self.num_patches = int(num_patches or self.config.num_patches)
+        self.scales = tuple(float(scale) for scale in (scales or self.config.scales))
+        if patch_method not in patches.METHODS:
+            raise ValueError(f"patch_method must be one of {patches.METHODS}, got "
+                             f"{patch_method!r}.")
+        self.patch_method = patch_method
+        self.built = True
+
+    def call(self, images, sizes=None) -> dict[str, tf.Tensor]:
+        """`[b, H, W, C]` zero-padded images (`sizes` `[b, 2]`) -> `length` `[b, L]` and
+        `digits` `[b, L, C]` averaged over the scales, with the attention (`saliency`,
+        `positions`, `valid`, and `boxes` in input pixels) of the first scale."""
+        images = tf.convert_to_tensor(images, tf.float32)
+        if sizes is None:
+            sizes = batch_sizes(images)
+        seen = [self.attend(*rescale(images, sizes, scale, self.config.crop_size))
+                for scale in self.scales]
+        first = seen[0]
+        return {"length": tf.add_n([s["length"] for s in seen]) / len(seen),
+                "digits": tf.add_n([s["digits"] for s in seen]) / len(seen),
+                "saliency": first["saliency"], "positions": first["positions"],
+                "valid": first["valid"],
+                "boxes": tf.cast(first["boxes"], tf.float32) / self.scales[0]}
+
+    def get_config(self):
+        return {"coarse": keras.saving.serialize_keras_object(self.coarse),
+                "fine": keras.saving.serialize_keras_object(self.fine),
+                "num_patches": self.num_patches, "scales": list(self.scales),
+                "patch_method": self.patch_method, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for part in ("coarse", "fine"):
+            config[part] = keras.saving.deserialize_keras_object(config[part])
+        return cls(**config)
+
+    def attend(self, images, sizes=None) -> dict[str, tf.Tensor]:
+        """One scale: `[b, H, W, C]` images (zero padded; `sizes` `[b, 2]` their own
+        (height, width), default the batch's) -> `length` `[b, L]`, `digits` `[b, L, C]`,
+        `saliency` `[b, s1, s2]`, `positions` `[b, k, 2]`, `boxes` `[b, k, 4]`, `valid`
+        `[b, k]` (0 for the picks beyond an image's own positions when it has fewer than k).
+        k is capped by the number of map positions."""
+        config = self.config
+        images = tf.convert_to_tensor(images, tf.float32)
+        sal, mask = self.saliency(images, sizes)
+        k = tf.minimum(self.num_patches, tf.shape(sal)[1] * tf.shape(sal)[2])
+        positions, valid = saliency.top_k_positions(sal, k, mask)
+        length, digits = self.fine.predict_sequence_probabilities(
+            tf.reshape(self.cut_patches(images, positions),
+                       [-1, *config.crop_size, config.channels]))
+        length, digits = self.combine(length, digits, valid)
+        return {"length": length, "digits": digits, "saliency": sal, "positions": positions,
+                "boxes": patches.patch_boxes(positions, config.grid()), "valid": valid}
+
+    def saliency(self, images, sizes=None) -> tuple[tf.Tensor, tf.Tensor]:
+        """Eq. 10: the L2 norm, per position, of the gradient of the summed digit entropy of
+        the averaged coarse prediction with respect to the features below the probability
+        map, for `[b, H, W, C]` images of `sizes` `[b, 2]`.
+
+        Returns (`[b, s1, s2]` saliency, 0 outside each image; `[b, s1, s2]` mask of the
+        positions inside each image).
+        """
+        config = self.config
+        features, _ = self.coarse.features_and_logits(images)
+        head = self.coarse.network.layers[-1]
+        mask = (tf.ones(tf.shape(features)[:3]) if sizes is None
+                else self.coarse.position_mask(sizes, tf.shape(features)[1:3]))
+
+        def entropy_fn(features):
+            maps = sequences.probabilities(head(features), config.max_length,
+                                           config.digit_classes)
+            averaged_digits = sequences.average_pool(*maps, mask)[1]
+            return sequences.digit_entropy(averaged_digits), None
+
+        sal, _ = saliency.entropy_gradient(entropy_fn, features)
+        return sal * mask, mask
+
+    def cut_patches(self, images, positions) -> tf.Tensor:
+        """`[b, H, W, C]` images, `[b, k, 2]` positions -> `[b, k, P_h, P_w, C]` crops."""
+        return patches.cut_patches(images, positions, self.config.grid(), self.patch_method)
+
+    def combine(self, length, digits, valid) -> tuple[tf.Tensor, tf.Tensor]:
+        """Eq. 12-14 over the k fine predictions of each image: length `[b * k, L]`, digits
+        `[b * k, L, C]`, `valid` `[b, k]` -> (length `[b, L]`, digits `[b, L, C]`)."""
+        config = self.config
+        k = tf.shape(valid)[1]
+        length = tf.reshape(length, [-1, k, config.max_length])
+        digits = tf.reshape(digits, [-1, k, config.max_length, config.digit_classes])
+        # The k predictions form a 1 x k "map".
+        return sequences.soft_attention(length[:, None], digits[:, None], valid[:, None])
+
+    def predict_one_scale(self, images, sizes=None) -> tuple[tf.Tensor, tf.Tensor]:
+        """(length `[b, L]`, digits `[b, L, C]`) of `attend` at the images' own size."""
+        seen = self.attend(images, sizes)
+        return seen["length"], seen["digits"]
+
+    def predict_sequence_probabilities(self, images, sizes=None):
+        """(length `[b, L]`, digits `[b, L, C]`) averaged over the scales."""
+        outputs = self(images, sizes)
+        return outputs["length"], outputs["digits"]
+
+
+def rescale(images, sizes, scale: float, minimum_size) -> tuple[tf.Tensor, tf.Tensor]:
+    """A zero-padded batch `[b, H, W, C]` of images of `sizes` `[b, 2]` resized by `scale`
+    and zero padded up to `minimum_size` where smaller -> (images, sizes). Resizing the
+    padded batch as a whole blends the last pixel row and column of a smaller image with
+    its padding."""
+    def scaled(values):
+        return tf.cast(tf.round(tf.cast(values, tf.float32) * scale), tf.int32)
+
+    if scale != 1.0:
+        images = tf.image.resize(images, scaled(tf.shape(images)[1:3]), antialias=True)
+    short = tf.maximum(0, tf.constant(minimum_size, tf.int32) - tf.shape(images)[1:3])
+    images = tf.pad(images, [[0, 0], [0, short[0]], [0, short[1]], [0, 0]])
+    return images, scaled(sizes)
+
+
+def batch_sizes(images) -> tf.Tensor:
+    """`[b, 2]` int32: every image of the batch `[b, H, W, C]` is (H, W)."""
+    shape = tf.shape(images)
+    return tf.tile(shape[None, 1:3], [shape[0], 1])
+
+
+def pad_batch(images: list) -> tuple[tf.Tensor, tf.Tensor]:
+    """Images `[H_i, W_i, C]` of different sizes -> (`[b, max H, max W, C]` zero padded at
+    the bottom and right, `[b, 2]` int32 sizes) for the `sizes` arguments above."""
+    height = max(image.shape[0] for image in images)
+    width = max(image.shape[1] for image in images)
+    padded = [tf.pad(tf.convert_to_tensor(image, tf.float32),
+                     [[0, height - image.shape[0]], [0, width - image.shape[1]], [0, 0]])
+              for image in images]
+    return tf.stack(padded), tf.constant([image.shape[:2] for image in images], tf.int32)

@@ -1,0 +1,84 @@
+"""The multi-digit family: coarse and fine models trained apart on crops, a DCN composed
+from them at test time, Table 2."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import keras
+
+from dcn_keras.family import Family
+from dcn_keras.multi_digit import config as config_lib
+from dcn_keras.multi_digit import flops
+from dcn_keras.multi_digit.dcn import MultiDigitDCN
+from dcn_keras.multi_digit.model import MultiDigitModel
+
+
+class MultiDigitFamily(Family):
+    """The transfer setting (paper sec. 4.2) on SVHN or MNIST house numbers."""
+
+    preset = staticmethod(config_lib.svhn)
+    recipes = config_lib.RECIPES
+    model_kinds = ("coarse", "fine")
+    experiment_kinds = ("coarse", "fine")
+    titles = {"coarse": "Coarse model", "fine": "Fine model",
+              "composed": "DCN composed at test time"}
+    monitor = ("val_sequence_error", "min")
+
+    @property
+    def data(self):
+        from dcn_keras.data import mnist_sequences
+
+        return mnist_sequences
+
+    def build(self, kind, num_patches=None, hint_weight=None) -> MultiDigitModel:
+        if kind not in self.model_kinds:
+            raise ValueError(f"The {self.name} preset trains coarse and fine models apart (the "
+                             f"DCN is composed from them at test time), not {kind!r}.")
+        return MultiDigitModel(self.config, kind)
+
+    def compile(self, model, learning_rate, total_steps) -> None:
+        """Adam with the exponential decay (to a tenth) of the paper's appendix 6.2, whose
+        SGD with momentum learned far slower here (docs/house_numbers.md)."""
+        schedule = keras.optimizers.schedules.ExponentialDecay(learning_rate,
+                                                               max(1, total_steps), 0.1)
+        model.compile(optimizer=keras.optimizers.Adam(schedule))
+
+    def datasets(self, train_files, valid_files, batch_size, seed=0, counts=(None, None)):
+        from dcn_keras.data import sequence_inputs
+
+        return (sequence_inputs.crops(train_files, self.config, batch_size, True, seed),
+                sequence_inputs.crops(valid_files, self.config, batch_size, False))
+
+    def compose(self, coarse, fine, num_patches=None, scales=None) -> MultiDigitDCN:
+        return MultiDigitDCN(coarse, fine, num_patches, scales)
+
+    def serving_endpoints(self, model):
+        from dcn_keras.multi_digit import serving
+
+        return serving.endpoints(model)
+
+    def multiplications(self, num_patches=None, height=None, width=None) -> dict:
+        height, width = (height, width) if height and width else self.config.train_size
+        return flops.count(self.config, num_patches, height, width)
+
+    def report(self, data_dir, models_dir, out_dir, recipe) -> dict:
+        """Compose the DCN of `models_dir`'s coarse.keras and fine.keras (k and scales of
+        `recipe`), save it there as dcn.keras, and write Table 2 (`report.compare`)."""
+        from dcn_keras import measure, training
+        from dcn_keras.atomic import atomic_path
+        from dcn_keras.data import sequence_inputs
+        from dcn_keras.multi_digit import report
+
+        data_dir, models_dir = pathlib.Path(data_dir), pathlib.Path(models_dir)
+        metadata = json.loads((data_dir / "metadata.json").read_text())
+        parts = {kind: training.load_model(models_dir / f"{kind}.keras", self)
+                 for kind in self.model_kinds}
+        dcn = self.compose(parts["coarse"], parts["fine"], recipe.num_patches, recipe.scales)
+        with atomic_path(models_dir / "dcn.keras") as path:
+            dcn.save(path)
+        examples = sequence_inputs.full_images(data_dir / "test.tfrecord")
+        return report.compare(dcn, examples, self.data.describe(metadata),
+                              measure.machine_description(), out_dir, recipe.largest,
+                              recipe.scales)

@@ -1,0 +1,99 @@
+"""Multi-digit sequence outputs (paper sec. 4.2, after Goodfellow et al. 2013): Eq. 9-14.
+
+A prediction vector holds `max_length` length logits (lengths 1..max_length) followed by
+`max_length` x `digit_classes` digit logits (class 10 = no digit). A probability map is a
+`[batch, s1, s2, ...]` grid of such predictions.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from dcn_keras.core.saliency import entropy
+
+NO_DIGIT = 10
+
+
+def probabilities(logits: tf.Tensor, max_length: int = 5,
+                  digit_classes: int = 11) -> tuple[tf.Tensor, tf.Tensor]:
+    """`[..., max_length * (1 + digit_classes)]` logits -> (length probabilities
+    `[..., max_length]`, digit probabilities `[..., max_length, digit_classes]`)."""
+    length = tf.nn.softmax(logits[..., :max_length])
+    digits = tf.reshape(logits[..., max_length:],
+                        tf.concat([tf.shape(logits)[:-1], [max_length, digit_classes]], 0))
+    return length, tf.nn.softmax(digits)
+
+
+def average_pool(length: tf.Tensor, digits: tf.Tensor,
+                 mask: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+    """The top layer g (Eq. 11): the mean of a probability map's predictions,
+    `[batch, s1, s2, ...]` -> `[batch, ...]`, over the positions where `mask`
+    (`[batch, s1, s2]`, 1 = inside the image) is set, all positions by default."""
+    if mask is None:
+        return tf.reduce_mean(length, axis=[1, 2]), tf.reduce_mean(digits, axis=[1, 2])
+    mask = tf.cast(mask, length.dtype)
+    weights = mask / tf.maximum(tf.reduce_sum(mask, axis=[1, 2], keepdims=True), 1.0)
+    return (tf.reduce_sum(weights[..., None] * length, [1, 2]),
+            tf.reduce_sum(weights[..., None, None] * digits, [1, 2]))
+
+
+def inverse_entropy_weights(probs: tf.Tensor, axis, mask: tf.Tensor | None = None) -> tf.Tensor:
+    """Eq. 13-14: w = H^-1 / sum H^-1 over the positions `axis`, per softmax; positions
+    where `mask` (broadcast against `probs` without its last axis) is 0 get weight 0."""
+    inverse = 1.0 / tf.maximum(entropy(probs), 1e-6)
+    if mask is not None:
+        inverse *= tf.cast(mask, inverse.dtype)
+    return inverse / tf.maximum(tf.reduce_sum(inverse, axis=axis, keepdims=True), 1e-12)
+
+
+def soft_attention(length: tf.Tensor, digits: tf.Tensor,
+                   mask: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+    """The soft-attention top (Eq. 12): each softmax of each position weighted by its
+    normalised inverse entropy, `[batch, s1, s2, ...]` -> `[batch, ...]`, over the
+    positions where `mask` (`[batch, s1, s2]`) is set."""
+    digit_mask = None if mask is None else mask[..., None]
+    return (tf.reduce_sum(inverse_entropy_weights(length, [1, 2], mask)[..., None] * length,
+                          [1, 2]),
+            tf.reduce_sum(inverse_entropy_weights(digits, [1, 2], digit_mask)[..., None]
+                          * digits, [1, 2]))
+
+
+def digit_entropy(digits: tf.Tensor) -> tf.Tensor:
+    """Eq. 10: the summed entropy of the digit softmaxes, `[batch, L, C]` -> `[batch]`."""
+    return tf.reduce_sum(entropy(digits), axis=-1)
+
+
+def best_sequence(length: tf.Tensor, digits: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """The most probable sequence under Eq. 9.
+
+    Args:
+      length: `[batch, L]` probabilities of lengths 1..L.
+      digits: `[batch, L, C]` digit probabilities (class 10 = no digit).
+
+    Returns:
+      (`[batch]` int32 lengths 1..L, `[batch, L]` int32 digits, 10 after the length).
+    """
+    best = tf.argmax(digits[..., :NO_DIGIT], axis=-1, output_type=tf.int32)
+    best_log = tf.math.log(tf.maximum(tf.reduce_max(digits[..., :NO_DIGIT], axis=-1), 1e-12))
+    # log p(S0 = n) + sum_{i <= n} max_d log p(S_i = d), for n = 1..L.
+    scores = tf.math.log(tf.maximum(length, 1e-12)) + tf.cumsum(best_log, axis=-1)
+    n = tf.argmax(scores, axis=-1, output_type=tf.int32) + 1
+    present = tf.range(tf.shape(digits)[1])[None, :] < n[:, None]
+    return n, tf.where(present, best, NO_DIGIT)
+
+
+def sequence_log_probability(length_probs: tf.Tensor, digit_probs: tf.Tensor,
+                              length: tf.Tensor, digits: tf.Tensor) -> tf.Tensor:
+    """log p(S | x) per example from a prediction (length `[batch, L]`, digits
+    `[batch, L, C]`): the length softmax and all digit softmaxes, absent digits with the
+    "no digit" target (`digits` `[batch, L]` padded with 10, `length` 1..L)."""
+    floor = 1e-12  # an average of softmaxes can underflow to 0 in float32
+    return (tf.math.log(tf.maximum(tf.gather(length_probs, length - 1, batch_dims=1), floor))
+            + tf.reduce_sum(tf.math.log(tf.maximum(
+                tf.gather(digit_probs, digits, batch_dims=2), floor)), axis=-1))
+
+
+def sequence_errors(predicted_length, predicted_digits, length, digits) -> tf.Tensor:
+    """`[batch]` bool: the whole sequence is wrong (length or any digit differs)."""
+    return tf.logical_or(tf.not_equal(predicted_length, length),
+                         tf.reduce_any(tf.not_equal(predicted_digits, digits), axis=-1))

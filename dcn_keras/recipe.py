@@ -1,0 +1,56 @@
+"""The settings of one experiment run, defined once per preset.
+
+Each family's `config.py` holds its recorded recipe (the `paper` profile: the run behind the
+published figures) and derives the `quick` and `smoke` profiles from it. The `dcn` CLI, the
+TFX pipeline and the Makefile read these instead of repeating numbers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+PROFILES = ("paper", "quick", "smoke")
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """Data sizes, training and evaluation settings of one run."""
+
+    train_images: int
+    valid_images: int
+    test_images: int
+    epochs: int
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    num_patches: int | None = None  # k; None: the preset's
+    hint_weight: float | None = None  # DCN with hints; None: the preset's
+    dcn_epochs: int | None = None  # epochs of the DCN trainers; None: `epochs`
+    precision: str = "float32"  # "bfloat16": mixed precision training (AVX512-BF16 / GPU)
+    # Re-estimate batch normalisation statistics on this many training images before each
+    # validation (0: off); short runs need it (`training.recalibrate_batch_norm`).
+    batch_norm_images: int = 0
+    scales: tuple[float, ...] = (1.0,)  # multi-digit: the report's scales
+    largest: int = 100  # multi-digit: batch-1 timings on this many of the largest test images
+    num_shards: int = 4  # pipeline: TFRecord shards per split
+    max_error_gap: float = 0.01  # pipeline: DCN is blessed when its error <= fine's + this
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("train_images", "valid_images", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if self.test_images < 1:
+            raise ValueError(f"test_images must be at least 1, got {self.test_images}.")
+        if self.precision not in ("float32", "bfloat16"):
+            raise ValueError(f"precision must be 'float32' or 'bfloat16', got "
+                             f"{self.precision!r}.")
+
+    def replace(self, **changes) -> Recipe:
+        """This recipe with `changes`; None values leave a setting as it is."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def profiles(paper: Recipe, quick: dict, smoke: dict) -> dict[str, Recipe]:
+    """{profile: Recipe}: the recorded recipe and two derived from it."""
+    return {"paper": paper, "quick": dataclasses.replace(paper, **quick),
+            "smoke": dataclasses.replace(paper, **smoke)}

@@ -1,0 +1,1 @@
+"""Exporting models for TensorFlow Serving and building requests to them."""

@@ -1,0 +1,59 @@
+"""Client-side requests for a DCN served by TensorFlow Serving (see `dcn_keras.export`)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+
+from dcn_keras.serving.export import INPUT_NAMES
+
+
+def _inputs(signature_name: str, values) -> np.ndarray:
+    if signature_name not in INPUT_NAMES:
+        raise ValueError(f"Unknown signature {signature_name!r}; the exported DCN has "
+                         f"{sorted(INPUT_NAMES)}.")
+    if signature_name == "serving_default":
+        if not all(isinstance(v, bytes) for v in values):
+            raise TypeError("serving_default takes serialized tf.Example bytes "
+                            "(dcn_keras.data.tfrecords.serialize).")
+        return np.array(list(values), dtype=object)
+    images = np.asarray(values)
+    if images.dtype != np.float32:
+        raise TypeError(f"serving_images takes float32 images in [0, 1], got {images.dtype}; "
+                        "convert with images.astype('float32') / 255.")
+    return images
+
+
+def rest_body(signature_name: str, values) -> str:
+    """JSON body for `POST /v1/models/<name>[/versions/<v>]:predict` in the row format.
+
+    Args:
+      signature_name: `serving_default` (values: serialized tf.Examples, sent base64 encoded
+        as TF Serving requires for binary strings) or `serving_images` (values: float32
+        `[batch, H, W, C]`).
+    """
+    values = _inputs(signature_name, values)
+    if signature_name == "serving_default":
+        instances = [{"b64": base64.b64encode(v).decode("ascii")} for v in values]
+    else:
+        instances = values.tolist()
+    return json.dumps({"signature_name": signature_name, "instances": instances})
+
+
+def grpc_request(model_name: str, signature_name: str, values, version: int | None = None):
+    """A `tensorflow_serving.apis.predict_pb2.PredictRequest` for the same inputs."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+
+    values = _inputs(signature_name, values)
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = signature_name
+    if version is not None:
+        request.model_spec.version.value = int(version)
+    dtype = tf.string if signature_name == "serving_default" else tf.float32
+    request.inputs[INPUT_NAMES[signature_name]].CopyFrom(
+        tf.make_tensor_proto(values, dtype=dtype))
+    return request

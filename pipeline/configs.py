@@ -1,0 +1,69 @@
+"""Settings of a pipeline run, as in the TFX templates' `configs.py`.
+
+Sizes and training settings are not repeated here: they are the recipes of the preset's
+family (`dcn_keras/<family>/config.py`), picked by profile. The TFX CLI passes no flags, so
+every setting can also come from an environment variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+
+from dcn_keras import presets
+from dcn_keras.recipe import PROFILES, Recipe
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+PRESETS = ("cluttered_mnist", "svhn")
+RUNNERS = ("local", "beam", "kubeflow_v2")
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """Where a run goes and what it runs."""
+
+    preset: str = os.environ.get("DCN_PRESET", "cluttered_mnist")
+    profile: str = os.environ.get("DCN_PROFILE", "quick")
+    mnist_dir: str = os.environ.get("DCN_MNIST_DIR", "")
+    svhn_dir: str = os.environ.get("DCN_SVHN_DIR", "")
+    pipeline_root: str = os.environ.get("DCN_PIPELINE_ROOT", str(REPO / "runs/pipeline"))
+    pipeline_name: str = os.environ.get("DCN_PIPELINE_NAME", "")
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.preset not in PRESETS:
+            raise ValueError(f"The pipeline supports presets {PRESETS}, got {self.preset!r}.")
+        if self.profile not in PROFILES:
+            raise ValueError(f"Unknown profile {self.profile!r}; choose one of {PROFILES}.")
+
+    @property
+    def name(self) -> str:
+        """dcn-<preset>-<profile> with hyphens (Kubeflow forbids "_"), unless set."""
+        return self.pipeline_name or f"dcn-{self.preset}-{self.profile}".replace("_", "-")
+
+    @property
+    def root(self) -> pathlib.Path:
+        return pathlib.Path(self.pipeline_root).resolve()
+
+    @property
+    def metadata_path(self) -> str:
+        """The SQLite ML Metadata file, shared by the runs under the root."""
+        return str(self.root / "metadata.sqlite")
+
+    @property
+    def artifacts_root(self) -> str:
+        return str(self.root / self.name)
+
+    @property
+    def serving_dir(self) -> str:
+        """The TF Serving model base path the Pusher writes versions to."""
+        return str(self.root / "serving" / self.name)
+
+    def recipe(self) -> Recipe:
+        return presets.family(self.preset).recipe(self.profile, seed=self.seed)
+
+
+def absolute(path: str) -> str:
+    """An absolute path for a component parameter ("" stays "": the default source)."""
+    return str(pathlib.Path(path).resolve()) if path else ""

@@ -1,0 +1,125 @@
+"""The pipeline graph, one per preset (the TFX templates' `pipeline.py`).
+
+cluttered_mnist: ClutteredMnistExampleGen (Beam) -> coarse, fine and DCN trainers ->
+DcnComposer (a DCN from the coarse and fine models trained apart) -> DcnEvaluator (table,
+curves, patches, blessing) -> Pusher (the blessed DCN as a versioned TF Serving SavedModel).
+
+svhn (the paper's transfer setting): HouseNumbersExampleGen (Beam; SVHN archives with
+`svhn_dir`, else the MNIST house numbers benchmark) -> coarse and fine trainers on random
+crops -> DcnComposer (multi-digit DCN, k patches, scales) -> MultiDigitEvaluator (Table 2,
+times on the largest images, patches, blessing) -> Pusher.
+"""
+
+from __future__ import annotations
+
+from tfx.components.pusher.component import Pusher
+from tfx.orchestration import metadata, pipeline
+from tfx.proto import pusher_pb2
+
+from components.cluttered_mnist_gen import ClutteredMnistExampleGen
+from components.composer import DcnComposer
+from components.evaluator import DcnEvaluator, MultiDigitEvaluator
+from components.house_numbers_gen import HouseNumbersExampleGen
+from components.trainer import DcnTrainer
+from dcn_keras.recipe import Recipe
+
+
+def create_pipeline(pipeline_name: str, pipeline_root: str, metadata_path: str,
+                    serving_dir: str, recipe: Recipe, mnist_dir: str = "",
+                    preset: str = "cluttered_mnist",
+                    beam_pipeline_args: list[str] | None = None,
+                    enable_cache: bool = True, svhn_dir: str = "") -> pipeline.Pipeline:
+    """The DCN pipeline for `preset` with the sizes and settings of `recipe`.
+
+    Args:
+      pipeline_root: where artifacts go. metadata_path: the SQLite ML Metadata file.
+      serving_dir: TF Serving model base path the Pusher writes versions to.
+      recipe: a profile of the preset's recipes (`presets.family(preset).recipe(profile)`).
+      mnist_dir: MNIST IDX directory ("" = tfds).
+      svhn_dir: for preset svhn, SVHN format-1 archives or folders (train, test, optional
+        extra); "" builds the MNIST house numbers benchmark from MNIST instead.
+    """
+    graphs = {"cluttered_mnist": _cluttered_mnist_components, "svhn": _svhn_components}
+    if preset not in graphs:
+        raise ValueError(f"The pipeline supports presets {sorted(graphs)}, got {preset!r}.")
+    components = graphs[preset](recipe, mnist_dir, svhn_dir, serving_dir)
+    return pipeline.Pipeline(
+        pipeline_name=pipeline_name, pipeline_root=pipeline_root, components=components,
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(metadata_path),
+        beam_pipeline_args=beam_pipeline_args or [], enable_cache=enable_cache)
+
+
+def _pusher(model, blessing, serving_dir: str) -> Pusher:
+    return Pusher(model=model, model_blessing=blessing,
+                  push_destination=pusher_pb2.PushDestination(
+                      filesystem=pusher_pb2.PushDestination.Filesystem(
+                          base_directory=serving_dir)))
+
+
+def _sizes(recipe: Recipe) -> dict:
+    return dict(train_images=recipe.train_images, eval_images=recipe.valid_images,
+                test_images=recipe.test_images, seed=recipe.seed,
+                num_shards=recipe.num_shards)
+
+
+def _trainer(kind: str, examples, preset: str, recipe: Recipe, epochs: int,
+             **dcn_settings) -> DcnTrainer:
+    # Settings left to the preset (None) are not passed.
+    dcn_settings = {name: value for name, value in dcn_settings.items() if value is not None}
+    return DcnTrainer(examples=examples, model_kind=kind, preset=preset, epochs=epochs,
+                      batch_size=recipe.batch_size, learning_rate=recipe.learning_rate,
+                      seed=recipe.seed, precision=recipe.precision,
+                      batch_norm_images=recipe.batch_norm_images,
+                      **dcn_settings).with_id(f"{kind.title()}Trainer")
+
+
+def _cluttered_mnist_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
+                                serving_dir: str) -> list:
+    preset = "cluttered_mnist"
+    if svhn_dir:
+        raise ValueError("svhn_dir is for the svhn preset.")
+    example_gen = ClutteredMnistExampleGen(mnist_dir=mnist_dir, **_sizes(recipe))
+    examples = example_gen.outputs["examples"]
+    # The baselines get no DCN parameters, so changing k or the hint weight keeps them cached.
+    coarse = _trainer("coarse", examples, preset, recipe, recipe.epochs)
+    fine = _trainer("fine", examples, preset, recipe, recipe.epochs)
+    dcn = _trainer("dcn", examples, preset, recipe, recipe.dcn_epochs or recipe.epochs,
+                   num_patches=recipe.num_patches, hint_weight=recipe.hint_weight)
+    num_patches = recipe.num_patches or dcn_default_patches(preset)
+    composer = DcnComposer(coarse_model=coarse.outputs["model"],
+                           fine_model=fine.outputs["model"], preset=preset,
+                           num_patches=num_patches)
+    evaluator = DcnEvaluator(
+        examples=examples, coarse_model=coarse.outputs["model"],
+        fine_model=fine.outputs["model"], dcn_model=dcn.outputs["model"],
+        composed_model=composer.outputs["model"], preset=preset,
+        batch_size=recipe.batch_size, max_error_gap=recipe.max_error_gap)
+    pusher = _pusher(dcn.outputs["model"], evaluator.outputs["blessing"], serving_dir)
+    return [example_gen, coarse, fine, dcn, composer, evaluator, pusher]
+
+
+def _svhn_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
+                     serving_dir: str) -> list:
+    """The transfer setting: coarse and fine trained apart on crops, composed at test time."""
+    preset = "svhn"
+    example_gen = HouseNumbersExampleGen(mnist_dir=mnist_dir, svhn_dir=svhn_dir,
+                                         **_sizes(recipe))
+    examples = example_gen.outputs["examples"]
+    coarse = _trainer("coarse", examples, preset, recipe, recipe.epochs)
+    fine = _trainer("fine", examples, preset, recipe, recipe.epochs)
+    composer = DcnComposer(coarse_model=coarse.outputs["model"],
+                           fine_model=fine.outputs["model"], preset=preset,
+                           num_patches=recipe.num_patches or dcn_default_patches(preset),
+                           scales=",".join(map(str, recipe.scales)))
+    evaluator = MultiDigitEvaluator(
+        examples=examples, model=composer.outputs["model"], preset=preset,
+        max_error_gap=recipe.max_error_gap, largest=recipe.largest)
+    pusher = _pusher(composer.outputs["model"], evaluator.outputs["blessing"], serving_dir)
+    return [example_gen, coarse, fine, composer, evaluator, pusher]
+
+
+def dcn_default_patches(preset: str) -> int:
+    """k of the preset, for a recipe that leaves it to the preset."""
+    from dcn_keras import presets
+
+    return presets.get(preset).num_patches

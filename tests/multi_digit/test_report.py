@@ -1,0 +1,58 @@
+import json
+
+import numpy as np
+import tensorflow as tf
+
+from dcn_keras import presets
+from dcn_keras.multi_digit import report as multi_digit_report
+from dcn_keras.multi_digit.dcn import MultiDigitDCN
+from dcn_keras.multi_digit.model import MultiDigitModel
+
+
+def _example(digits, height=70, width=150):
+    padded = np.array([*digits, *[10] * (5 - len(digits))], np.int32)
+    image = np.random.default_rng(len(digits)).random((height, width, 1), dtype=np.float32)
+    return {"image": image, "length": np.int32(len(digits)), "digits": padded}
+
+
+def _oracle(answer):
+    """A predictor that is sure of `answer`, whatever the images."""
+    def predict(images, sizes):
+        batch = tf.shape(images)[0]
+        length = tf.one_hot([len(answer) - 1], 5) * 0.98 + 0.004
+        rows = [tf.one_hot(d, 11) * 0.98 + 0.002 for d in [*answer, *[10] * (5 - len(answer))]]
+        return tf.tile(length, [batch, 1]), tf.tile(tf.stack(rows)[None], [batch, 1, 1])
+    return predict
+
+
+def test_sequence_error_counts_whole_sequences_per_number_of_scales():
+    examples = [_example([1, 2]), _example([7]), _example([1, 2], 90, 200)]
+    assert multi_digit_report.sequence_errors_by_scales(
+        _oracle([1, 2]), examples, (1.0,), (54, 110), batch_size=2) == [1 / 3]
+    assert multi_digit_report.sequence_errors_by_scales(
+        _oracle([1, 3]), examples, (1.0, 0.5), (54, 110)) == [1.0, 1.0]
+
+
+def test_batches_group_images_of_similar_size():
+    examples = [_example([1], h, w) for h, w in [(300, 600), (60, 120), (310, 620), (70, 130)]]
+    assert multi_digit_report.size_batches(examples, 2) == [[1, 3], [0, 2]]
+
+
+def test_compare_writes_table_2_times_and_patches(tmp_path):
+    config = presets.svhn()
+    coarse, fine = MultiDigitModel(config, "coarse"), MultiDigitModel(config, "fine")
+    examples = [_example([3, 4]), _example([5], 64, 120)]
+    dcn = MultiDigitDCN(coarse, fine, num_patches=2)
+    out = multi_digit_report.compare(dcn, examples, "toy data", "toy machine", tmp_path,
+                                     largest=1, scales=(1.0, 0.75, 0.5))
+    rows = out["result"]["rows"]
+    assert [row["model"] for row in rows][:3] == ["Coarse model, 1 scale",
+                                                  "Coarse model, 2 scales",
+                                                  "Coarse model, 3 scales"]
+    assert len(rows) == 12 and all(0.0 <= row["test_error"] <= 1.0 for row in rows)
+    timing = json.loads((tmp_path / "results.json").read_text())["timing"]
+    assert timing["images"] == 1 and timing["largest"] == [70, 150]
+    assert set(timing["mean_ms"]) == {"Coarse model", "Fine model", "Soft-attention",
+                                      "DCN, 2 patches"}
+    assert "toy data" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "patches.png").stat().st_size > 1000

@@ -1,0 +1,72 @@
+import numpy as np
+import tensorflow as tf
+
+from dcn_keras.multi_digit import sequences
+
+
+def _one_hot_digits(sequence, sure=0.9):
+    """[1, 5, 11] digit probabilities: `sure` on each digit (10 after the sequence)."""
+    rows = []
+    for i in range(5):
+        target = sequence[i] if i < len(sequence) else 10
+        row = np.full(11, (1 - sure) / 10)
+        row[target] = sure
+        rows.append(row)
+    return tf.constant([rows], tf.float32)
+
+
+def test_probabilities_split_length_and_digits():
+    logits = tf.random.stateless_normal([2, 3, 4, 60], seed=[1, 2])
+    length, digits = sequences.probabilities(logits)
+    assert length.shape == (2, 3, 4, 5) and digits.shape == (2, 3, 4, 5, 11)
+    np.testing.assert_allclose(tf.reduce_sum(digits, -1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(digits[0, 0, 0, 1], tf.nn.softmax(logits[0, 0, 0, 16:27]),
+                               atol=1e-6)
+
+
+def test_best_sequence_maximises_equation_9():
+    length = tf.constant([[0.05, 0.1, 0.8, 0.03, 0.02]])
+    n, digits = sequences.best_sequence(length, _one_hot_digits([4, 0, 7]))
+    assert int(n[0]) == 3 and digits.numpy().tolist() == [[4, 0, 7, 10, 10]]
+    # An unsure third digit makes the two-digit reading more probable:
+    # log .45 + 2 log .9 > log .45 + 2 log .9 + log .15.
+    unsure = _one_hot_digits([4, 0, 7]).numpy()
+    unsure[0, 2] = np.full(11, 0.85 / 10)
+    unsure[0, 2, 7] = 0.15
+    n, digits = sequences.best_sequence(tf.constant([[0.05, 0.45, 0.45, 0.03, 0.02]]),
+                                          tf.constant(unsure))
+    assert int(n[0]) == 2 and digits.numpy().tolist() == [[4, 0, 10, 10, 10]]
+
+
+def test_sequence_log_probability_follows_equation_9_with_no_digit_targets():
+    logits = tf.random.stateless_normal([1, 60], seed=[3, 4])
+    length, digits = sequences.probabilities(logits)
+    targets = tf.constant([[2, 9, 10, 10, 10]])
+    expected = np.log(length[0, 1]) + sum(np.log(digits[0, i, int(targets[0, i])])
+                                          for i in range(5))
+    log_p = sequences.sequence_log_probability(length, digits, tf.constant([2]), targets)
+    np.testing.assert_allclose(log_p, [expected], rtol=1e-5)
+
+
+def test_soft_attention_follows_the_confident_position():
+    confident = _one_hot_digits([3], sure=0.99)
+    uniform = tf.fill([1, 5, 11], 1 / 11)
+    digits = tf.reshape(tf.concat([confident, uniform, uniform, uniform], 0), [1, 2, 2, 5, 11])
+    length = tf.reshape(tf.constant([[0.96, .01, .01, .01, .01]] + [[0.2] * 5] * 3),
+                        [1, 2, 2, 5])
+    _, soft = sequences.soft_attention(length, digits)
+    _, mean = sequences.average_pool(length, digits)
+    assert float(soft[0, 0, 3]) > 0.9 > float(mean[0, 0, 3])
+    weights = sequences.inverse_entropy_weights(digits, [1, 2])
+    np.testing.assert_allclose(tf.reduce_sum(weights, [1, 2]), 1.0, atol=1e-5)
+
+
+def test_digit_entropy_and_sequence_errors():
+    uniform = tf.fill([1, 5, 11], 1 / 11)
+    np.testing.assert_allclose(sequences.digit_entropy(uniform), [5 * np.log(11)],
+                               rtol=1e-5)
+    wrong = sequences.sequence_errors(tf.constant([2, 2, 3]),
+                                        tf.constant([[1, 2, 10], [1, 3, 10], [1, 2, 10]]),
+                                        tf.constant([2, 2, 2]),
+                                        tf.constant([[1, 2, 10], [1, 2, 10], [1, 2, 10]]))
+    assert wrong.numpy().tolist() == [False, True, True]

@@ -1,0 +1,53 @@
+"""Both families answer what training, export, the components and the CLI ask."""
+
+import numpy as np
+import pytest
+
+from dcn_keras import presets
+
+
+@pytest.mark.parametrize("preset", ["cluttered_mnist", "svhn"])
+def test_every_family_builds_its_kinds_and_refuses_others(preset):
+    family = presets.family(preset)
+    assert family.name == preset and set(family.experiment_kinds) <= set(family.model_kinds)
+    for kind in family.model_kinds:
+        assert family.build(kind) is not None
+        assert kind in family.titles
+    with pytest.raises(ValueError, match="not 'medium'"):
+        family.build("medium")
+    metric, mode = family.monitor
+    assert metric.startswith("val_") and mode in ("min", "max")
+
+
+@pytest.mark.parametrize("preset", ["cluttered_mnist", "svhn"])
+def test_every_family_composes_and_serves_its_dcn(preset):
+    family = presets.family(preset)
+    dcn = family.compose(family.build("coarse"), family.build("fine"), num_patches=2)
+    assert dcn.num_patches == 2
+    endpoints = family.serving_endpoints(dcn)
+    assert set(endpoints) == {"serving_default", "serving_images"}
+
+
+@pytest.mark.parametrize("preset", ["cluttered_mnist", "svhn"])
+def test_every_family_counts_multiplications(preset):
+    # On a large input DCN costs a fraction of the fine model (on a 64x128 svhn crop, whose
+    # few positions all get a patch, it does not).
+    counts = presets.family(preset).multiplications(None, 400, 800)
+    assert counts["fine_model"]["total"] > counts["dcn"]["total"] > \
+        counts["coarse_model"]["total"] > 0
+
+
+def test_a_model_of_another_family_is_refused(tmp_path):
+    svhn = presets.family("svhn")
+    model = svhn.build("coarse")
+    with pytest.raises(ValueError, match="preset 'svhn', not 'cluttered_mnist'"):
+        presets.family("cluttered_mnist").check(model, tmp_path / "coarse.keras")
+    with pytest.raises(ValueError, match="not a model of preset 'svhn'"):
+        svhn.check(presets.family("cluttered_mnist").build("fine"), tmp_path / "fine.keras")
+
+
+def test_with_config_resizes_a_family():
+    family = presets.family("cluttered_mnist")
+    big = family.with_config(family.config.resized(200, 200))
+    model = big.build("dcn")
+    assert model(np.zeros((1, 200, 200, 1), np.float32)).shape == (1, 10)

@@ -1,0 +1,60 @@
+"""One source of settings: each preset's recipes, and the CLI, pipeline and Makefile that
+read them."""
+
+import dataclasses
+import pathlib
+import re
+
+import pytest
+
+from dcn_keras import cli, presets
+from dcn_keras.recipe import PROFILES, Recipe
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("preset", ["cluttered_mnist", "svhn"])
+def test_quick_and_smoke_derive_from_the_recorded_recipe(preset):
+    family = presets.family(preset)
+    assert set(family.recipes) == set(PROFILES)
+    paper = family.recipe("paper")
+    for profile in ("quick", "smoke"):
+        derived = family.recipe(profile)
+        changed = {f.name for f in dataclasses.fields(Recipe)
+                   if getattr(derived, f.name) != getattr(paper, f.name)}
+        assert changed and derived.train_images < paper.train_images
+        assert dataclasses.replace(paper, **{name: getattr(derived, name)
+                                             for name in changed}) == derived
+
+
+def test_recorded_recipes_are_the_recorded_runs():
+    # docs/cluttered_mnist.md and docs/house_numbers.md: the runs behind the figures.
+    cluttered = presets.family("cluttered_mnist").recipe()
+    assert (cluttered.train_images, cluttered.valid_images, cluttered.test_images,
+            cluttered.epochs, cluttered.batch_size) == (28000, 1000, 2000, 12, 64)
+    house = presets.family("svhn").recipe()
+    assert (house.train_images, house.valid_images, house.test_images, house.epochs,
+            house.batch_size, house.precision) == (30000, 1000, 500, 5, 32, "bfloat16")
+
+
+def test_flags_override_the_recipe_and_none_keeps_it():
+    family = presets.family("cluttered_mnist")
+    args = cli.build_parser().parse_args(["experiment", "--out", "x", "--profile", "smoke",
+                                          "--epochs", "3"])
+    recipe = cli._recipe(args, family)
+    assert recipe == dataclasses.replace(family.recipe("smoke"), epochs=3)
+
+
+def test_bad_recipes_are_refused_with_the_setting_named():
+    with pytest.raises(ValueError, match="train_images must be at least 1"):
+        presets.family("cluttered_mnist").recipe("smoke", train_images=-5)
+    with pytest.raises(ValueError, match="precision"):
+        presets.family("svhn").recipe(precision="float16")
+    with pytest.raises(ValueError, match="profile"):
+        presets.family("svhn").recipe("huge")
+
+
+def test_the_makefile_repeats_no_recipe_numbers():
+    makefile = (REPO / "Makefile").read_text()
+    for flag in ("--train", "--valid", "--test", "--epochs", "--batch-size", "--precision"):
+        assert not re.search(rf"dcn .*{flag}\b", makefile), flag
