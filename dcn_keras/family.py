@@ -63,10 +63,10 @@ class Family:
         config = getattr(model, "config", None)
         if config is None:
             self.check_plain(model, path)
-        elif getattr(config, "name", None) != self.name:
-            raise ValueError(f"{path} holds a model for preset {getattr(config, 'name', '?')!r}, "
-                             f"not {self.name!r}. Pass --preset {getattr(config, 'name', '?')} "
-                             f"or a model trained for {self.name}.")
+        elif config.name != self.name:
+            raise ValueError(f"{path} holds a model for preset {config.name!r}, not "
+                             f"{self.name!r}. Pass --preset {config.name} or a model trained "
+                             f"for {self.name}.")
 
     def check_plain(self, model, path) -> None:
         """`check` of a plain Keras model, without a DCN config."""
