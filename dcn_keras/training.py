@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import pathlib
+import shutil
 
 import keras
 import tensorflow as tf
@@ -77,14 +80,13 @@ class BatchNormRecalibration(keras.callbacks.Callback):
 
     def __init__(self, train, images: int):
         super().__init__()
-        self.train, self.images = train, images
+        self.train, self.images, self.batches = train, images, None
 
     def on_test_begin(self, logs=None):
-        recalibrate_batch_norm(self.model, self.train, self._batches())
-
-    def _batches(self) -> int:
-        images = keras.utils.unpack_x_y_sample_weight(next(iter(self.train.take(1))))[0]
-        return max(1, -(-self.images // int(images.shape[0])))
+        if self.batches is None:  # the batch size, from the first batch, once
+            first = keras.utils.unpack_x_y_sample_weight(next(iter(self.train.take(1))))[0]
+            self.batches = max(1, -(-self.images // int(first.shape[0])))
+        recalibrate_batch_norm(self.model, self.train, self.batches)
 
 
 def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | os.PathLike,
@@ -92,6 +94,11 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
         batch_norm_images: int = 0) -> keras.callbacks.History:
     """Compile `model` as `family` does, train it, keep the epoch with the best validation
     score (`family.monitor`) and save it atomically.
+
+    Training resumes after an interruption: each finished epoch leaves the weights, the
+    optimizer state, the best model so far and the history in `backup_dir(out_path)`, and a
+    rerun with the same `out_path` goes on from the next epoch (Keras' `BackupAndRestore`).
+    The backup is removed once `out_path` is written.
 
     With `batch_norm_images` > 0, batch normalisation statistics are re-estimated on that
     many training images before each validation (`BatchNormRecalibration`).
@@ -107,20 +114,76 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
                          "build it with more training images.")
     family.compile(model, learning_rate, epochs * steps)
     monitor, mode = family.monitor
-    with atomic_path(out_path) as best, atomic_path(
-            out_path.with_name(out_path.stem + "_history.csv")) as history_csv:
-        callbacks = [
-            keras.callbacks.ModelCheckpoint(str(best), monitor=monitor, mode=mode,
-                                            save_best_only=True),
-            keras.callbacks.CSVLogger(str(history_csv)),
-        ]
-        if batch_norm_images > 0:
-            # It runs as validation starts, so the epoch is scored (and checkpointed) with
-            # the re-estimated statistics.
-            callbacks.append(BatchNormRecalibration(train, batch_norm_images))
-        # The training dataset shuffles itself.
-        return model.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
-                         verbose=verbose, shuffle=False)
+    backup = backup_dir(out_path)
+    best, history_csv = backup / out_path.name, backup / "history.csv"
+    finished = _finished_epochs(backup)
+    previous = _history_rows(history_csv)[:finished]
+    _write_rows(history_csv, previous)  # drops the row of an epoch that did not finish
+    scores = [float(row[monitor]) for row in previous if row.get(monitor)]
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(
+            str(best), monitor=monitor, mode=mode, save_best_only=True,
+            initial_value_threshold=(min if mode == "min" else max)(scores) if scores
+            else None),
+        keras.callbacks.CSVLogger(str(history_csv), append=True),
+    ]
+    if batch_norm_images > 0:
+        # It runs as validation starts, so the epoch is scored (and checkpointed) with the
+        # re-estimated statistics.
+        callbacks.append(BatchNormRecalibration(train, batch_norm_images))
+    # Last: an epoch counts as finished only once its checkpoint and history row exist.
+    callbacks.append(keras.callbacks.BackupAndRestore(str(backup / "state"),
+                                                      double_checkpoint=True))
+    if finished:
+        print(f"Resuming from {backup} after epoch {finished} of {epochs} "
+              "(delete that folder to start over)", flush=True)
+    # The training dataset shuffles itself.
+    history = model.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
+                        verbose=verbose, shuffle=False)
+    if not best.exists():
+        raise RuntimeError(f"No epoch of {out_path.name} improved {monitor}; nothing to save.")
+    with atomic_path(out_path) as path:
+        shutil.copyfile(best, path)
+    with atomic_path(out_path.with_name(out_path.stem + "_history.csv")) as path:
+        shutil.copyfile(history_csv, path)
+    shutil.rmtree(backup)
+    return history
+
+
+def backup_dir(out_path: str | os.PathLike) -> pathlib.Path:
+    """Where `fit` keeps the state of an unfinished training of `out_path`: a hidden folder
+    beside it."""
+    out_path = pathlib.Path(out_path)
+    return out_path.with_name(f".{out_path.name}.backup")
+
+
+def _finished_epochs(backup: pathlib.Path) -> int:
+    """Epochs whose state `BackupAndRestore` saved in `backup` (0 when none)."""
+    for name in ("training_metadata.json", "training_metadata.json.bkp"):
+        path = backup / "state" / name
+        try:
+            return int(json.loads(path.read_text())["epoch"])
+        except (OSError, ValueError, KeyError):
+            continue
+    return 0
+
+
+def _history_rows(path: pathlib.Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def _write_rows(path: pathlib.Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not rows:
+        path.unlink(missing_ok=True)
+        return
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def train(family, kind: str, train_data, valid_data, epochs: int,
