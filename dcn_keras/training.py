@@ -62,13 +62,25 @@ def recalibrate_batch_norm(model, data, batches: int) -> None:
     if not layers or batches < 1:
         return
     momenta = [layer.momentum for layer in layers]
+    for layer in layers:
+        # With momentum 0 a training-mode call leaves each layer's batch statistics in its
+        # moving statistics; the graph traced below keeps that 0.
+        layer.momentum = 0.0
     try:
-        for index, batch in enumerate(data.take(batches)):
-            images = keras.utils.unpack_x_y_sample_weight(batch)[0]
-            for layer in layers:
-                # A cumulative mean: batch i gets weight 1 / (i + 1).
-                layer.momentum = index / (index + 1)
-            model(images, training=True)
+        forward = tf.function(lambda images: model(images, training=True))
+        sums = [[tf.zeros_like(layer.moving_mean), tf.zeros_like(layer.moving_variance)]
+                for layer in layers]
+        count = 0
+        for batch in data.take(batches):
+            forward(keras.utils.unpack_x_y_sample_weight(batch)[0])
+            for pair, layer in zip(sums, layers):
+                pair[0] += layer.moving_mean
+                pair[1] += layer.moving_variance
+            count += 1
+        for (mean, variance), layer in zip(sums, layers):
+            if count:
+                layer.moving_mean.assign(mean / count)
+                layer.moving_variance.assign(variance / count)
     finally:
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum

@@ -49,6 +49,24 @@ def test_missing_or_damaged_model_file(family, tmp_path):
         training.load_model(tmp_path / "broken.keras", family)
 
 
+def test_batch_norm_statistics_become_the_mean_of_the_batch_statistics():
+    import tensorflow as tf
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3, use_bias=False),
+                              keras.layers.BatchNormalization(momentum=0.99)])
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(2.0, 3.0, (8, 3)).astype(np.float32) for _ in range(4)]
+    data = tf.data.Dataset.from_tensor_slices(np.concatenate(batches)).batch(8)
+    training.recalibrate_batch_norm(model, data, batches=3)
+    norm = model.layers[-1]
+    outputs = [model.layers[0](batch).numpy() for batch in batches[:3]]
+    np.testing.assert_allclose(norm.moving_mean, np.mean([o.mean(0) for o in outputs], 0),
+                               rtol=1e-5)
+    np.testing.assert_allclose(norm.moving_variance, np.mean([o.var(0) for o in outputs], 0),
+                               rtol=1e-4)
+    assert norm.momentum == 0.99
+
+
 MIRRORED_STEP = r"""
 import json, sys
 import tensorflow as tf
