@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 
 from tfx.types import artifact_utils
@@ -30,6 +32,16 @@ def keras_path(model) -> str:
 def serving_path(model) -> str:
     """The SavedModel directory the standard Pusher copies (`Format-Serving`)."""
     return path_utils.serving_model_dir(model.uri)
+
+
+def resume_dir(model, settings: dict) -> str:
+    """Where a trainer keeps the state of unfinished epochs: beside its output artifacts,
+    `<pipeline root>/<component id>/.resume/<digest of settings>`. A rerun of a killed
+    execution gets a new artifact URI but the same inputs and parameters, so it finds the
+    state; other inputs or parameters get another folder."""
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    component_dir = os.path.dirname(os.path.dirname(model.uri.rstrip("/")))
+    return os.path.join(component_dir, ".resume", digest.hexdigest()[:16])
 
 
 def metadata_store(metadata_path: str):

@@ -1,18 +1,23 @@
 """DcnComposer: a DCN built at test time from a coarse and a fine model trained apart."""
 
 # No `from __future__ import annotations`: TFX reads these annotations at runtime.
+import os
+
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types.standard_artifacts import Model
+from tfx.types.standard_artifacts import Examples, Model
 
 from components import artifacts
 from components.trainer import write_serving_model
 from dcn_keras import presets, training
 from dcn_keras.atomic import atomic_path
 
+REPORT_BATCH = 100
+
 
 @component
 def DcnComposer(
+    examples: InputArtifact[Examples],
     coarse_model: InputArtifact[Model],
     fine_model: InputArtifact[Model],
     model: OutputArtifact[Model],
@@ -22,15 +27,23 @@ def DcnComposer(
 ) -> None:
     """The paper's transfer setting: a DCN from `coarse_model` and `fine_model` trained
     apart, attending to `num_patches` patches; nothing is retrained (the family's
-    `compose`). Multi-digit DCNs average over `scales` (comma-separated, such as
-    "1,0.75,0.5"; empty: the preset's)."""
+    `compose`, which may fit a map in closed form on the training split of `examples`).
+    Multi-digit DCNs average over `scales` (comma-separated, such as "1,0.75,0.5"; empty:
+    the preset's). Where composition fits something, what it did is measured on the
+    validation split and written to `composition/` in the model artifact."""
     family = presets.family(preset)
     coarse = training.load_model(artifacts.keras_path(coarse_model), family)
     fine = training.load_model(artifacts.keras_path(fine_model), family)
-    dcn = family.compose(coarse, fine, num_patches, _scales(scales))
+    train, valid = family.datasets(
+        artifacts.split_pattern(examples, "train"), artifacts.split_pattern(examples, "eval"),
+        REPORT_BATCH, counts=(artifacts.split_count(examples, "train"),
+                              artifacts.split_count(examples, "eval")))
+    dcn = family.compose(coarse, fine, num_patches, _scales(scales), train)
     with atomic_path(artifacts.keras_path(model)) as tmp:
         dcn.save(tmp)
     write_serving_model(dcn, artifacts.serving_path(model), family)
+    family.composition_report(dcn, coarse, fine, train, valid,
+                              os.path.join(model.uri, "composition"))
     model.set_string_custom_property(
         "scales", ",".join(map(str, getattr(dcn, "scales", (1.0,)))))
     model.set_string_custom_property("model_kind", "composed")

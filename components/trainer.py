@@ -1,6 +1,7 @@
 """DcnTrainer: trains one model (coarse, fine, DCN) on an Examples artifact."""
 
 # No `from __future__ import annotations`: TFX reads these annotations at runtime.
+import dataclasses
 import os
 import shutil
 
@@ -34,6 +35,7 @@ def DcnTrainer(
     batch_norm_images: Parameter[int],
     num_patches: Parameter[int] = None,
     hint_weight: Parameter[float] = None,
+    base_model: InputArtifact[Model] = None,
 ) -> None:
     """Train `model_kind` (coarse, fine, dcn_no_hints or dcn; coarse or fine for the svhn
     preset, on random crops), keep its best validation epoch. The pipeline passes the
@@ -41,9 +43,14 @@ def DcnTrainer(
     `hint_weight` (None: the preset's) set DCN kinds only.
 
     Writes `model.keras` and a TF Serving SavedModel (`Format-Serving`) to `model`, and the
-    per-epoch history CSV and its plot to `model_run`. Uses `tf.distribute` when several
-    GPUs exist. `precision` "bfloat16" trains in mixed bfloat16; `batch_norm_images` > 0
-    re-estimates batch normalisation statistics before each validation.
+    per-epoch history CSV, its plot and TensorBoard logs to `model_run`. A trainer killed
+    mid-run resumes from its last finished epoch when the pipeline is rerun (the state lies
+    in `artifacts.resume_dir`, which the rerun's new artifact finds). Uses `tf.distribute`
+    when several GPUs exist. `precision` "bfloat16" trains in mixed bfloat16;
+    `batch_norm_images` > 0 re-estimates batch normalisation statistics before each
+    validation. A DCN kind with a
+    `base_model` (the DcnComposer's composed DCN, as TFX's Trainer warm-starts from its
+    `base_model`) fine-tunes it end to end instead of starting from fresh weights.
     """
     family = presets.family(preset)
     keras.utils.set_random_seed(seed)
@@ -55,8 +62,17 @@ def DcnTrainer(
     recipe = family.recipe(epochs=epochs, dcn_epochs=epochs, learning_rate=learning_rate,
                            precision=precision, num_patches=num_patches,
                            hint_weight=hint_weight, batch_norm_images=batch_norm_images)
+    start = None if base_model is None else \
+        training.load_model(artifacts.keras_path(base_model), family)
+    settings = {**dataclasses.asdict(recipe), "examples": examples.uri,
+                "base_model": base_model and base_model.uri, "model_kind": model_kind,
+                "preset": preset, "seed": seed, "batch_size": batch_size}
+    backup = artifacts.resume_dir(model, settings)
+    print(f"TensorBoard logs: {model_run.uri}; state of unfinished epochs: {backup}",
+          flush=True)
     training.train(family, model_kind, train, valid, out_path=artifacts.keras_path(model),
-                   verbose=2, **family.train_options(model_kind, recipe))
+                   verbose=2, start=start, backup=backup, log_dir=model_run.uri,
+                   **family.train_options(model_kind, recipe))
     _record(model, model_run, model_kind, examples, family)
 
 

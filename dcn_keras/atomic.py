@@ -1,12 +1,47 @@
-"""Atomic file output: a reader sees the old file or the complete new one."""
+"""Atomic file output: a reader sees the old file or the complete new one.
+
+Temporary files and directories are created like ordinary ones, with mode 0666 / 0777 less
+the process umask, not owner-only as `tempfile.mkstemp` / `mkdtemp` make them: a model or a
+data set written here must be readable by a TF Serving or training process that runs as
+another user, exactly as if it had been written in place.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import pathlib
+import secrets
 import shutil
-import tempfile
+
+_ATTEMPTS = 100  # random names tried before giving up (a collision needs 2**32 luck)
+
+
+def _fresh(parent: pathlib.Path, prefix: str, suffix: str, create) -> pathlib.Path:
+    """`create(path)` on a new random name `parent/<prefix>XXXXXXXX<suffix>`; returns it."""
+    for _ in range(_ATTEMPTS):
+        path = parent / f"{prefix}{secrets.token_hex(4)}{suffix}"
+        try:
+            create(path)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"No free temporary name {prefix}*{suffix} in {parent}.")
+
+
+def _create_file(path: pathlib.Path) -> None:
+    # O_EXCL reserves the name as mkstemp does; 0o666 lets the umask decide, as open() does.
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+
+
+def temporary_file(parent: pathlib.Path, prefix: str, suffix: str = "") -> pathlib.Path:
+    """A new empty file in `parent` (mode 0666 less the umask)."""
+    return _fresh(parent, prefix, suffix, _create_file)
+
+
+def temporary_directory(parent: pathlib.Path, prefix: str) -> pathlib.Path:
+    """A new empty directory in `parent` (mode 0777 less the umask)."""
+    return _fresh(parent, prefix, "", lambda path: os.mkdir(path, 0o777))
 
 
 @contextlib.contextmanager
@@ -17,10 +52,9 @@ def atomic_path(path: str | os.PathLike):
     """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Keep the suffix: Keras and matplotlib pick the format from it.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.tmp-", suffix=path.suffix)
-    os.close(fd)
-    tmp = pathlib.Path(tmp)
+    # Keep the suffix: Keras and matplotlib pick the format from it. The dot prefix hides it
+    # from readers' globs (`dcn_keras.data.tfrecords.list_files`) if a killed writer leaves it.
+    tmp = temporary_file(path.parent, f".{path.stem}.tmp-", path.suffix)
     try:
         yield tmp
         os.replace(tmp, path)
@@ -34,21 +68,45 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+def leftovers(path: str | os.PathLike) -> list[pathlib.Path]:
+    """The hidden temporary siblings of `path` that an `atomic_directory` killed before it
+    finished left behind (`.<name>.tmp-*`, `.<name>.old-*`)."""
+    path = pathlib.Path(path)
+    if not path.parent.is_dir():
+        return []
+    return sorted(p for p in path.parent.iterdir()
+                  if p.name.startswith((f".{path.name}.tmp-", f".{path.name}.old-")))
+
+
+def _swap_in(tmp: pathlib.Path, path: pathlib.Path) -> None:
+    """Put directory `tmp` at `path`, replacing the directory there: the old one is renamed
+    aside first, so a reader sees the old directory, for an instant none, or the new one,
+    never a mix of both. A kill between the renames leaves both hidden beside `path`."""
+    old = path.parent / f".{path.name}.old-{secrets.token_hex(4)}"
+    os.rename(path, old)
+    os.rename(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 @contextlib.contextmanager
-def atomic_directory(path: str | os.PathLike):
+def atomic_directory(path: str | os.PathLike, replace: bool = False):
     """Yield a temporary directory beside `path`; on success rename it to `path`.
 
-    `path` must not exist yet (a finished directory is never replaced); on error the
-    temporary directory is removed.
+    `path` must not exist yet (a finished directory is never replaced) unless `replace`:
+    then an existing directory at `path` is replaced as a whole on success (`_swap_in`). On
+    error the temporary directory is removed and `path` is left as it was.
     """
     path = pathlib.Path(path)
-    if path.exists():
+    if path.exists() and not (replace and path.is_dir()):
         raise FileExistsError(f"{path} already exists; choose another name or remove it.")
     path.parent.mkdir(parents=True, exist_ok=True)
     # The dot prefix keeps half-written directories out of TF Serving's numeric version scan.
-    tmp = pathlib.Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    tmp = temporary_directory(path.parent, f".{path.name}.tmp-")
     try:
         yield tmp
-        os.rename(tmp, path)
+        if replace and path.exists():
+            _swap_in(tmp, path)
+        else:
+            os.rename(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

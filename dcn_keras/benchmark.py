@@ -73,7 +73,7 @@ def dcn_stages(model: DynamicCapacityNetwork, images, repeats: int = 20) -> dict
     """
     def upto(stage):
         def run(x):
-            coarse = model.coarse(x, training=False)
+            coarse = model.coarse_features(x)
             if stage == "coarse_layers":
                 return coarse
             sal, _, coarse_top = model.coarse_saliency(coarse)
@@ -103,7 +103,7 @@ def patch_methods(model: DynamicCapacityNetwork, images, ks=PATCH_COUNTS,
     each: why "gather" is the default."""
     images = tf.convert_to_tensor(images)
     grid = model.geometry.grid
-    sal, _, _ = model.coarse_saliency(model.coarse(images, training=False))
+    sal, _, _ = model.coarse_saliency(model.coarse_features(images))
     functions = {}
     for k in ks:
         positions = saliency.top_k_positions(sal, k)

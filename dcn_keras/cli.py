@@ -1,10 +1,11 @@
-"""The `dcn` command line: data, train, evaluate, flops, bench, export, experiment,
+"""The `dcn` command line: data, train, compose, evaluate, flops, bench, export, experiment,
 house-numbers. It only parses; the work is in `dcn_keras.experiments` and the families."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import pathlib
 import sys
 
@@ -37,12 +38,24 @@ def cmd_data(args) -> None:
 
 
 def cmd_train(args) -> None:
+    from dcn_keras import experiments, presets, training
+
+    family = presets.family(args.preset)
+    start = training.load_model(args.start, family) if args.start else None
+    experiments.train_model(family, args.model, args.data, args.out, _recipe(args, family),
+                            args.verbose, start)
+    print(f"Saved {args.model} model to {args.out}")
+
+
+def cmd_compose(args) -> None:
     from dcn_keras import experiments, presets
 
     family = presets.family(args.preset)
-    experiments.train_model(family, args.model, args.data, args.out, _recipe(args, family),
-                            args.verbose)
-    print(f"Saved {args.model} model to {args.out}")
+    report = experiments.compose_models(family, args.data, args.coarse, args.fine, args.out,
+                                        _recipe(args, family))
+    if report:
+        print(report["markdown"])
+    print(f"Saved the composed DCN to {args.out}")
 
 
 def cmd_evaluate(args) -> None:
@@ -59,7 +72,50 @@ def _input_size(value: str) -> tuple[int, int]:
         height, width = (int(part) for part in value.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected HxW such as 200x200, got {value!r}") from None
+    if height < 1 or width < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive HxW such as 200x200, got "
+                                         f"{value!r}")
     return height, width
+
+
+def _integer(value: str, low: int) -> int:
+    """`value` as an integer >= `low`; argparse reports the error with the flag's name."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {value!r}") from None
+    if number < low:
+        # Zero images, epochs or steps would run without a word and save an untrained model.
+        raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value!r}")
+    return number
+
+
+def _positive(value: str) -> int:
+    return _integer(value, 1)
+
+
+def _non_negative(value: str) -> int:
+    return _integer(value, 0)
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not (math.isfinite(number) and number > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {value!r}")
+    return number
+
+
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not 0 <= number < 1:  # False for NaN as well
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value!r}")
+    return number
 
 
 def cmd_flops(args) -> None:
@@ -125,21 +181,21 @@ def _add_data_args(parser) -> None:
     parser.add_argument("--profile", default="paper", choices=PROFILES,
                         help="the recipe every default below comes from: paper (the recorded "
                              "run), quick or smoke")
-    parser.add_argument("--train", type=int, default=None, help="training images")
-    parser.add_argument("--valid", type=int, default=None, help="validation images")
-    parser.add_argument("--test", type=int, default=None, help="test images")
-    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--train", type=_positive, default=None, help="training images")
+    parser.add_argument("--valid", type=_positive, default=None, help="validation images")
+    parser.add_argument("--test", type=_positive, default=None, help="test images")
+    parser.add_argument("--seed", type=_non_negative, default=None)
 
 
 def _add_train_args(parser) -> None:
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--dcn-epochs", type=int, default=None,
+    parser.add_argument("--epochs", type=_positive, default=None)
+    parser.add_argument("--dcn-epochs", type=_positive, default=None,
                         help="epochs of the DCN models (default: the recipe's, else --epochs)")
-    parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--learning-rate", type=float, default=None)
-    parser.add_argument("--num-patches", type=int, default=None, help="k")
-    parser.add_argument("--hint-weight", type=float, default=None,
-                        help="convex hint weight of `dcn` models")
+    parser.add_argument("--batch-size", type=_positive, default=None)
+    parser.add_argument("--learning-rate", type=_positive_float, default=None)
+    parser.add_argument("--num-patches", type=_positive, default=None, help="k")
+    parser.add_argument("--hint-weight", type=_fraction, default=None,
+                        help="convex hint weight of `dcn` models, in [0, 1)")
     parser.add_argument("--precision", default=None, choices=("float32", "bfloat16"),
                         help="training precision; bfloat16 (mixed) is faster on CPUs with "
                              "AVX512-BF16 and on GPUs, slower elsewhere; models are saved "
@@ -149,6 +205,8 @@ def _add_train_args(parser) -> None:
 
 
 def _verbosity(value: str) -> int | str:
+    if value not in ("auto", "0", "1", "2"):
+        raise argparse.ArgumentTypeError(f"expected auto, 0, 1 or 2, got {value!r}")
     return int(value) if value.isdigit() else value
 
 
@@ -175,9 +233,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="output .keras file")
     train.add_argument("--preset", default="cluttered_mnist", choices=PRESETS)
     train.add_argument("--profile", default="paper", choices=PROFILES)
-    train.add_argument("--seed", type=int, default=None)
+    train.add_argument("--seed", type=_non_negative, default=None)
+    train.add_argument("--start", default=None,
+                       help="a composed DCN (`dcn compose`) that a dcn / dcn_no_hints model "
+                            "fine-tunes end to end instead of starting from fresh weights")
     _add_train_args(train)
     train.set_defaults(run=cmd_train)
+
+    compose_ = commands.add_parser(
+        "compose", help="a DCN from a coarse and a fine model trained apart (nothing retrained)")
+    compose_.add_argument("--data", required=True,
+                          help="directory made by `dcn data` (Cluttered MNIST fits its bridge "
+                               "on the training split and reports on the validation split)")
+    compose_.add_argument("--coarse", required=True, help="coarse .keras model")
+    compose_.add_argument("--fine", required=True, help="fine .keras model")
+    compose_.add_argument("--out", required=True,
+                          help="output .keras file; the report goes to <stem>_composition/")
+    compose_.add_argument("--preset", default="cluttered_mnist", choices=PRESETS)
+    compose_.add_argument("--profile", default="paper", choices=PROFILES)
+    compose_.add_argument("--num-patches", type=_positive, default=None, help="k")
+    compose_.set_defaults(run=cmd_compose)
 
     evaluate_ = commands.add_parser("evaluate", help="compare trained models on the test split")
     evaluate_.add_argument("--data", required=True)
@@ -185,14 +260,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_.add_argument("--out", required=True)
     evaluate_.add_argument("--preset", default="cluttered_mnist", choices=PRESETS)
     evaluate_.add_argument("--profile", default="paper", choices=PROFILES)
-    evaluate_.add_argument("--batch-size", type=int, default=None)
-    evaluate_.add_argument("--num-patches", type=int, default=None,
+    evaluate_.add_argument("--batch-size", type=_positive, default=None)
+    evaluate_.add_argument("--num-patches", type=_positive, default=None,
                            help="svhn: k of the composed DCN")
     evaluate_.set_defaults(run=cmd_evaluate)
 
     flops_ = commands.add_parser("flops", help="multiplications per input")
     flops_.add_argument("--preset", default="cluttered_mnist", choices=PRESETS)
-    flops_.add_argument("--patches", type=int, default=None, help="k (default: preset's)")
+    flops_.add_argument("--patches", type=_positive, default=None,
+                        help="k (default: preset's)")
     flops_.add_argument("--input-size", type=_input_size, nargs="+", default=None,
                         metavar="HxW", help="one or more input sizes (default: the preset's)")
     flops_.add_argument("--json", action="store_true")
@@ -204,8 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     # The speed benchmark is the Cluttered MNIST one; the multi-digit timings are part of
     # its Table 2 report.
     bench.add_argument("--preset", default="cluttered_mnist", choices=("cluttered_mnist",))
-    bench.add_argument("--batch-size", type=int, default=64)
-    bench.add_argument("--repeats", type=int, default=20, help="timed repeats (median)")
+    bench.add_argument("--batch-size", type=_positive, default=64)
+    bench.add_argument("--repeats", type=_positive, default=20, help="timed repeats (median)")
     bench.add_argument("--input-size", type=_input_size, default=None, metavar="HxW",
                        help="input size for freshly initialised models (default: the preset's)")
     bench.add_argument("--models", default=None,
@@ -224,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_.add_argument("--model", required=True, help="DCN .keras file")
     export_.add_argument("--out", required=True,
                          help="model base path; the version goes in a numbered folder inside")
-    export_.add_argument("--version", type=int, default=None,
+    export_.add_argument("--version", type=_positive, default=None,
                          help="version number (default: one more than the highest there)")
     export_.add_argument("--preset", default="cluttered_mnist", choices=PRESETS,
                          help="svhn: a composed multi-digit DCN (dcn house-numbers' dcn.keras)")
@@ -246,12 +322,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """The errors that are reported as one line: bad input, not a bug. TensorFlow's own
+    (an in-graph check of the data failing mid-run) only once TensorFlow is loaded."""
+    errors = (ValueError, TypeError, OSError, RuntimeError)
+    tf = sys.modules.get("tensorflow")
+    return errors + (tf.errors.OpError,) if tf is not None else errors
+
+
+def _message(error: BaseException) -> str:
+    """The error's message without TensorFlow's graph-execution preamble and node names."""
+    text = getattr(error, "message", None) or str(error)
+    lines = [line.strip() for line in text.splitlines()]
+    return " ".join(line for line in lines if line and not line.startswith(
+        ("Graph execution error", "Detected at", "File ", "<stack", "[[")))
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (ValueError, TypeError, OSError, RuntimeError) as error:
-        print(f"dcn {args.command}: error: {error}", file=sys.stderr)
+    except _expected_errors() as error:
+        print(f"dcn {args.command}: error: {_message(error)}", file=sys.stderr)
         return 2
     return 0
 

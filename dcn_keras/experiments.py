@@ -18,9 +18,11 @@ def build_data(family, out_dir, recipe: Recipe, mnist_dir=None) -> dict:
 
 
 def train_model(family, kind: str, data_dir, out_path, recipe: Recipe,
-                verbose: int | str = "auto"):
-    """Train one `kind` model on a data directory made by `build_data`, as `recipe` says;
-    saves the best validation epoch to `out_path` (.keras) and its history beside it."""
+                verbose: int | str = "auto", start=None):
+    """Train one `kind` model on a data directory made by `build_data`, as `recipe` says,
+    from fresh weights or from `start` (a composed DCN, for DCN kinds: end-to-end
+    fine-tuning); saves the best validation epoch to `out_path` (.keras), its history and
+    its TensorBoard logs (`<stem>_logs/`) beside it."""
     import keras
 
     from dcn_keras import training
@@ -30,8 +32,29 @@ def train_model(family, kind: str, data_dir, out_path, recipe: Recipe,
     keras.utils.set_random_seed(recipe.seed)
     train, valid = family.datasets(data_dir / "train.tfrecord", data_dir / "valid.tfrecord",
                                    recipe.batch_size, recipe.seed)
+    out_path = pathlib.Path(out_path)
     return training.train(family, kind, train, valid, out_path=out_path, verbose=verbose,
+                          start=start, log_dir=out_path.with_name(f"{out_path.stem}_logs"),
                           **family.train_options(kind, recipe))
+
+
+def compose_models(family, data_dir, coarse_path, fine_path, out_path, recipe: Recipe) -> dict:
+    """Compose the DCN of two models trained apart (`family.compose`, k of `recipe`), save it
+    to `out_path` and write what composition did to `<stem>_composition/` beside it.
+    Returns that report (None where the family fits nothing)."""
+    from dcn_keras import training
+    from dcn_keras.atomic import atomic_path
+
+    data_dir, out_path = pathlib.Path(data_dir), pathlib.Path(out_path)
+    coarse = training.load_model(coarse_path, family)
+    fine = training.load_model(fine_path, family)
+    train, valid = family.datasets(data_dir / "train.tfrecord", data_dir / "valid.tfrecord",
+                                   100, recipe.seed)
+    dcn = family.compose(coarse, fine, recipe.num_patches, recipe.scales, train)
+    with atomic_path(out_path) as path:
+        dcn.save(path)
+    return family.composition_report(dcn, coarse, fine, train, valid,
+                                     out_path.with_name(f"{out_path.stem}_composition"))
 
 
 def run(family, recipe: Recipe, out, mnist_dir=None, verbose: int | str = "auto") -> dict:

@@ -75,8 +75,10 @@ class Family:
 
     # Each family implements these.
     def build(self, kind: str, num_patches: int | None = None,
-              hint_weight: float | None = None):
-        """A fresh model of `kind`; `num_patches` and `hint_weight` set DCN kinds only."""
+              hint_weight: float | None = None, start=None):
+        """A model of `kind`; `num_patches` and `hint_weight` set DCN kinds only. Fresh
+        weights, or those of `start`, a composed DCN that a DCN kind fine-tunes end to end
+        (families whose DCN is only composed refuse it)."""
         raise NotImplementedError
 
     def compile(self, model, learning_rate: float, total_steps: int) -> None:
@@ -88,9 +90,16 @@ class Family:
         path, glob or list each); `counts` are the record counts when already known."""
         raise NotImplementedError
 
-    def compose(self, coarse, fine, num_patches: int | None = None, scales=None):
-        """A DCN from a coarse and a fine model trained apart; nothing is retrained."""
+    def compose(self, coarse, fine, num_patches: int | None = None, scales=None, train=None):
+        """A DCN from a coarse and a fine model trained apart; nothing is retrained. `train`
+        holds training `(images, labels)` batches for families whose composition fits
+        something in closed form."""
         raise NotImplementedError
+
+    def composition_report(self, dcn, coarse, fine, train, valid, out_dir) -> dict | None:
+        """What `compose` did, measured: written to `out_dir` (JSON, Markdown, plot) and
+        returned; None where composition fits nothing (the family's report covers it)."""
+        return None
 
     def serving_endpoints(self, model) -> dict | None:
         """TF Serving signature functions of `model`, or None to export it plain."""

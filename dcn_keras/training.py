@@ -103,14 +103,19 @@ class BatchNormRecalibration(keras.callbacks.Callback):
 
 def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | os.PathLike,
         learning_rate: float = 1e-3, verbose: int | str = "auto",
-        batch_norm_images: int = 0) -> keras.callbacks.History:
+        batch_norm_images: int = 0, backup: str | os.PathLike | None = None,
+        log_dir: str | os.PathLike | None = None) -> keras.callbacks.History:
     """Compile `model` as `family` does, train it, keep the epoch with the best validation
     score (`family.monitor`) and save it atomically.
 
     Training resumes after an interruption: each finished epoch leaves the weights, the
     optimizer state, the best model so far and the history in `backup_dir(out_path)`, and a
     rerun with the same `out_path` goes on from the next epoch (Keras' `BackupAndRestore`).
-    The backup is removed once `out_path` is written.
+    The backup is removed once `out_path` is written. `backup` puts it elsewhere: where a
+    rerun finds it when `out_path` changes from run to run (a TFX artifact).
+
+    With `log_dir`, TensorBoard logs (per-epoch scalars: losses, accuracy, and the hint
+    distance of a DCN) go there.
 
     With `batch_norm_images` > 0, batch normalisation statistics are re-estimated on that
     many training images before each validation (`BatchNormRecalibration`).
@@ -126,7 +131,7 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
                          "build it with more training images.")
     family.compile(model, learning_rate, epochs * steps)
     monitor, mode = family.monitor
-    backup = backup_dir(out_path)
+    backup = pathlib.Path(backup) if backup else backup_dir(out_path)
     best, history_csv = backup / out_path.name, backup / "history.csv"
     finished = _finished_epochs(backup)
     previous = _history_rows(history_csv)[:finished]
@@ -143,6 +148,8 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
         # It runs as validation starts, so the epoch is scored (and checkpointed) with the
         # re-estimated statistics.
         callbacks.append(BatchNormRecalibration(train, batch_norm_images))
+    if log_dir:
+        callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=False))
     # Last: an epoch counts as finished only once its checkpoint and history row exist.
     callbacks.append(keras.callbacks.BackupAndRestore(str(backup / "state"),
                                                       double_checkpoint=True))
@@ -201,18 +208,21 @@ def _write_rows(path: pathlib.Path, rows: list[dict]) -> None:
 def train(family, kind: str, train_data, valid_data, epochs: int,
           out_path: str | os.PathLike, learning_rate: float = 1e-3,
           precision: str = "float32", verbose: int | str = "auto",
-          batch_norm_images: int = 0, **options) -> keras.callbacks.History:
-    """Build a fresh `kind` model of `family` (with `options` such as num_patches) in the
-    strategy's scope and `fit` it. A model trained in mixed bfloat16 (1.33x faster for the
+          batch_norm_images: int = 0, start: keras.Model | None = None,
+          backup: str | os.PathLike | None = None, log_dir: str | os.PathLike | None = None,
+          **options) -> keras.callbacks.History:
+    """Build a `kind` model of `family` (with `options` such as num_patches), fresh or from
+    the weights of `start` (a composed DCN to fine-tune), in the strategy's scope and `fit`
+    it (`backup`, `log_dir`: see `fit`). A model trained in mixed bfloat16 (1.33x faster for the
     multi-digit fine model on a CPU with AVX512-BF16, slower without) is saved as a float32
     copy of its best weights, so that inference and serving do not depend on it."""
     with distribution_strategy().scope():
-        model = build(family, kind, precision, **options)
+        model = build(family, kind, precision, start=start, **options)
         history = fit(model, family, train_data, valid_data, epochs, out_path, learning_rate,
-                      verbose, batch_norm_images)
+                      verbose, batch_norm_images, backup, log_dir)
     if precision != "float32":
         trained = keras.models.load_model(out_path, compile=False)
-        copy = build(family, kind, "float32", **options)
+        copy = build(family, kind, "float32", start=start, **options)
         copy.set_weights(trained.get_weights())
         with atomic_path(out_path) as path:
             copy.save(path)

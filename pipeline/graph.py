@@ -1,8 +1,9 @@
 """The pipeline graph, one per preset (the TFX templates' `pipeline.py`).
 
-cluttered_mnist: ClutteredMnistExampleGen (Beam) -> coarse, fine and DCN trainers ->
-DcnComposer (a DCN from the coarse and fine models trained apart) -> DcnEvaluator (table,
-curves, patches, blessing) -> Pusher (the blessed DCN as a versioned TF Serving SavedModel).
+cluttered_mnist: ClutteredMnistExampleGen (Beam) -> coarse and fine trainers -> DcnComposer
+(a DCN from the coarse and fine models trained apart, with a fitted bridge) -> DCN trainer
+(the composed DCN fine-tuned end to end with hints) -> DcnEvaluator (table, curves, patches,
+blessing) -> Pusher (the blessed DCN as a versioned TF Serving SavedModel).
 
 svhn (the paper's transfer setting): HouseNumbersExampleGen (Beam; SVHN archives with
 `svhn_dir`, else the MNIST house numbers benchmark) -> coarse and fine trainers on random
@@ -83,19 +84,22 @@ def _cluttered_mnist_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
     # The baselines get no DCN parameters, so changing k or the hint weight keeps them cached.
     coarse = _trainer("coarse", examples, preset, recipe, recipe.epochs)
     fine = _trainer("fine", examples, preset, recipe, recipe.epochs)
-    dcn = _trainer("dcn", examples, preset, recipe, recipe.dcn_epochs or recipe.epochs,
-                   num_patches=recipe.num_patches, hint_weight=recipe.hint_weight)
     num_patches = recipe.num_patches or dcn_default_patches(preset)
-    composer = DcnComposer(coarse_model=coarse.outputs["model"],
+    composer = DcnComposer(examples=examples, coarse_model=coarse.outputs["model"],
                            fine_model=fine.outputs["model"], preset=preset,
                            num_patches=num_patches)
+    # The DCN starts from the composed one and is fine-tuned end to end (TFX's warm start
+    # from a base model): docs/cluttered_mnist.md#composition-and-fine-tuning.
+    dcn = _trainer("dcn", examples, preset, recipe, recipe.dcn_epochs or recipe.epochs,
+                   num_patches=recipe.num_patches, hint_weight=recipe.hint_weight,
+                   base_model=composer.outputs["model"])
     evaluator = DcnEvaluator(
         examples=examples, coarse_model=coarse.outputs["model"],
         fine_model=fine.outputs["model"], dcn_model=dcn.outputs["model"],
         composed_model=composer.outputs["model"], preset=preset,
         batch_size=recipe.batch_size, max_error_gap=recipe.max_error_gap)
     pusher = _pusher(dcn.outputs["model"], evaluator.outputs["blessing"], serving_dir)
-    return [example_gen, coarse, fine, dcn, composer, evaluator, pusher]
+    return [example_gen, coarse, fine, composer, dcn, evaluator, pusher]
 
 
 def _svhn_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
@@ -107,7 +111,7 @@ def _svhn_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
     examples = example_gen.outputs["examples"]
     coarse = _trainer("coarse", examples, preset, recipe, recipe.epochs)
     fine = _trainer("fine", examples, preset, recipe, recipe.epochs)
-    composer = DcnComposer(coarse_model=coarse.outputs["model"],
+    composer = DcnComposer(examples=examples, coarse_model=coarse.outputs["model"],
                            fine_model=fine.outputs["model"], preset=preset,
                            num_patches=recipe.num_patches or dcn_default_patches(preset),
                            scales=",".join(map(str, recipe.scales)))

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from dcn_keras import presets
 
@@ -22,7 +23,11 @@ def test_every_family_builds_its_kinds_and_refuses_others(preset):
 @pytest.mark.parametrize("preset", ["cluttered_mnist", "svhn"])
 def test_every_family_composes_and_serves_its_dcn(preset):
     family = presets.family(preset)
-    dcn = family.compose(family.build("coarse"), family.build("fine"), num_patches=2)
+    # Training images that a composition may fit on (multi-digit fits nothing).
+    images = tf.random.uniform((4, 100, 100, 1), seed=0)
+    train = tf.data.Dataset.from_tensor_slices((images, tf.zeros(4, tf.int32))).batch(2)
+    dcn = family.compose(family.build("coarse"), family.build("fine"), num_patches=2,
+                         train=train)
     assert dcn.num_patches == 2
     endpoints = family.serving_endpoints(dcn)
     assert set(endpoints) == {"serving_default", "serving_images"}

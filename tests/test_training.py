@@ -1,3 +1,4 @@
+import collections
 import dataclasses
 
 import keras
@@ -113,3 +114,21 @@ def test_a_mirrored_step_equals_a_single_device_step(tmp_path):
     assert result["replicas"] == 2
     assert result["change"] > 1e-3  # the step did move the weights
     assert result["gap"] < 1e-4 * result["change"] + 1e-6
+
+
+def test_training_writes_tensorboard_scalars_per_epoch_with_the_hint_distance(family, tmp_path):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    data = tf.data.Dataset.from_tensor_slices(
+        (rng.random((8, 100, 100, 1), np.float32), rng.integers(0, 10, 8))).batch(4)
+    logs = tmp_path / "logs"
+    training.train(family, "dcn", data, data, epochs=2, out_path=tmp_path / "dcn.keras",
+                   verbose=0, log_dir=logs, num_patches=2)
+    tags = collections.Counter()
+    for events in logs.rglob("events.out.tfevents.*"):
+        for record in tf.data.TFRecordDataset(str(events)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            tags.update(value.tag for value in event.summary.value)
+    assert tags["epoch_hint_distance"] == 4  # two epochs, training and validation
+    assert tags["epoch_loss"] == 4 and tags["epoch_accuracy"] == 4

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
 
-PATCH_COUNTS = (1, 2, 4, 8, 16)
+PATCH_COUNTS = (1, 2, 4, 8, 16, 24, 32)
 
 
 def inference_function(model, num_patches: int | None = None, jit_compile: bool = False):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import pathlib
 
 import keras
@@ -30,16 +29,25 @@ class ClutteredMnistFamily(Family):
 
         return cluttered_mnist
 
-    def build(self, kind, num_patches=None, hint_weight=None) -> keras.Model:
+    def build(self, kind, num_patches=None, hint_weight=None, start=None) -> keras.Model:
         self.check_kind(kind)
+        if start is not None and kind not in self.dcn_kinds:
+            raise ValueError(f"Only DCN kinds ({', '.join(self.dcn_kinds)}) start from a "
+                             f"composed DCN, not {kind!r}.")
         if kind == "coarse":
             return baselines.coarse_model(self.config)
         if kind == "fine":
             return baselines.fine_model(self.config)
         if kind == "dcn_no_hints":
-            return DynamicCapacityNetwork(self.config, num_patches, hint_weight=0.0,
-                                          name="dcn_no_hints")
-        return DynamicCapacityNetwork(self.config, num_patches, hint_weight, name="dcn")
+            hint_weight = 0.0
+        dcn = DynamicCapacityNetwork(self.config, num_patches, hint_weight, name=kind,
+                                     bridge=getattr(start, "bridge", 0))
+        if start is not None:
+            if not isinstance(start, DynamicCapacityNetwork):
+                raise ValueError(f"A {kind} starts from a composed DCN (`dcn compose`), got "
+                                 f"the {type(start).__name__} {start.name!r}.")
+            dcn.set_weights(start.get_weights())
+        return dcn
 
     def compile(self, model, learning_rate, total_steps) -> None:
         """Adam with a cosine learning-rate decay over the whole run."""
@@ -75,10 +83,20 @@ class ClutteredMnistFamily(Family):
                 f"{list(config.image_shape)} and {config.num_classes}. It was trained for "
                 "another preset: pass the matching --preset or retrain it.")
 
-    def compose(self, coarse, fine, num_patches=None, scales=None) -> DynamicCapacityNetwork:
+    def compose(self, coarse, fine, num_patches=None, scales=None,
+                train=None) -> DynamicCapacityNetwork:
         if scales and tuple(scales) != (1.0,):
             raise ValueError(f"Preset {self.name!r} is single-scale; leave scales empty.")
-        return compose.compose(coarse, fine, self.config, num_patches)
+        if train is None:
+            raise ValueError("Composing a Cluttered MNIST DCN fits its bridge on training "
+                             "images: pass train, a dataset of (images, labels) batches.")
+        bridge = compose.fit_bridge(coarse, fine, train)
+        return compose.compose(coarse, fine, self.config, bridge, num_patches)
+
+    def composition_report(self, dcn, coarse, fine, train, valid, out_dir) -> dict:
+        """Bridge fit (R^2 on training and validation images) and validation error versus
+        k of the composed DCN beside the coarse and fine models' (`compose.report`)."""
+        return compose.report(dcn, coarse, fine, train, valid, out_dir)
 
     def serving_endpoints(self, model):
         from dcn_keras.cluttered_mnist import serving
@@ -98,9 +116,10 @@ class ClutteredMnistFamily(Family):
         """Table 1 of every `<kind>.keras` in `models_dir` (see `report.compare`)."""
         from dcn_keras import training
         from dcn_keras.cluttered_mnist import report
+        from dcn_keras.data import manifest
 
         data_dir, models_dir = pathlib.Path(data_dir), pathlib.Path(models_dir)
-        metadata = json.loads((data_dir / "metadata.json").read_text())
+        metadata = manifest.load(data_dir)
         test = self.test_dataset(data_dir / "test.tfrecord", recipe.batch_size)
         models = {kind: training.load_model(models_dir / f"{kind}.keras", self)
                   for kind in self.titles if (models_dir / f"{kind}.keras").exists()}

@@ -11,10 +11,11 @@ PAPER = {"cluttered_mnist": {"fine_model": 84.5e6, "dcn": 27.7e6, "num_patches":
 
 
 def count(config: DCNConfig, num_patches: int | None = None, height: int | None = None,
-          width: int | None = None) -> dict:
+          width: int | None = None, bridge: int = 0) -> dict:
     """Multiplications of the coarse, fine and DCN models for one input.
 
-    DCN = coarse layers on the whole input + top layers forward on the coarse
+    DCN = coarse layers on the whole input (and the `bridge` x `bridge` bridge of a composed
+    DCN, 0: none) + top layers forward on the coarse
     map + their backward pass to the coarse map for the saliency (the input
     gradient of a linear layer costs what its forward pass costs) + fine layers
     on k patches + top layers on the refined map. The last term is what this
@@ -38,8 +39,10 @@ def count(config: DCNConfig, num_patches: int | None = None, height: int | None 
         first, (1, geometry.map_height, geometry.map_width, config.feature_dim))
     first_sparse = k * first.kernel_size[0] * first.kernel_size[1] * config.feature_dim \
         * first.filters
-    dcn = {"coarse_layers": coarse, "top_forward_coarse": top, "top_backward_saliency": top,
-           "fine_layers_on_patches": k * fine_patch,
+    bridged = network_multiplications(
+        networks.bridge_network(config.resized(height, width), bridge)) if bridge else 0
+    dcn = {"coarse_layers": coarse, "bridge": bridged, "top_forward_coarse": top,
+           "top_backward_saliency": top, "fine_layers_on_patches": k * fine_patch,
            "top_refined_sparse": top - first_dense + first_sparse}
     return {
         "preset": config.name,

@@ -22,12 +22,18 @@ class DynamicCapacityNetwork(keras.Model):
     distance (Eq. 6) while the fine and top layers follow the cross entropy
     alone, as in the paper's appendix 6.1. alpha = 0 is "DCN without hints".
 
-    Inference runs in public stages, which `dcn bench` times one by one: `coarse` on the
-    image, `coarse_saliency`, `core.saliency.top_k_positions`, `cut_patches`,
+    Inference runs in public stages, which `dcn bench` times one by one: `coarse_features`
+    on the image, `coarse_saliency`, `core.saliency.top_k_positions`, `cut_patches`,
     `fine_vectors`, `refined_logits`.
 
+    A DCN composed from a coarse and a fine model trained apart (`compose.compose`) has a
+    bridge: a fitted linear `bridge` x `bridge` convolution that carries coarse vectors into
+    the space of the fine vectors its top layers (the fine model's) read. Everything after
+    the coarse layers (saliency, refinement, hints) then works on the bridged map.
+
     Attributes:
-      coarse, fine, top: the three sub-networks (`keras.Sequential`).
+      coarse, fine, top: the three sub-networks (`keras.Sequential`); `bridge_network` the
+        bridge (None without one).
       num_patches: k, the number of patches given to the fine layers.
       hint_weight: alpha in [0, 1).
       patch_method: how patches are cut, "gather" (fast) or "extract_patches"
@@ -35,7 +41,8 @@ class DynamicCapacityNetwork(keras.Model):
     """
 
     def __init__(self, config: DCNConfig | dict, num_patches: int | None = None,
-                 hint_weight: float | None = None, patch_method: str = "gather", **kwargs):
+                 hint_weight: float | None = None, patch_method: str = "gather",
+                 bridge: int = 0, **kwargs):
         kwargs.setdefault("name", "dcn")
         super().__init__(**kwargs)
         self.config = config if isinstance(config, DCNConfig) else DCNConfig.from_dict(config)
@@ -52,6 +59,9 @@ class DynamicCapacityNetwork(keras.Model):
         self.coarse = networks.coarse_network(self.config)
         self.fine = networks.fine_network(self.config)
         self.top = networks.top_network(self.config)
+        self.bridge = int(bridge)
+        self.bridge_network = networks.bridge_network(self.config, self.bridge) \
+            if self.bridge else None
         self._top_conv, *self._top_tail = self.top.layers
         if not sparse_conv.supports(self._top_conv):
             raise ValueError(f"The top layers of {self.config.name} must start with a "
@@ -105,7 +115,7 @@ class DynamicCapacityNetwork(keras.Model):
 
     def _forward(self, images, training, k) -> dict[str, tf.Tensor]:
         images = tf.cast(images, self.compute_dtype)
-        coarse = self.coarse(images, training=training)
+        coarse = self.coarse_features(images, training)
         sal, coarse_logits, coarse_top = self.coarse_saliency(coarse)
         positions = saliency.top_k_positions(sal, k)
         fine = self.fine_vectors(self.cut_patches(images, positions), training)
@@ -125,6 +135,14 @@ class DynamicCapacityNetwork(keras.Model):
             "saliency": sal,
             "positions": positions,
         }
+
+    def coarse_features(self, images, training=False):
+        """`[batch, H, W, C]` images -> `[batch, s1, s2, D]` coarse map f_c(x), bridged when
+        the model has a bridge: the vectors the top layers read where no patch was refined."""
+        coarse = self.coarse(images, training=training)
+        if self.bridge_network is not None:
+            coarse = self.bridge_network(coarse, training=training)
+        return coarse
 
     def coarse_saliency(self, coarse_features):
         """Eq. 3 for `[batch, s1, s2, D]` coarse features -> (saliency `[batch, s1, s2]`,
@@ -200,7 +218,7 @@ class DynamicCapacityNetwork(keras.Model):
     def get_config(self):
         return {"config": self.config.to_dict(), "num_patches": self.num_patches,
                 "hint_weight": self.hint_weight, "patch_method": self.patch_method,
-                "name": self.name}
+                "bridge": self.bridge, "name": self.name}
 
     @classmethod
     def from_config(cls, config):

@@ -37,3 +37,14 @@ def top_network(config: DCNConfig, map_height=None, map_width=None) -> keras.Seq
     body.add(keras.layers.GlobalMaxPooling2D(name="top_global_max"))
     body.add(keras.layers.Dense(config.num_classes, name="top_logits"))
     return body
+
+
+def bridge_network(config: DCNConfig, window: int) -> keras.Sequential:
+    """The bridge of a composed DCN: `[batch, s1, s2, D]` coarse map -> the same shape in
+    the fine vectors' space, an affine map of each `window` x `window` neighbourhood
+    (same padding, so the coarse geometry and its patches stay as they are)."""
+    geometry = config.geometry()
+    return keras.Sequential([
+        keras.Input(shape=(geometry.map_height, geometry.map_width, config.feature_dim)),
+        keras.layers.Conv2D(config.feature_dim, window, padding="same", name="bridge_conv"),
+    ], name="bridge")

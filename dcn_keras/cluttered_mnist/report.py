@@ -56,7 +56,9 @@ def compare(models: dict, test, data: str, out_dir, config, batch_size: int = 64
     counts = flops.count(config)
     multiplications = {"coarse": counts["coarse_model"]["total"],
                        "fine": counts["fine_model"]["total"],
-                       **dict.fromkeys(DCN_KINDS, counts["dcn"]["total"])}
+                       **{kind: flops.count(config, model.num_patches, bridge=model.bridge)
+                          ["dcn"]["total"] for kind, model in models.items()
+                          if kind in DCN_KINDS}}
     images, labels = evaluation.first_batch(test, batch_size)
     times = measure.medians_ms(measure.time_side_by_side(functions, tf.constant(images)))
     throughput = {kind: 1e3 * len(images) / ms for kind, ms in times.items()}

@@ -14,18 +14,25 @@ from dcn_keras.data import tfrecords
 from dcn_keras.serving import export
 
 
+def model_name(model) -> str:
+    """How error messages name the model."""
+    return f"DCN ({model.config.name})"
+
+
 def checked_images(images: tf.Tensor, model) -> tf.Tensor:
-    """In-graph checks of a request batch `[batch, H, W, C]`, with errors saying what the model
-    expects; returns the images with their static shape set. (A wrong rank or dtype is
-    rejected earlier, by the signature's input spec.)"""
-    config = model.config
-    height, width, channels = config.image_shape
-    expects = f"[batch >= 1, {height}, {width}, {channels}] float32 in [0, 1]"
-    shape = tf.shape(images)
-    check = tf.debugging.assert_equal(shape[1:], tf.constant(config.image_shape), message=(
-        f"DCN ({config.name}) expects images of shape {expects}; resize or pad the request "
-        "images."))
-    images = export.checked_batch(images, config.name, [check])
+    """In-graph checks of a request batch `[batch, H, W, C]` (rank, size, pixels), with
+    errors saying what the model expects; returns the images with their static shape set.
+    (A wrong dtype is rejected earlier, by the signature's input spec.)"""
+    height, width, channels = model.config.image_shape
+    expects = (f"{model_name(model)} expects images of shape [batch >= 1, {height}, {width}, "
+               f"{channels}] float32 in [0, 1]")
+    images = export.checked_rank(images, 4, (
+        f"{expects}, [batch, height, width, channels]: add a batch axis to a single image "
+        "(images[None]) and a channel axis to grayscale ones (images[..., None])."))
+    images = export.require(
+        images, tf.reduce_all(tf.equal(tf.shape(images)[1:], model.config.image_shape)),
+        f"{expects}; resize or pad the request images. Got shape", tf.shape(images))
+    images = export.checked_pixels(images, model_name(model))
     return tf.ensure_shape(images, [None, height, width, channels])
 
 
@@ -44,9 +51,10 @@ def serving_outputs(model, images: tf.Tensor) -> dict[str, tf.Tensor]:
 
 def endpoints(model) -> dict:
     """`serving_default` (tf.Examples) and `serving_images` (`[batch, H, W, C]` float32)
-    functions of a `DynamicCapacityNetwork`."""
-    spec = [tf.TensorSpec([None, None, None, model.config.image_shape[2]], tf.float32,
-                          name=export.INPUT_NAMES["serving_images"])]
+    functions of a `DynamicCapacityNetwork`. `images` is declared without a rank, so that
+    `checked_images` can name a wrong one (see `dcn_keras.serving.export`)."""
+    spec = [tf.TensorSpec(None, tf.float32, name=export.INPUT_NAMES["serving_images"])]
     return export.signatures(
         lambda images: serving_outputs(model, checked_images(images, model)), spec,
-        lambda features: (tfrecords.decode_images(features, model.config.image_shape),))
+        lambda features: (tfrecords.decode_images(features, model.config.image_shape),),
+        model_name(model))

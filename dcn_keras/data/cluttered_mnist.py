@@ -9,15 +9,12 @@ position in [0, 72]^2 and clipped to [0, 1].
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import pathlib
 
 import numpy as np
 from tqdm import tqdm
 
-from dcn_keras import atomic
-from dcn_keras.data import mnist, tfrecords
+from dcn_keras.data import manifest, mnist, tfrecords
 
 CANVAS = 100
 DIGIT = 28
@@ -75,32 +72,35 @@ def generate(pool: mnist.Digits, count: int, seed: int, split: str, progress: bo
 def build(out_dir: str | os.PathLike, mnist_dir=None, sizes: dict[str, int] | None = None,
           seed: int = 0, valid_pool: int = 1000, test_pool: int = 2000,
           progress: bool = True) -> dict:
-    """Write `{split}.tfrecord` for train/valid/test and `metadata.json`.
+    """Write `{split}.tfrecord` for train/valid/test and `metadata.json`, the manifest.
 
     Args:
-      out_dir: output directory; each file is replaced atomically.
+      out_dir: output directory, written aside and then replaced as a whole
+        (`manifest.building`): a reader never sees some new splits beside old ones.
       mnist_dir: directory of MNIST IDX files (default: $DCN_MNIST_DIR, else tfds).
-      sizes: images per split, e.g. {"train": 28000, "valid": 1000, "test": 2000}.
+      sizes: images per split (each >= 1), e.g. {"train": 28000, "valid": 1000,
+        "test": 2000}.
       seed: generator seed.
       valid_pool, test_pool: digits held out for validation and test.
 
     Returns:
-      The metadata written, which names the digit pools every split came from.
+      The metadata written, which names the digit pools every split came from and each
+      file's record count, size and sha256.
     """
     sizes = sizes or {"train": 28000, "valid": 1000, "test": 2000}
-    pools = mnist.digit_pools(mnist.load(mnist_dir), valid_pool, test_pool)
-    out_dir = pathlib.Path(out_dir)
+    manifest.check_sizes(sizes, SPLITS)
     metadata = {"dataset": "cluttered_mnist", "seed": seed, "canvas": CANVAS,
                 "num_distractors": NUM_DISTRACTORS, "distractor_size": DISTRACTOR, "splits": {}}
-    for split in SPLITS:
-        pool = pools[split]
-        records = (tfrecords.serialize(e.image, e.label, e.digit_box)
-                   for e in generate(pool, sizes[split], seed, split, progress))
-        count = tfrecords.write(out_dir / f"{split}.tfrecord", records)
-        metadata["splits"][split] = {"file": f"{split}.tfrecord", "images": count,
-                                     "digit_pool": pool.source, "pool_digits": len(pool)}
-    atomic.write_text(out_dir / "metadata.json", json.dumps(metadata, indent=2))
-    return metadata
+    with manifest.building(out_dir, tuple(f"{split}.tfrecord" for split in SPLITS)) as tmp:
+        pools = mnist.digit_pools(mnist.load(mnist_dir), valid_pool, test_pool)
+        for split in SPLITS:
+            pool = pools[split]
+            records = (tfrecords.serialize(e.image, e.label, e.digit_box)
+                       for e in generate(pool, sizes[split], seed, split, progress))
+            count = tfrecords.write(tmp / f"{split}.tfrecord", records)
+            metadata["splits"][split] = {"file": f"{split}.tfrecord", "images": count,
+                                         "digit_pool": pool.source, "pool_digits": len(pool)}
+        return manifest.write(tmp, metadata)
 
 
 def describe(metadata: dict) -> str:

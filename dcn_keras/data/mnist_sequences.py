@@ -122,35 +122,35 @@ def make_example(pool: mnist.Digits, split: str, seed: int, index: int) -> Seque
 def build(out_dir, mnist_dir=None, sizes: dict[str, int] | None = None, seed: int = 0,
           progress: bool = True) -> dict:
     """Write `{split}.tfrecord` (sequence schema of `tfrecords.serialize_sequence`) for
-    train / valid / test and `metadata.json`, digits from disjoint MNIST pools.
+    train / valid / test and `metadata.json`, digits from disjoint MNIST pools. The
+    directory is written aside and replaced as a whole (`manifest.building`); every split
+    needs at least one image.
 
-    Returns the metadata written, which names the digit pool of every split.
+    Returns the metadata written, which names the digit pool of every split and each file's
+    record count, size and sha256.
     """
-    import json
-    import pathlib
-
     from tqdm import tqdm
 
-    from dcn_keras import atomic
-    from dcn_keras.data import tfrecords
+    from dcn_keras.data import manifest, tfrecords
 
     sizes = sizes or {"train": 28000, "valid": 1000, "test": 2000}
-    pools = mnist.digit_pools(mnist.load(mnist_dir))
-    out_dir = pathlib.Path(out_dir)
+    manifest.check_sizes(sizes, SPLITS)
     metadata = {"dataset": "mnist_house_numbers", "seed": seed, "splits": {}}
-    for split in SPLITS:
-        examples = (make_example(pools[split], split, seed, index)
-                    for index in tqdm(range(sizes[split]), desc=f"mnist house numbers {split}",
-                                      unit="img", disable=not progress, leave=False))
-        count = tfrecords.write(out_dir / f"{split}.tfrecord",
-                                (tfrecords.serialize_sequence(e.image, e.digits, e.box)
-                                 for e in examples))
-        metadata["splits"][split] = {"file": f"{split}.tfrecord", "images": count,
-                                     "digit_pool": pools[split].source,
-                                     "kind": "large cluttered canvases" if split == "test"
-                                     else "tight crops"}
-    atomic.write_text(out_dir / "metadata.json", json.dumps(metadata, indent=2))
-    return metadata
+    with manifest.building(out_dir, tuple(f"{split}.tfrecord" for split in SPLITS)) as tmp:
+        pools = mnist.digit_pools(mnist.load(mnist_dir))
+        for split in SPLITS:
+            examples = (make_example(pools[split], split, seed, index)
+                        for index in tqdm(range(sizes[split]),
+                                          desc=f"mnist house numbers {split}", unit="img",
+                                          disable=not progress, leave=False))
+            count = tfrecords.write(tmp / f"{split}.tfrecord",
+                                    (tfrecords.serialize_sequence(e.image, e.digits, e.box)
+                                     for e in examples))
+            metadata["splits"][split] = {"file": f"{split}.tfrecord", "images": count,
+                                         "digit_pool": pools[split].source,
+                                         "kind": "large cluttered canvases" if split == "test"
+                                         else "tight crops"}
+        return manifest.write(tmp, metadata)
 
 
 def describe(metadata: dict) -> str:

@@ -16,7 +16,7 @@ def crops(paths, config: MultiDigitConfig, batch_size: int, training: bool,
     fine models: each image resized to `config.train_size`, then a random (training) or
     central (validation) crop of `config.crop_size`, as in the paper's appendix 6.2."""
     files = tfrecords.list_files(paths)
-    count = tfrecords.count_records(files)
+    count = tfrecords.checked_count(files)
     crop_h, crop_w = config.crop_size
 
     def prepare(serialized):
@@ -38,8 +38,11 @@ def crops(paths, config: MultiDigitConfig, batch_size: int, training: bool,
 
 def full_images(paths, limit: int | None = None) -> list[dict[str, np.ndarray]]:
     """Test examples at their original sizes: `image` `[H, W, C]` float32, `length`,
-    `digits` `[5]` and `box`, in file order."""
-    records = tf.data.TFRecordDataset(tfrecords.list_files(paths)).map(tfrecords.parse_sequence)
+    `digits` `[5]` and `box`, in file order. The files are checked first (corruption, their
+    manifest, at least one record)."""
+    files = tfrecords.list_files(paths)
+    tfrecords.checked_count(files)
+    records = tf.data.TFRecordDataset(files).map(tfrecords.parse_sequence)
     if limit:
         records = records.take(limit)
     return list(records.as_numpy_iterator())

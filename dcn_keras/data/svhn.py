@@ -59,33 +59,82 @@ def _values(file: h5py.File, dataset: h5py.Dataset) -> list[float]:
     return [float(v) for v in np.ravel(data)]
 
 
+def _plain_name(name: str, where: str) -> str:
+    """`name` if it is a plain file name; names with folders (`../../x.png`, `/etc/x`) would
+    read files outside the SVHN folder."""
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+        raise SvhnSourceError(f"{where}: image name {name!r} is not a plain file name such "
+                              "as 1.png; SVHN lists only files beside digitStruct.mat. The "
+                              "digitStruct.mat is damaged or not SVHN's.")
+    return name
+
+
+def _digit(values: tuple[float, ...], where: str) -> Digit:
+    """One digit from its (label, left, top, width, height) as stored: label 1-10 (10 is
+    digit 0), a box of non-negative width and height."""
+    label, left, top, width, height = values
+    if not all(np.isfinite(values)):
+        raise SvhnSourceError(f"{where}: digit {values} holds a NaN or infinite number.")
+    if label != int(label) or not 1 <= label <= 10:
+        raise SvhnSourceError(f"{where}: digit label {label:g} is outside 1-10 (SVHN stores "
+                              "digits 1-9 as themselves and 0 as 10). The digitStruct.mat is "
+                              "damaged or not SVHN's format 1.")
+    if width < 0 or height < 0:
+        raise SvhnSourceError(f"{where}: digit box with width {width:g} and height {height:g}; "
+                              "both must be >= 0. The digitStruct.mat is damaged.")
+    return Digit(int(label) % 10, *(int(round(v)) for v in (left, top, width, height)))
+
+
+def _image(file: h5py.File, name_ref, box_ref, source: str, index: int) -> SvhnImage:
+    """Entry `index` of a digitStruct: its name and digits, checked."""
+    where = f"{source}, entry {index}"
+    try:
+        name = "".join(chr(int(c)) for c in np.ravel(file[name_ref][()]))
+        where = f"{source}, image {name!r}"
+        group = file[box_ref]
+        missing = [key for key in FIELDS if key not in group]
+        if missing:
+            raise SvhnSourceError(f"{where}: bbox lacks {', '.join(missing)}; each bbox holds "
+                                  f"{', '.join(FIELDS)}. The digitStruct.mat is damaged.")
+        fields = [_values(file, group[key]) for key in FIELDS]
+    except (KeyError, ValueError, TypeError, OSError) as error:
+        raise SvhnSourceError(f"{where} cannot be read ({type(error).__name__}: {error}). The "
+                              "digitStruct.mat is damaged; download it again.") from error
+    if len({len(values) for values in fields}) != 1:
+        raise SvhnSourceError(f"{where}: bbox fields hold different numbers of digits "
+                              f"({dict(zip(FIELDS, map(len, fields)))}).")
+    return SvhnImage(_plain_name(name, where),
+                     tuple(_digit(values, where) for values in zip(*fields)))
+
+
 def read_digit_struct(path) -> list[SvhnImage]:
-    """Every image of a `digitStruct.mat` (a path or a binary file object), in file order.
+    """Every image of a `digitStruct.mat` (a path or a binary file object with a `name`), in
+    file order. Malformed entries raise `SvhnSourceError` naming the file and the image.
 
     Returns:
       One `SvhnImage` per image: its file name and its digits as
       (label, left, top, width, height), label 0-9.
     """
+    source = str(path if isinstance(path, (str, os.PathLike)) else getattr(path, "name", path))
     try:
         file = h5py.File(path, "r")
     except OSError as error:
-        raise SvhnSourceError(f"{path} is not a MATLAB v7.3 (HDF5) digitStruct.mat "
+        raise SvhnSourceError(f"{source} is not a MATLAB v7.3 (HDF5) digitStruct.mat "
                               f"({error}). Pass the digitStruct.mat of SVHN format 1 "
                               "(http://ufldl.stanford.edu/housenumbers/).") from error
     with file:
-        if "digitStruct" not in file:
-            raise SvhnSourceError(f"{path} has no 'digitStruct' group; it is not SVHN's "
-                                  "format-1 digitStruct.mat.")
-        names, boxes = file["digitStruct/name"], file["digitStruct/bbox"]
-        images = []
-        for name_ref, box_ref in zip(np.ravel(names[()]), np.ravel(boxes[()])):
-            name = "".join(chr(int(c)) for c in np.ravel(file[name_ref][()]))
-            group = file[box_ref]
-            fields = {key: _values(file, group[key]) for key in FIELDS}
-            digits = tuple(Digit(int(label) % 10, *(int(round(v)) for v in rest))
-                           for label, *rest in zip(*(fields[key] for key in FIELDS)))
-            images.append(SvhnImage(name, digits))
-    return images
+        missing = [key for key in ("digitStruct/name", "digitStruct/bbox") if key not in file]
+        if missing:
+            raise SvhnSourceError(f"{source} has no {' or '.join(missing)}; it is not SVHN's "
+                                  "format-1 digitStruct.mat, which holds a name and a bbox "
+                                  "per image.")
+        names = np.ravel(file["digitStruct/name"][()])
+        boxes = np.ravel(file["digitStruct/bbox"][()])
+        if len(names) != len(boxes):
+            raise SvhnSourceError(f"{source} lists {len(names)} names but {len(boxes)} bboxes; "
+                                  "the digitStruct.mat is damaged.")
+        return [_image(file, name_ref, box_ref, source, index)
+                for index, (name_ref, box_ref) in enumerate(zip(names, boxes))]
 
 
 def sequence_box(digits: tuple[Digit, ...], height: int, width: int) -> tuple[int, int, int, int]:
@@ -97,12 +146,20 @@ def sequence_box(digits: tuple[Digit, ...], height: int, width: int) -> tuple[in
     return top, left, bottom, right
 
 
-def _grayscale(data: bytes) -> np.ndarray:
+def _grayscale(data: bytes, where: str) -> np.ndarray:
+    """The `[H, W]` uint8 luma of an encoded image, or `SvhnSourceError` naming `where`."""
     from PIL import Image
 
-    # ITU-R 601 luma, the same weights as tf.image.rgb_to_grayscale.
-    with Image.open(io.BytesIO(data)) as image:
-        return np.asarray(image.convert("L"), np.uint8)
+    try:
+        # ITU-R 601 luma, the same weights as tf.image.rgb_to_grayscale.
+        with Image.open(io.BytesIO(data)) as image:
+            return np.asarray(image.convert("L"), np.uint8)
+    # PIL raises OSError (unknown format, truncated file), SyntaxError (broken PNG chunks),
+    # ValueError and DecompressionBombError (absurd sizes).
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise SvhnSourceError(f"{where} does not decode as an image ({type(error).__name__}: "
+                              f"{error}). The file is damaged; download the split "
+                              "again.") from error
 
 
 class _Folder:
@@ -113,26 +170,43 @@ class _Folder:
         return self.path / "digitStruct.mat"
 
     def read(self, name: str) -> bytes:
-        return (self.path / name).read_bytes()
+        return (self.path / _plain_name(name, str(self.path))).read_bytes()
 
     def close(self):
         pass
 
 
+class _NamedBytes(io.BytesIO):
+    """Bytes read from an archive, with the `name` that error messages give."""
+
+    def __init__(self, data: bytes, name: str):
+        super().__init__(data)
+        self.name = name
+
+
 class _Archive:
     def __init__(self, path: pathlib.Path):
-        self.tar = tarfile.open(path, "r:*")  # noqa: SIM115 (closed by close())
-        self.members = {pathlib.PurePosixPath(m.name).name: m for m in self.tar.getmembers()
-                        if m.isfile()}
+        try:
+            self.tar = tarfile.open(path, "r:*")  # noqa: SIM115 (closed by close())
+            self.members = {pathlib.PurePosixPath(m.name).name: m
+                            for m in self.tar.getmembers() if m.isfile()}
+        except (tarfile.TarError, OSError, EOFError) as error:
+            raise SvhnSourceError(f"{path} is a damaged archive ({type(error).__name__}: "
+                                  f"{error}); download it again.") from error
 
     def digit_struct(self):
         if "digitStruct.mat" not in self.members:
             raise SvhnSourceError(f"{self.tar.name} holds no digitStruct.mat; pass an SVHN "
                                   "format-1 archive such as test.tar.gz.")
-        return io.BytesIO(self.read("digitStruct.mat"))
+        return _NamedBytes(self.read("digitStruct.mat"), f"{self.tar.name}:digitStruct.mat")
 
     def read(self, name: str) -> bytes:
-        return self.tar.extractfile(self.members[name]).read()
+        try:
+            return self.tar.extractfile(self.members[name]).read()
+        except (tarfile.TarError, OSError, EOFError) as error:
+            raise SvhnSourceError(f"{self.tar.name}: {name} cannot be read from the archive "
+                                  f"({type(error).__name__}: {error}); download it "
+                                  "again.") from error
 
     def close(self):
         self.tar.close()
@@ -159,12 +233,16 @@ def load(source: str | os.PathLike, limit: int | None = None) -> tuple[list[Svhn
 
     Args:
       source: `test.tar.gz` (or train/extra) or the folder it extracts to.
-      limit: read at most this many images (in file order).
+      limit: read at most this many images (in file order), >= 1; None: all.
 
     Returns:
       (examples, counts) where counts has `images`, `kept` and `dropped_too_long`
       (sequences longer than 5 digits, which the 5-digit model cannot express).
     """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                              or limit < 1):
+        raise ValueError(f"limit is the number of images to read, >= 1 (or None for all), "
+                         f"got {limit!r}.")
     split = open_source(source)
     try:
         images = read_digit_struct(split.digit_struct())[:limit]
@@ -178,13 +256,19 @@ def load(source: str | os.PathLike, limit: int | None = None) -> tuple[list[Svhn
 
 def to_example(split, image: SvhnImage, source="the SVHN source") -> SvhnExample | None:
     """The grayscale photograph of `image` read from an `open_source` split, or None when
-    its sequence is longer than 5 digits (or empty)."""
+    its sequence is longer than 5 digits (or empty). A photograph that does not decode, or
+    whose digit boxes lie outside it, raises `SvhnSourceError` naming the file."""
     if len(image.digits) > MAX_LENGTH or not image.digits:
         return None
     try:
-        pixels = _grayscale(split.read(image.name))
+        pixels = _grayscale(split.read(image.name), f"{source}: {image.name}")
     except (KeyError, FileNotFoundError) as error:
         raise SvhnSourceError(f"{source} lists {image.name} in digitStruct.mat but "
                               "does not hold it; the archive is incomplete.") from error
-    return SvhnExample(image.name, pixels, tuple(d.label for d in image.digits),
-                       sequence_box(image.digits, *pixels.shape))
+    box = sequence_box(image.digits, *pixels.shape)
+    if box[0] >= box[2] or box[1] >= box[3]:
+        raise SvhnSourceError(f"{source}: the digit boxes of {image.name} lie outside its "
+                              f"{pixels.shape[0]}x{pixels.shape[1]} pixels (sequence box "
+                              f"{box}, top-left-bottom-right). The digitStruct.mat does not "
+                              "belong to these images, or is damaged.")
+    return SvhnExample(image.name, pixels, tuple(d.label for d in image.digits), box)

@@ -9,6 +9,8 @@ import numpy as np
 import tensorflow as tf
 
 from dcn_keras.atomic import atomic_path
+from dcn_keras.data import manifest
+from dcn_keras.data.manifest import DataError  # noqa: F401 (raised here; part of this API)
 
 # The image part of every schema: raw uint8 bytes and their shape.
 IMAGE_FEATURES = {
@@ -31,10 +33,6 @@ SEQUENCE_FEATURES = {
     "digits": tf.io.FixedLenFeature([5], tf.int64),
     "box": tf.io.FixedLenFeature([4], tf.int64),
 }
-
-
-class DataError(RuntimeError):
-    """A dataset file is missing or corrupt; the message says how to rebuild it."""
 
 
 def _int64(values) -> tf.train.Feature:
@@ -99,13 +97,19 @@ def decode_images(features: dict[str, tf.Tensor],
     images `[..., H, W, C]` in [0, 1], after checking the stored size is `image_shape`."""
     stored = tf.stack([features["height"], features["width"], features["channels"]], axis=-1)
     expected = tf.broadcast_to(tf.constant(image_shape, tf.int64), tf.shape(stored))
-    # The check must run before decoding and reshaping, which would otherwise fail first with
+    # The checks must run before decoding and reshaping, which would otherwise fail first with
     # a message that does not say what to do.
     check = tf.debugging.assert_equal(
         stored, expected,
         message=f"tf.Example image shape differs from the preset shape {list(image_shape)}: the "
                 "data was made for another preset (rebuild it with `dcn data`) or the request "
                 "carries an image of another size.")
+    with tf.control_dependencies([check]):
+        check = tf.debugging.assert_equal(
+            tf.strings.length(features["image"]), tf.cast(np.prod(image_shape), tf.int32),
+            message=f"tf.Example `image` must hold the height x width x channels = "
+                    f"{int(np.prod(image_shape))} raw uint8 pixels of a {list(image_shape)} "
+                    "image (dcn_keras.data.tfrecords.serialize), not encoded or cut bytes.")
     with tf.control_dependencies([check]):
         flat = tf.io.decode_raw(features["image"], tf.uint8)
         image = tf.reshape(flat, tf.concat([tf.shape(flat)[:-1], image_shape], axis=0))
@@ -122,34 +126,69 @@ def write(path: str | os.PathLike, records) -> int:
     return count
 
 
+def _hidden(match: str, pattern: str) -> bool:
+    """Whether a wildcard of `pattern` matched a hidden name in `match` (a file, or a folder
+    such as the `.data.tmp-*` of a data directory being written)."""
+    return any(name.startswith(".") and not wild.startswith(".")
+               for name, wild in zip(match.split("/"), pattern.split("/")))
+
+
 def list_files(paths) -> list[str]:
-    """A file, a glob pattern or a list of either -> sorted file names."""
+    """A file, a glob pattern or a list of either -> sorted file names.
+
+    Globs skip hidden files and folders: the `.<name>.tmp-*` files and folders of a writer
+    killed before it finished (`atomic`) hold part of the data. Named directly, such a
+    temporary file is refused.
+    """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     files = []
     for path in map(str, paths):
-        matches = sorted(tf.io.gfile.glob(path)) if any(c in path for c in "*?[") else [path]
+        if not any(c in path for c in "*?["):
+            if any(part.startswith(".") and ".tmp-" in part for part in path.split("/")):
+                raise DataError(f"{path} is the temporary file of a writer that did not "
+                                "finish; it holds part of the data. Delete it and read the "
+                                "finished file, or rebuild the data set with `dcn data`.")
+            files.append(path)
+            continue
+        matches = sorted(m for m in tf.io.gfile.glob(path) if not _hidden(m, path))
         if not matches:
-            raise DataError(f"No TFRecord files match {path}. Build the data set first with "
-                            "`dcn data` or the pipeline's example generator.")
+            raise DataError(f"No TFRecord files match {path} (hidden temporary files are "
+                            "skipped). Build the data set first with `dcn data` or the "
+                            "pipeline's example generator.")
         files += matches
     return files
 
 
 def count_records(paths) -> int:
     """Number of records in TFRecord files (a path, glob or list), failing clearly if one is
-    missing or corrupt."""
+    missing or corrupt, or differs from the manifest of its directory (`manifest.check`)."""
     total = 0
     for path in list_files(paths):
         if not tf.io.gfile.exists(path):
             raise DataError(f"{path} does not exist. Build the data set first with `dcn data`.")
+        if tf.io.gfile.isdir(path):
+            raise DataError(f"{path} is a directory; pass its TFRecord files (e.g. "
+                            f"{os.path.join(path, '*.tfrecord')}).")
         try:
-            total += sum(1 for _ in tf.data.TFRecordDataset(path))
+            records = sum(1 for _ in tf.data.TFRecordDataset(path))
         except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as error:
             raise DataError(f"{path} is a corrupt TFRecord file "
                             f"({error.message.splitlines()[0]}). Delete it and rebuild the "
                             "data set with `dcn data`.") from error
+        manifest.check(path, records)
+        total += records
     return total
+
+
+def checked_count(files: list[str]) -> int:
+    """`count_records(files)`, refusing files without a record: an empty split trains zero
+    steps (and saves an untrained model) or scores nothing."""
+    count = count_records(files)
+    if count == 0:
+        raise DataError(f"{', '.join(files)} hold no records. Rebuild the data set with "
+                        "`dcn data` and at least one image per split.")
+    return count
 
 
 def dataset(paths, image_shape: tuple[int, int, int], batch_size: int,
@@ -160,11 +199,16 @@ def dataset(paths, image_shape: tuple[int, int, int], batch_size: int,
     Args:
       paths: a file, a glob pattern (sharded output) or a list of either.
       count: the number of records when already known (e.g. recorded by the pipeline);
-        otherwise the files are read once up front to count them and to find corruption.
+        otherwise the files are read once up front to count them, to find corruption and
+        to check them against their manifest. Files holding another number of records
+        than a given `count` fail at the end of the first pass (`assert_cardinality`).
     """
     files = list_files(paths)
     if count is None:
-        count = count_records(files)
+        count = checked_count(files)
+    elif count < 1:
+        raise DataError(f"{', '.join(files)}: the recorded count of records is {count}. "
+                        "Regenerate the examples with at least one image per split.")
     # A known cardinality lets Keras size progress bars and learning-rate schedules.
     records = tf.data.TFRecordDataset(files).apply(
         tf.data.experimental.assert_cardinality(count))
@@ -190,7 +234,7 @@ def splits(data_dir: str | os.PathLike, image_shape: tuple[int, int, int], batch
 def read_all(paths, image_shape: tuple[int, int, int]) -> dict[str, np.ndarray]:
     """Every example of (small) TFRecord files as numpy arrays."""
     files = list_files(paths)
-    count_records(files)
+    checked_count(files)
     records = tf.data.TFRecordDataset(files).map(lambda s: parse(s, image_shape))
     rows = list(records.as_numpy_iterator())
     return {key: np.stack([row[key] for row in rows]) for key in ("image", "label", "digit_box")}

@@ -3,7 +3,6 @@ from them at test time, Table 2."""
 
 from __future__ import annotations
 
-import json
 import pathlib
 
 import keras
@@ -32,7 +31,10 @@ class MultiDigitFamily(Family):
 
         return mnist_sequences
 
-    def build(self, kind, num_patches=None, hint_weight=None) -> MultiDigitModel:
+    def build(self, kind, num_patches=None, hint_weight=None, start=None) -> MultiDigitModel:
+        if start is not None:
+            raise ValueError(f"The {self.name} preset has no DCN to fine-tune: its DCN is "
+                             "composed at test time and never trained.")
         if kind not in self.model_kinds:
             raise ValueError(f"The {self.name} preset trains coarse and fine models apart (the "
                              f"DCN is composed from them at test time), not {kind!r}.")
@@ -51,7 +53,8 @@ class MultiDigitFamily(Family):
         return (sequence_inputs.crops(train_files, self.config, batch_size, True, seed),
                 sequence_inputs.crops(valid_files, self.config, batch_size, False))
 
-    def compose(self, coarse, fine, num_patches=None, scales=None) -> MultiDigitDCN:
+    def compose(self, coarse, fine, num_patches=None, scales=None, train=None) -> MultiDigitDCN:
+        # Coarse and fine layers end in one space by design (paper 4.2): nothing to fit.
         return MultiDigitDCN(coarse, fine, num_patches, scales)
 
     def serving_endpoints(self, model):
@@ -68,11 +71,11 @@ class MultiDigitFamily(Family):
         `recipe`), save it there as dcn.keras, and write Table 2 (`report.compare`)."""
         from dcn_keras import measure, training
         from dcn_keras.atomic import atomic_path
-        from dcn_keras.data import sequence_inputs
+        from dcn_keras.data import manifest, sequence_inputs
         from dcn_keras.multi_digit import report
 
         data_dir, models_dir = pathlib.Path(data_dir), pathlib.Path(models_dir)
-        metadata = json.loads((data_dir / "metadata.json").read_text())
+        metadata = manifest.load(data_dir)
         parts = {kind: training.load_model(models_dir / f"{kind}.keras", self)
                  for kind in self.model_kinds}
         dcn = self.compose(parts["coarse"], parts["fine"], recipe.num_patches, recipe.scales)

@@ -7,6 +7,15 @@ A family's models get two signatures (the family's `serving.py` says what they r
   * `serving_images`: `images`, a `[batch, H, W, C]` float32 tensor in [0, 1] (multi-digit
     models: zero padded, with their `sizes` `[batch, 2]`).
 Models without signatures (the Cluttered MNIST baselines) are exported plain.
+
+Every request is checked inside the graph before the model runs, and a bad one fails with
+an InvalidArgument error that says what was expected and how to fix it (docs/faults.md):
+an empty batch, a wrong rank or size, a NaN or infinite pixel, a pixel outside [0, 1].
+Pixels are never clipped: a value outside [0, 1] means the client scaled its images
+differently (0-255, or mean-centred), and an answer to such input is meaningless however
+confident it looks. The signatures declare their inputs with an unknown rank so that a
+wrong rank reaches these checks: TF Serving and loaded SavedModels do not check a declared
+shape, and a declared rank lets TensorFlow drop a rank check as always true.
 """
 
 from __future__ import annotations
@@ -31,33 +40,70 @@ def next_version(export_base: str | os.PathLike) -> int:
     return max(versions, default=0) + 1
 
 
-def checked_batch(images: tf.Tensor, model_name: str, checks=()) -> tf.Tensor:
-    """`images` `[batch, H, W, C]` after in-graph checks that the batch is not empty and
-    the pixels are at most 1, and after `checks`, with errors that say what to send."""
-    checks = [
-        *checks,
-        tf.debugging.assert_positive(tf.shape(images)[0], message=(
-            f"DCN ({model_name}) got an empty batch; send at least one image.")),
-        tf.debugging.assert_less_equal(tf.reduce_max(images), 1.0, message=(
-            f"DCN ({model_name}) expects pixel values in [0, 1]; divide 8-bit images by "
-            "255.")),
-    ]
-    with tf.control_dependencies(checks):
-        return tf.identity(images)
+def require(tensor: tf.Tensor, condition: tf.Tensor, message: str, *data) -> tf.Tensor:
+    """`tensor`, once the scalar bool `condition` holds; otherwise an InvalidArgumentError
+    with `message` (what was expected, and the fix) followed by `data` (what was sent).
+
+    Checks chained through the returned tensor run in order, so a later one (a size) can
+    assume an earlier one (the rank) and never fails inside TensorFlow first: the tensor
+    passes through a `tf.cond` on the condition, a data dependency.
+    """
+    def fail():
+        with tf.control_dependencies([tf.debugging.Assert(condition, [message, *data],
+                                                          summarize=8)]):
+            return tf.identity(tensor)
+
+    checked = tf.cond(condition, lambda: tf.identity(tensor), fail)
+    # A reshape to its own dynamic shape keeps the shape that later ops imply (a convolution
+    # implies rank 4, tf.ensure_shape a size) from flowing back to `tensor`: Grappler would
+    # then fold the condition's tf.rank or tf.shape into a constant and skip the check.
+    return tf.reshape(checked, tf.shape(checked))
 
 
-def signatures(serve, image_spec: list, decode) -> dict:
+def checked_rank(tensor: tf.Tensor, rank: int, message: str) -> tf.Tensor:
+    """`tensor` after checking in the graph that it has `rank` dimensions."""
+    return require(tensor, tf.equal(tf.rank(tensor), rank), message, "Got shape",
+                   tf.shape(tensor))
+
+
+def checked_pixels(images: tf.Tensor, name: str) -> tf.Tensor:
+    """`images` `[batch, H, W, C]` after checking that the batch is not empty and that every
+    pixel is a finite number in [0, 1] (`name`: the model, for the messages)."""
+    images = require(images, tf.shape(images)[0] > 0,
+                     f"{name} got an empty batch; send at least one image.")
+    images = tf.debugging.assert_all_finite(images, (
+        f"{name} got a NaN or infinite pixel; send finite pixel values in [0, 1]"))
+    low, high = tf.reduce_min(images), tf.reduce_max(images)
+    return require(images, tf.logical_and(low >= 0.0, high <= 1.0), (
+        f"{name} expects pixel values in [0, 1]; divide 8-bit images by 255, and send "
+        "images without mean subtraction. Got values from"), low, "to", high)
+
+
+def checked_examples(examples: tf.Tensor, name: str) -> tf.Tensor:
+    """`examples` after checking that they are a non-empty `[batch]` vector."""
+    examples = checked_rank(examples, 1, (
+        f"{name} expects `examples`, a [batch] vector of serialized tf.Examples; wrap a "
+        "single example in a list."))
+    examples = require(examples, tf.size(examples) > 0,
+                       f"{name} got an empty batch; send at least one tf.Example.")
+    return tf.ensure_shape(examples, [None])
+
+
+def signatures(serve, image_spec: list, decode, name: str) -> dict:
     """The two signature functions of a model.
 
     Args:
-      serve: maps the image inputs of `image_spec` to the dict of served outputs.
+      serve: maps the image inputs of `image_spec` to the dict of served outputs, after
+        checking them.
       image_spec: `tf.TensorSpec`s of `serving_images`' inputs, named.
       decode: maps parsed `tfrecords.IMAGE_FEATURES` of a `[batch]` of tf.Examples to
-        `serve`'s inputs.
+        `serve`'s inputs, after checking them.
+      name: the model, as error messages name it (e.g. "DCN (cluttered_mnist)").
     """
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string,
+    @tf.function(input_signature=[tf.TensorSpec(None, tf.string,
                                                 name=INPUT_NAMES["serving_default"])])
     def serve_examples(examples):
+        examples = checked_examples(examples, name)
         return serve(*decode(tf.io.parse_example(examples, tfrecords.IMAGE_FEATURES)))
 
     return {"serving_default": serve_examples,

@@ -1,32 +1,109 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from dcn_keras import presets
 from dcn_keras.cluttered_mnist import baselines, compose
+from dcn_keras.core import refine, saliency
+from tests.helpers import run_model_saving_test
 
 
 @pytest.fixture(scope="module")
 def parts():
     config = presets.cluttered_mnist()
-    return config, baselines.coarse_model(config), baselines.fine_model(config)
+    rng = np.random.default_rng(0)
+    images = rng.random((6, 100, 100, 1), dtype=np.float32)
+    train = tf.data.Dataset.from_tensor_slices((images, np.zeros(6, np.int32))).batch(3)
+    coarse, fine = baselines.coarse_model(config), baselines.fine_model(config)
+    return config, coarse, fine, train, compose.fit_bridge(coarse, fine, train)
 
 
-def test_composed_dcn_takes_coarse_top_and_fine_layers_unchanged(parts, images):
-    config, coarse, fine = parts
-    dcn = compose.compose(coarse, fine, config, num_patches=4)
-    assert dcn.num_patches == 4 and dcn.hint_weight == 0.0
-    # The coarse path of the composed DCN is exactly the coarse model.
-    np.testing.assert_allclose(dcn.attend(images)["coarse_probabilities"], coarse(images),
+def test_composed_dcn_reads_the_bridged_coarse_map_with_the_fine_model_top(parts, images):
+    config, coarse, fine, _, bridge = parts
+    dcn = compose.compose(coarse, fine, config, bridge, num_patches=4)
+    assert dcn.num_patches == 4 and dcn.hint_weight == 0.0 and dcn.bridge == 3
+    for target, source in ((dcn.coarse, coarse.get_layer("coarse")),
+                           (dcn.fine, fine.get_layer("fine")), (dcn.top, fine.get_layer("top"))):
+        for a, b in zip(target.get_weights(), source.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    # The map the top reads where no patch went is the fitted linear map of the coarse map.
+    coarse_map = coarse.get_layer("coarse")(images, training=False)
+    expected = tf.nn.conv2d(coarse_map, bridge.kernel, 1, "SAME") + bridge.bias
+    np.testing.assert_allclose(dcn.coarse_features(images), expected, atol=1e-4)
+    # Saliency is the fine top's entropy gradient on that map.
+    np.testing.assert_allclose(dcn.attend(images)["saliency"],
+                               saliency.entropy_saliency(dcn.top, expected), atol=1e-5)
+
+
+def test_composed_refined_map_holds_the_fine_models_vectors_at_the_selected_positions(
+        parts, images):
+    config, coarse, fine, _, bridge = parts
+    dcn = compose.compose(coarse, fine, config, bridge, num_patches=5)
+    positions = dcn.attend(images)["positions"]
+    cut = dcn.cut_patches(images, positions)
+    # The fine model's own fine layers on each selected patch (not its dense pass, whose
+    # same-padded layers see past the patch border).
+    expected = tf.reshape(fine.get_layer("fine")(tf.reshape(cut, [-1, 14, 14, 1])), [3, 5, -1])
+    bridged = dcn.coarse_features(images)
+    refined = refine.refine(bridged, dcn.fine_vectors(cut), positions)
+    np.testing.assert_allclose(refine.gather_vectors(refined, positions), expected, atol=1e-5)
+    kept = 1 - tf.scatter_nd(refine.scatter_indices(positions), tf.ones((3, 5)), (3, 23, 23))
+    np.testing.assert_allclose(refined * kept[..., None], bridged * kept[..., None])
+    # The composed prediction is the fine model's top on that map.
+    np.testing.assert_allclose(dcn(images), tf.nn.softmax(dcn.top(refined, training=False)),
                                atol=1e-5)
-    for a, b in zip(dcn.fine.get_weights(), fine.get_layer("fine").get_weights()):
-        np.testing.assert_array_equal(a, b)
-    for a, b in zip(dcn.top.get_weights(), coarse.get_layer("top").get_weights()):
-        np.testing.assert_array_equal(a, b)
+
+
+def test_composed_dcn_saves_and_loads_with_its_bridge(parts, images, tmp_path):
+    config, coarse, fine, _, bridge = parts
+    dcn = compose.compose(coarse, fine, config, bridge, num_patches=3)
+    loaded = run_model_saving_test(dcn, (images,), tmp_path, atol=1e-6)
+    np.testing.assert_array_equal(loaded.bridge_network.get_weights()[0], bridge.kernel)
+
+
+def test_the_bridge_fit_is_reported_on_held_out_images(parts, tmp_path):
+    config, coarse, fine, train, bridge = parts
+    dcn = compose.compose(coarse, fine, config, bridge, num_patches=2)
+    assert compose.bridge_r2(dcn, fine, train) == pytest.approx(bridge.r2, abs=1e-3)
+    out = compose.report(dcn, coarse, fine, train, train, tmp_path)["result"]
+    assert out["bridge_window"] == 3 and out["bridge_r2_valid"] == pytest.approx(bridge.r2,
+                                                                                 abs=1e-3)
+    assert set(out["valid_error_versus_patches"]) == {1, 2, 4, 8, 16, 24, 32}
+    assert out["multiplications_relative_to_fine"][32] > out["multiplications_relative_to_fine"][1]
+    for name in ("results.json", "results.md", "error_vs_patches.png"):
+        assert (tmp_path / name).stat().st_size > 0
 
 
 def test_models_in_the_wrong_roles_are_rejected(parts):
-    config, coarse, fine = parts
+    config, coarse, fine, train, bridge = parts
     with pytest.raises(ValueError, match="no 'fine' sub-network.*--model fine"):
-        compose.compose(coarse, coarse, config)
+        compose.compose(coarse, coarse, config, bridge)
+    with pytest.raises(ValueError, match="no 'pad' sub-network.*--model fine"):
+        compose.fit_bridge(coarse, coarse, train)
     with pytest.raises(ValueError, match="num_patches must be an integer from 1 to 529"):
-        compose.compose(coarse, fine, config, num_patches=600)
+        compose.compose(coarse, fine, config, bridge, num_patches=600)
+    with pytest.raises(ValueError, match="fits its bridge on training images"):
+        presets.family("cluttered_mnist").compose(coarse, fine)
+
+
+def test_a_dcn_fine_tuned_end_to_end_starts_from_the_composed_model(parts, images, tmp_path):
+    from dcn_keras import training
+
+    config, coarse, fine, train, bridge = parts
+    family = presets.family("cluttered_mnist")
+    composed = compose.compose(coarse, fine, config, bridge, num_patches=4)
+    dcn = family.build("dcn", num_patches=4, start=composed)
+    assert dcn.name == "dcn" and dcn.bridge == 3 and dcn.hint_weight == config.hint_weight
+    np.testing.assert_allclose(dcn(images), composed(images), atol=1e-6)
+    with pytest.raises(ValueError, match="Only DCN kinds"):
+        family.build("fine", start=composed)
+    with pytest.raises(ValueError, match="starts from a composed DCN"):
+        family.build("dcn", start=coarse)
+    out = tmp_path / "tuned.keras"
+    training.train(family, "dcn", train, train, epochs=1, out_path=out, verbose=0,
+                   start=composed, num_patches=4)
+    tuned = training.load_model(out, family)
+    assert tuned.bridge == 3
+    changed = [not np.array_equal(a, b) for a, b in zip(tuned.get_weights(),
+                                                         composed.get_weights(), strict=True)]
+    assert any(changed)

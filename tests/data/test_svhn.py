@@ -115,3 +115,116 @@ def test_bad_sources_say_what_to_pass(tmp_path):
     (tmp_path / "bad.mat").write_bytes(b"not hdf5")
     with pytest.raises(svhn.SvhnSourceError, match="MATLAB v7.3"):
         svhn.read_digit_struct(tmp_path / "bad.mat")
+
+
+def _folder(tmp_path, images, pngs=None):
+    """An SVHN folder with `images` in digitStruct.mat and a PNG for each (or `pngs`)."""
+    folder = tmp_path / "split"
+    folder.mkdir()
+    write_digit_struct(folder / "digitStruct.mat", images)
+    for seed, (name, _) in enumerate(images):
+        if "/" not in name and name not in ("", ".", ".."):
+            (folder / name).write_bytes((pngs or {}).get(name) or _png(40, 70, seed)[1])
+    return folder
+
+
+@pytest.mark.parametrize("label", [11, 0, -1, 2.5])
+def test_labels_outside_1_to_10_name_the_file_and_the_label(tmp_path, label):
+    folder = _folder(tmp_path, [("1.png", [(3, 1, 1, 8, 20)]),
+                                ("2.png", [(1, 1, 1, 8, 20), (label, 10, 1, 8, 20)])])
+    with pytest.raises(svhn.SvhnSourceError,
+                       match=rf"digitStruct.mat, image '2.png': digit label {label:g} is outside "
+                             r"1-10"):
+        svhn.read_digit_struct(folder / "digitStruct.mat")
+
+
+@pytest.mark.parametrize("name", ["../../x.png", "/etc/passwd", "sub/1.png", "..", ""])
+def test_names_that_leave_the_folder_are_refused(tmp_path, name):
+    (tmp_path / "x.png").write_bytes(_png(40, 70, 0)[1])
+    folder = _folder(tmp_path, [(name, [(3, 1, 1, 8, 20)])])
+    with pytest.raises(svhn.SvhnSourceError, match="is not a plain file name"):
+        svhn.load(folder)
+    # The folder reader refuses such names too, whoever built the image list.
+    source = svhn.open_source(folder)
+    with pytest.raises(svhn.SvhnSourceError, match="is not a plain file name"):
+        svhn.to_example(source, svhn.SvhnImage(name, (svhn.Digit(3, 1, 1, 8, 20),)), folder)
+
+
+@pytest.mark.parametrize("box", [(3, 10, 5, -4, 20), (3, 10, 5, 8, -20)])
+def test_a_box_with_negative_width_or_height_is_an_error(tmp_path, box):
+    folder = _folder(tmp_path, [("1.png", [box])])
+    with pytest.raises(svhn.SvhnSourceError, match="'1.png': digit box with width"):
+        svhn.load(folder)
+
+
+def test_boxes_outside_the_image_are_an_error_not_an_empty_box(tmp_path):
+    folder = _folder(tmp_path, [("1.png", [(3, 500, 5, 8, 20)])])  # the image is 40x70
+    with pytest.raises(svhn.SvhnSourceError, match=r"boxes of 1.png lie outside its 40x70"):
+        svhn.load(folder)
+
+
+def test_a_digit_struct_without_bbox_names_the_file(tmp_path):
+    path = tmp_path / "digitStruct.mat"
+    with h5py.File(path, "w") as file:
+        file.create_group("digitStruct").create_dataset("name", data=np.zeros((1, 1)))
+    with pytest.raises(svhn.SvhnSourceError,
+                       match=rf"{path} has no digitStruct/bbox; it is not SVHN's"):
+        svhn.read_digit_struct(path)
+
+
+def test_a_bbox_without_a_field_names_the_image(tmp_path):
+    path = tmp_path / "digitStruct.mat"
+    write_digit_struct(path, [("1.png", [(3, 1, 1, 8, 20)])])
+    with h5py.File(path, "r+") as file:
+        box = file[np.ravel(file["digitStruct/bbox"][()])[0]]
+        del box["label"]
+    with pytest.raises(svhn.SvhnSourceError, match="image '1.png': bbox lacks label"):
+        svhn.read_digit_struct(path)
+
+
+def test_names_and_bboxes_of_different_counts_are_an_error(tmp_path):
+    path = tmp_path / "digitStruct.mat"
+    write_digit_struct(path, [("1.png", [(3, 1, 1, 8, 20)]), ("2.png", [(3, 1, 1, 8, 20)])])
+    with h5py.File(path, "r+") as file:
+        names = file["digitStruct/name"][()]
+        del file["digitStruct/name"]
+        file["digitStruct"].create_dataset("name", data=names[:1])
+    with pytest.raises(svhn.SvhnSourceError, match="lists 1 names but 2 bboxes"):
+        svhn.read_digit_struct(path)
+
+
+@pytest.mark.parametrize("data, kind", [(b"not an image at all", "UnidentifiedImageError"),
+                                        (_png(40, 70, 0)[1][:300], "OSError")])
+def test_an_image_that_does_not_decode_names_the_file(tmp_path, data, kind):
+    folder = _folder(tmp_path, [("1.png", [(3, 1, 1, 8, 20)])], pngs={"1.png": data})
+    with pytest.raises(svhn.SvhnSourceError,
+                       match=rf"{folder}: 1.png does not decode as an image \({kind}"):
+        svhn.load(folder)
+
+
+def test_archive_errors_name_the_archive(tmp_path):
+    folder = _folder(tmp_path, [("1.png", [(11, 1, 1, 8, 20)])])
+    archive = tmp_path / "test.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="test")
+    with pytest.raises(svhn.SvhnSourceError,
+                       match=r"test.tar.gz:digitStruct.mat, image '1.png': digit label 11"):
+        svhn.load(archive)
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(archive.read_bytes()[:len(archive.read_bytes()) // 2])
+    with pytest.raises(svhn.SvhnSourceError, match="cut.tar.gz"):
+        svhn.load(cut)
+
+
+def test_a_missing_image_names_the_source(tmp_path):
+    folder = _folder(tmp_path, [("1.png", [(3, 1, 1, 8, 20)])])
+    (folder / "1.png").unlink()
+    with pytest.raises(svhn.SvhnSourceError, match="lists 1.png in digitStruct.mat but does "
+                                                   "not hold it"):
+        svhn.load(folder)
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1.5])
+def test_a_bad_limit_is_refused(split_dir, limit):
+    with pytest.raises(ValueError, match="limit is the number of images"):
+        svhn.load(split_dir[0], limit=limit)

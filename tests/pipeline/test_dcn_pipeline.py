@@ -3,6 +3,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import zipfile
 
 import pytest
 import tensorflow as tf
@@ -70,6 +71,17 @@ def test_every_artifact_is_there(run):
     assert kinds == ["coarse", "composed", "dcn", "fine"]
     for model_run in _artifacts(store, "ModelRun"):
         assert pathlib.Path(model_run.uri, "curves.png").stat().st_size > 1000
+        # TensorBoard logs, as TFX's own Trainer writes them into its ModelRun.
+        assert list(pathlib.Path(model_run.uri).rglob("events.out.tfevents.*"))
+    models = {m.custom_properties["model_kind"].string_value: m
+              for m in _artifacts(store, "Model")}
+    composition = json.loads(pathlib.Path(models["composed"].uri, "composition",
+                                          "results.json").read_text())
+    assert composition["bridge_window"] == 3 and "bridge_r2_valid" in composition
+    # The DCN was fine-tuned from the composed DCN: it carries the bridge.
+    assert models["dcn"].uri != models["composed"].uri
+    with zipfile.ZipFile(pathlib.Path(models["dcn"].uri, "model.keras")) as archive:
+        assert json.loads(archive.read("config.json"))["config"]["bridge"] == 3
     evaluation, = _artifacts(store, "ModelEvaluation")
     result = json.loads(pathlib.Path(evaluation.uri, "results.json").read_text())
     assert [row["kind"] for row in result["rows"]] == ["coarse", "fine", "dcn", "composed"]
@@ -106,6 +118,7 @@ def test_compiles_for_kubeflow_v2_and_to_tfx_ir(dcn_pipeline, tmp_path, capsys):
     # Each task runs our component's executor from the installed package in the image.
     assert "components.trainer.DcnTrainer_Executor" in \
         executors["CoarseTrainer_executor"]["container"]["args"]
+    assert "DcnComposer" in tasks["DcnTrainer"]["dependentTasks"]
     assert tasks["DcnEvaluator"]["dependentTasks"] == sorted(
         ["ClutteredMnistExampleGen", "CoarseTrainer", "FineTrainer", "DcnTrainer", "DcnComposer"])
     # The intermediate representation that LocalDagRunner and BeamDagRunner execute.

@@ -1,0 +1,190 @@
+"""Bad input at the command line's doors, tried as an outside tester would: each gets one
+line that names the problem and the fix, exit status 2, no traceback and no output written.
+(The serving signatures: tests/serving/test_edge_cases.py; the readers: tests/data/.)"""
+
+import pathlib
+import re
+import sys
+
+import pytest
+
+from dcn_keras import cli
+from dcn_keras.data import cluttered_mnist
+
+FIXTURES = pathlib.Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _no_global_seed_left_behind():
+    """`dcn train` seeds TensorFlow globally before it reads the data; leave the global seed
+    unset for the tests after these, as they found it."""
+    yield
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        tf.random.set_seed(None)
+
+
+def _refused_by_the_parser(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+    return capsys.readouterr().err
+
+
+def _refused(argv, capsys) -> str:
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"dcn {argv[0]}: error: ") and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--train", "0"], "argument --train: expected an integer >= 1, got '0'"),
+    (["--train", "-5"], "argument --train: expected an integer >= 1, got '-5'"),
+    (["--valid", "0"], "argument --valid: expected an integer >= 1"),
+    (["--test", "ten"], "argument --test: expected an integer, got 'ten'"),
+    (["--seed", "-1"], "argument --seed: expected an integer >= 0"),
+])
+def test_data_sizes_below_one_are_refused_before_anything_runs(tmp_path, capsys, flags,
+                                                               message):
+    err = _refused_by_the_parser(["data", "--out", str(tmp_path / "d"), *flags], capsys)
+    assert message in err
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--epochs", "0"], "argument --epochs: expected an integer >= 1"),
+    (["--dcn-epochs", "-1"], "argument --dcn-epochs: expected an integer >= 1"),
+    (["--batch-size", "0"], "argument --batch-size: expected an integer >= 1"),
+    (["--learning-rate", "nan"], "argument --learning-rate: expected a finite number > 0"),
+    (["--learning-rate", "-0.1"], "argument --learning-rate: expected a finite number > 0"),
+    (["--num-patches", "0"], "argument --num-patches: expected an integer >= 1"),
+    (["--hint-weight", "1.5"], r"argument --hint-weight: expected a number in [0, 1)"),
+    (["--hint-weight", "nan"], r"argument --hint-weight: expected a number in [0, 1)"),
+    (["--verbose", "loud"], "argument --verbose: expected auto, 0, 1 or 2, got 'loud'"),
+])
+def test_training_settings_that_would_train_nothing_are_refused(tmp_path, capsys, flags,
+                                                                message):
+    err = _refused_by_the_parser(["experiment", "--out", str(tmp_path / "x"), *flags], capsys)
+    assert message in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_train_zero_is_also_refused_by_the_recipe(capsys):
+    """From Python (or a pipeline config) the recipe refuses what the parser would."""
+    from dcn_keras import presets
+
+    for value in (0, -5):
+        with pytest.raises(ValueError, match="train_images must be at least 1"):
+            presets.family("cluttered_mnist").recipe("smoke", train_images=value)
+
+
+def test_more_patches_than_regions_is_refused(capsys):
+    err = _refused(["flops", "--patches", "10000"], capsys)
+    assert "num_patches must be an integer from 1 to 529" in err
+    assert "argument --patches: expected an integer >= 1" in _refused_by_the_parser(
+        ["flops", "--patches", "0"], capsys)
+    assert "expected a positive HxW" in _refused_by_the_parser(
+        ["flops", "--input-size", "0x100"], capsys)
+
+
+def test_export_of_a_missing_or_damaged_model_is_refused(tmp_path, capsys):
+    err = _refused(["export", "--model", str(tmp_path / "dcn.keras"), "--out",
+                    str(tmp_path / "serving")], capsys)
+    assert "No model at" in err and "dcn train" in err
+    (tmp_path / "dcn.keras").write_bytes(b"not a zip archive")
+    err = _refused(["export", "--model", str(tmp_path / "dcn.keras"), "--out",
+                    str(tmp_path / "serving")], capsys)
+    assert "is not a loadable Keras model" in err
+    assert not (tmp_path / "serving").exists()
+    assert "argument --version: expected an integer >= 1" in _refused_by_the_parser(
+        ["export", "--model", "m", "--out", "o", "--version", "0"], capsys)
+
+
+def test_export_of_a_model_of_another_preset_is_refused(tmp_path, capsys):
+    err = _refused(["export", "--preset", "svhn", "--model",
+                    str(FIXTURES / "v0_1_dcn_cluttered_mnist.keras"), "--out",
+                    str(tmp_path / "serving")], capsys)
+    assert "holds a model for preset 'cluttered_mnist', not 'svhn'" in err
+    assert "--preset cluttered_mnist" in err
+    assert not (tmp_path / "serving").exists()
+
+
+def test_train_on_a_missing_data_directory_says_how_to_build_it(tmp_path, capsys):
+    err = _refused(["train", "--data", str(tmp_path / "nowhere"), "--model", "coarse",
+                    "--out", str(tmp_path / "coarse.keras")], capsys)
+    assert "train.tfrecord does not exist. Build the data set first with `dcn data`" in err
+    assert not (tmp_path / "coarse.keras").exists()
+
+
+@pytest.mark.parametrize("cut, message", [
+    ("record boundary", r"train.tfrecord does not match metadata.json beside it: images 5 "
+                        r"\(the manifest says 10\)"),
+    ("mid-record", "train.tfrecord is a corrupt TFRecord file"),
+])
+def test_train_on_a_truncated_split_is_refused_before_training(tmp_path, mnist_dir, capsys,
+                                                               cut, message):
+    from tests.data.test_manifest import _cut_on_a_record_boundary, _record_ends
+
+    data = tmp_path / "data"
+    cluttered_mnist.build(data, mnist_dir, {"train": 10, "valid": 2, "test": 2}, progress=False)
+    train = data / "train.tfrecord"
+    if cut == "record boundary":
+        _cut_on_a_record_boundary(train, keep=5)
+    else:
+        # Into the pixels of record 6: its header says more bytes than the file holds.
+        train.write_bytes(train.read_bytes()[:_record_ends(train)[4] + 12 + 100])
+    err = _refused(["train", "--data", str(data), "--model", "coarse", "--out",
+                    str(tmp_path / "coarse.keras")], capsys)
+    assert re.search(message, err) and "dcn data" in err
+    assert not (tmp_path / "coarse.keras").exists()
+
+
+def test_data_into_a_directory_holding_other_files_is_refused(tmp_path, mnist_dir, capsys):
+    (tmp_path / "results.md").write_text("mine")
+    err = _refused(["data", "--out", str(tmp_path), "--mnist-dir", str(mnist_dir), "--train",
+                    "2", "--valid", "1", "--test", "1"], capsys)
+    assert "holds results.md, which `dcn data` does not write" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.md"]
+
+
+def test_evaluate_without_a_data_directory_names_the_file(tmp_path, capsys):
+    err = _refused(["evaluate", "--data", str(tmp_path / "nowhere"), "--models",
+                    str(tmp_path), "--out", str(tmp_path / "report")], capsys)
+    assert "metadata.json" in err
+    assert not (tmp_path / "report").exists()
+
+
+def test_a_tensorflow_check_failing_mid_run_is_one_line(monkeypatch, capsys):
+    """In-graph checks (a tf.Example of another preset's size, met in the first batch)
+    fail inside TensorFlow; the command reports their message, not a traceback."""
+    import tensorflow as tf
+
+    from dcn_keras import experiments
+
+    def fails_in_the_first_batch(*args, **kwargs):
+        raise tf.errors.InvalidArgumentError(
+            None, None, "Graph execution error:\n\nDetected at node assert_equal_1/Assert/Assert"
+                        " defined at (most recent call last):\n<stack traces unavailable>\n"
+                        "assertion failed: [tf.Example image shape differs from the preset "
+                        "shape [100, 100, 1]]\n\t [[{{node assert_equal_1/Assert/Assert}}]]")
+
+    monkeypatch.setattr(experiments, "train_model", fails_in_the_first_batch)
+    err = _refused(["train", "--data", "d", "--model", "coarse", "--out", "m.keras"], capsys)
+    assert err == ("dcn train: error: assertion failed: [tf.Example image shape differs from "
+                   "the preset shape [100, 100, 1]]\n")
+
+
+def test_the_faults_table_cites_tests_that_exist():
+    """docs/faults.md: at least 30 bad inputs, each row naming a test that is there."""
+    table = (FIXTURES.parents[1] / "docs" / "faults.md").read_text()
+    rows = [line for line in table.splitlines() if re.match(r"\| \d+ \|", line)]
+    assert len(rows) >= 30
+    tests = pathlib.Path(__file__).parent
+    for row in rows:
+        cited = re.findall(r"`([\w/]+\.py)?::(test_\w+)`", row)
+        assert cited or "same test" in row, row
+        file = None
+        for path, name in cited:
+            file = path or file
+            assert re.search(rf"^def {name}\(", (tests / file).read_text(), re.M), (file, name)
