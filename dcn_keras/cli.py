@@ -252,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     compose_.add_argument("--preset", default="cluttered_mnist", choices=PRESETS)
     compose_.add_argument("--profile", default="paper", choices=PROFILES)
     compose_.add_argument("--num-patches", type=_positive, default=None, help="k")
+    compose_.add_argument("--seed", type=_non_negative, default=None,
+                          help="shuffle seed of the training images the bridge is fitted on")
     compose_.set_defaults(run=cmd_compose)
 
     evaluate_ = commands.add_parser("evaluate", help="compare trained models on the test split")

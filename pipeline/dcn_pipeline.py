@@ -88,6 +88,7 @@ def main(argv=None) -> None:
     outputs = artifacts.latest_outputs(config.metadata_path)
     if "evaluation" in outputs:
         print(f"Evaluation table: {outputs['evaluation']}/results.md")
+    print(f"TensorBoard logs of every trainer: tensorboard --logdir {config.artifacts_root}")
     if outputs.get("serving"):
         print(f"Pushed TF Serving model: {outputs['serving']}")
     elif "serving" in outputs:

@@ -16,7 +16,8 @@ def test_experiment_writes_models_table_and_plots(experiment):
         "Coarse model", "Fine model", "DCN w/o hints", "DCN with hints"]
     for row in result["rows"]:
         assert 0 <= row["test_error"] <= 1 and row["images_per_second"] > 0
-    assert set(result["error_versus_patches"]["DCN with hints"]) == {"1", "2", "4", "8", "16"}
+    assert set(result["error_versus_patches"]["DCN with hints"]) == \
+        {"1", "2", "4", "8", "16", "24", "32"}
     assert "test pool" in result["data"] and "CPU cores" in result["machine"]
     table = (experiment / "report" / "results.md").read_text()
     assert table.count("\n| ") >= 4 + 5
@@ -55,3 +56,25 @@ def test_house_numbers_experiment_end_to_end_on_tiny_data(house_numbers, mnist_d
             "--num-patches", "2"]
     assert cli.main(args) == 0  # a rerun reuses the data and the trained models
     assert "training" not in capsys.readouterr().out
+
+
+def test_compose_then_fine_tune_from_the_command_line(experiment, tmp_path, capsys):
+    models = experiment / "models"
+    composed = tmp_path / "composed.keras"
+    assert cli.main(["compose", "--data", str(experiment / "data"), "--coarse",
+                     str(models / "coarse.keras"), "--fine", str(models / "fine.keras"),
+                     "--out", str(composed), "--num-patches", "2"]) == 0
+    assert "Bridge: 3x3 linear map" in capsys.readouterr().out
+    report = json.loads((tmp_path / "composed_composition" / "results.json").read_text())
+    assert set(report["valid_error_versus_patches"]) == {"1", "2", "4", "8", "16", "24", "32"}
+    tuned = tmp_path / "tuned.keras"
+    assert cli.main(["train", "--data", str(experiment / "data"), "--model", "dcn", "--start",
+                     str(composed), "--out", str(tuned), "--epochs", "1", "--batch-size", "32",
+                     "--num-patches", "2", "--verbose", "0"]) == 0
+    model = keras.models.load_model(tuned)
+    assert model.bridge == 3 and model.num_patches == 2
+    assert list((tmp_path / "tuned_logs").rglob("events.out.tfevents.*"))
+    # A coarse model cannot start from a composed DCN.
+    assert cli.main(["train", "--data", str(experiment / "data"), "--model", "coarse",
+                     "--start", str(composed), "--out", str(tmp_path / "c.keras")]) == 2
+    assert "Only DCN kinds" in capsys.readouterr().err
