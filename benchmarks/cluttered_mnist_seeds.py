@@ -43,21 +43,25 @@ def score(model, test, count: int) -> dict:
 def summary(rows: list[dict]) -> dict:
     errors = [row["test_error"] for row in rows]
     spread = statistics.stdev(errors) if len(errors) > 1 else 0.0
-    return {"seeds": len(errors), "mean": statistics.fmean(errors), "stdev": spread,
+    return {"count": len(errors), "mean": statistics.fmean(errors), "stdev": spread,
             "se_of_mean": spread / math.sqrt(len(errors)) if len(errors) > 1 else None}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study", type=pathlib.Path)
+    parser.add_argument("--models", default="*_s*.keras",
+                        help="which files of <study>/models to score (a glob)")
     args = parser.parse_args()
     family = presets.family("cluttered_mnist")
     metadata = json.loads((args.study / "data" / "metadata.json").read_text())
     test = family.test_dataset(args.study / "data" / "test.tfrecord", 100)
     count = sum(int(labels.shape[0]) for _, labels in test)
     groups = collections.defaultdict(dict)
-    for path in sorted((args.study / "models").glob("*_s*.keras")):
+    for path in sorted((args.study / "models").glob(args.models)):
         match = NAME.match(path.name)
+        if match is None:
+            continue
         model = training.load_model(path, family)
         groups[match["name"]][int(match["seed"])] = score(model, test, count)
         print(path.name, groups[match["name"]][int(match["seed"])]["test_error"], flush=True)
@@ -88,8 +92,10 @@ def main() -> None:
                                       for row in group["seeds"].values()) for k in ks]
             lines.append(f"| {name} | " + " | ".join(f"{100 * m:.2f}%" for m in means) + " |")
     lines += ["", f"Data: {result['data']}", f"Machine: {result['machine']}"]
-    atomic.write_text(args.study / "seeds.json", json.dumps(result, indent=2))
-    atomic.write_text(args.study / "seeds.md", "\n".join(lines) + "\n")
+    stem = "seeds" if args.models == parser.get_default("models") else \
+        "seeds_" + re.sub(r"[^A-Za-z0-9]+", "_", args.models).strip("_")
+    atomic.write_text(args.study / f"{stem}.json", json.dumps(result, indent=2))
+    atomic.write_text(args.study / f"{stem}.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

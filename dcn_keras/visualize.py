@@ -122,7 +122,7 @@ def plot_hint_distance(histories: dict[str, dict[str, list[float]]],
 
 def plot_benchmark(result: dict, path: str | os.PathLike) -> None:
     """Time per batch (and test error, when measured) against k, baselines as lines."""
-    from dcn_keras.cluttered_mnist.evaluation import PATCH_COUNTS
+    from dcn_keras.benchmark import PATCH_COUNTS
 
     timings = result["inference"]
     panels = 2 if "test_error" in result else 1
