@@ -11,7 +11,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import Examples, Model, ModelRun
 
 from components import artifacts
-from dcn_keras import presets, training, visualize
+from dcn_keras import distribute, presets, training, visualize
 from dcn_keras.serving import export
 
 
@@ -45,13 +45,16 @@ def DcnTrainer(
     Writes `model.keras` and a TF Serving SavedModel (`Format-Serving`) to `model`, and the
     per-epoch history CSV, its plot and TensorBoard logs to `model_run`. A trainer killed
     mid-run resumes from its last finished epoch when the pipeline is rerun (the state lies
-    in `artifacts.resume_dir`, which the rerun's new artifact finds). Uses `tf.distribute`
-    when several GPUs exist. `precision` "bfloat16" trains in mixed bfloat16;
+    in `artifacts.resume_dir`, which the rerun's new artifact finds). Trains under
+    `dcn_keras.distribute.strategy()`: every worker of a `TF_CONFIG` cluster (a Vertex AI or
+    Kubeflow TFJob worker pool) runs this component, the chief writes the artifacts
+    (docs/distributed.md). `precision` "bfloat16" trains in mixed bfloat16;
     `batch_norm_images` > 0 re-estimates batch normalisation statistics before each
-    validation. A DCN kind with a
-    `base_model` (the DcnComposer's composed DCN, as TFX's Trainer warm-starts from its
-    `base_model`) fine-tunes it end to end instead of starting from fresh weights.
+    validation. A DCN kind with a `base_model` (the DcnComposer's composed DCN, as TFX's
+    Trainer warm-starts from its `base_model`) fine-tunes it end to end instead of starting
+    from fresh weights.
     """
+    distribute.strategy()  # before any TensorFlow op: a TF_CONFIG cluster needs it first
     family = presets.family(preset)
     keras.utils.set_random_seed(seed)
     family.check_kind(model_kind)
@@ -73,7 +76,8 @@ def DcnTrainer(
     training.train(family, model_kind, train, valid, out_path=artifacts.keras_path(model),
                    verbose=2, start=start, backup=backup, log_dir=model_run.uri,
                    **family.train_options(model_kind, recipe))
-    _record(model, model_run, model_kind, examples, family)
+    if distribute.is_chief():
+        _record(model, model_run, model_kind, examples, family)
 
 
 def _record(model, model_run, model_kind: str, examples, family) -> None:

@@ -38,8 +38,9 @@ def cmd_data(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from dcn_keras import experiments, presets, training
+    from dcn_keras import distribute, experiments, presets, training
 
+    distribute.strategy()  # before any TensorFlow op: a TF_CONFIG cluster needs it first
     family = presets.family(args.preset)
     start = training.load_model(args.start, family) if args.start else None
     experiments.train_model(family, args.model, args.data, args.out, _recipe(args, family),

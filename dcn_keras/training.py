@@ -11,18 +11,8 @@ import shutil
 import keras
 import tensorflow as tf
 
+from dcn_keras import distribute
 from dcn_keras.atomic import atomic_path
-
-
-def distribution_strategy() -> tf.distribute.Strategy:
-    """MirroredStrategy over every GPU when there are several, else the default strategy.
-
-    Build, compile and fit the model inside its `scope()`.
-    """
-    gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy([gpu.name for gpu in gpus])
-    return tf.distribute.get_strategy()
 
 
 def build(family, kind: str, precision: str = "float32", **options) -> keras.Model:
@@ -95,10 +85,18 @@ class BatchNormRecalibration(keras.callbacks.Callback):
         self.train, self.images, self.batches = train, images, None
 
     def on_test_begin(self, logs=None):
+        recalibrate_batch_norm(self.model, self.train, self._batches())
+
+    def replay(self) -> None:
+        """Make the iterators over the training data that one epoch's `on_test_begin`
+        makes, without reading them (see `_replay_epochs`)."""
+        iter(self.train.take(self._batches()))
+
+    def _batches(self) -> int:
         if self.batches is None:  # the batch size, from the first batch, once
             first = keras.utils.unpack_x_y_sample_weight(next(iter(self.train.take(1))))[0]
             self.batches = max(1, -(-self.images // int(first.shape[0])))
-        recalibrate_batch_norm(self.model, self.train, self.batches)
+        return self.batches
 
 
 def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | os.PathLike,
@@ -144,10 +142,12 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
             else None),
         keras.callbacks.CSVLogger(str(history_csv), append=True),
     ]
+    recalibration = None
     if batch_norm_images > 0:
         # It runs as validation starts, so the epoch is scored (and checkpointed) with the
         # re-estimated statistics.
-        callbacks.append(BatchNormRecalibration(train, batch_norm_images))
+        recalibration = BatchNormRecalibration(train, batch_norm_images)
+        callbacks.append(recalibration)
     if log_dir:
         callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=False))
     # Last: an epoch counts as finished only once its checkpoint and history row exist.
@@ -156,6 +156,9 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
     if finished:
         print(f"Resuming from {backup} after epoch {finished} of {epochs} "
               "(delete that folder to start over)", flush=True)
+        _replay_epochs(train, finished, recalibration)
+    if tf.distribute.has_strategy():
+        _build_from_spec(model, train.element_spec)
     # The training dataset shuffles itself.
     history = model.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
                         verbose=verbose, shuffle=False)
@@ -167,6 +170,32 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
         shutil.copyfile(history_csv, path)
     shutil.rmtree(backup)
     return history
+
+
+def _build_from_spec(model: keras.Model, spec) -> None:
+    """Make `fit` and `evaluate` build `model` from the data's `element_spec`.
+
+    Under a strategy, Keras 3 builds a model by reducing its first batch across replicas,
+    which fails under MultiWorkerMirroredStrategy ("unsupported type PerReplica",
+    keras-team/keras#20585) and elsewhere draws a shuffle order that the run without a
+    strategy does not; the build needs only the shapes and dtypes."""
+    model._maybe_symbolic_build = \
+        lambda iterator=None, data_batch=None: model._symbolic_build(data_batch=spec)
+
+
+def _replay_epochs(train, epochs: int, recalibration: BatchNormRecalibration | None) -> None:
+    """Advance the random streams of `train` past `epochs` finished epochs without reading a
+    record, so that a resumed run sees the batches the uninterrupted run saw.
+
+    A `tf.data` shuffle with `reshuffle_each_iteration` draws its next order each time an
+    iterator is made. Keras' `EpochIterator` makes two per epoch (one as the epoch starts,
+    one once the data runs out), then the batch-norm re-estimation makes its own (plus one
+    once, for the batch size); tests/test_resume.py fails if that sequence changes."""
+    for _ in range(epochs):
+        iter(train)
+        iter(train)
+        if recalibration is not None:
+            recalibration.replay()
 
 
 def backup_dir(out_path: str | os.PathLike) -> pathlib.Path:
@@ -215,11 +244,23 @@ def train(family, kind: str, train_data, valid_data, epochs: int,
     the weights of `start` (a composed DCN to fine-tune), in the strategy's scope and `fit`
     it (`backup`, `log_dir`: see `fit`). A model trained in mixed bfloat16 (1.33x faster for the
     multi-digit fine model on a CPU with AVX512-BF16, slower without) is saved as a float32
-    copy of its best weights, so that inference and serving do not depend on it."""
-    with distribution_strategy().scope():
+    copy of its best weights, so that inference and serving do not depend on it.
+
+    In a multi-worker cluster (`distribute.strategy`) every worker trains on its share of
+    each batch, and only the chief writes `out_path`, `backup` and `log_dir`; the others
+    write to `distribute.worker_path(out_path)` and remove it when done."""
+    chief = distribute.is_chief()
+    if not chief:
+        out_path = distribute.worker_path(out_path)
+        backup = backup and out_path.with_name("backup")
+        log_dir = None
+    with distribute.strategy().scope():
         model = build(family, kind, precision, start=start, **options)
         history = fit(model, family, train_data, valid_data, epochs, out_path, learning_rate,
                       verbose, batch_norm_images, backup, log_dir)
+    if not chief:
+        shutil.rmtree(out_path.parent)
+        return history
     if precision != "float32":
         trained = keras.models.load_model(out_path, compile=False)
         copy = build(family, kind, "float32", start=start, **options)

@@ -16,7 +16,7 @@ from dcn_keras.recipe import PROFILES, Recipe
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 PRESETS = ("cluttered_mnist", "svhn")
-RUNNERS = ("local", "beam", "kubeflow_v2")
+ORCHESTRATORS = ("local", "beam", "kubeflow_v2")
 
 
 @dataclasses.dataclass(frozen=True)

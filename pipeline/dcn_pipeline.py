@@ -51,10 +51,10 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
                         help="default dcn-<preset>-<profile> with hyphens (Kubeflow forbids "
                              "\"_\")")
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--runner", default="local", choices=configs.RUNNERS,
+    parser.add_argument("--orchestrator", default="local", choices=configs.ORCHESTRATORS,
                         help="kubeflow_v2 writes the KFP V2 / Vertex pipeline JSON instead")
     parser.add_argument("--image", default="gcr.io/your-project/dcn-keras:latest",
-                        help="container image for --runner kubeflow_v2")
+                        help="container image for --orchestrator kubeflow_v2")
     return parser.parse_known_args(argv)
 
 
@@ -68,7 +68,7 @@ def main(argv=None) -> None:
                           config.serving_dir, config.recipe(), config.mnist_dir,
                           preset=config.preset, beam_pipeline_args=beam_args,
                           svhn_dir=config.svhn_dir)
-    if args.runner == "kubeflow_v2":
+    if args.orchestrator == "kubeflow_v2":
         from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfp_v2
 
         runner = kfp_v2.KubeflowV2DagRunner(
@@ -77,7 +77,7 @@ def main(argv=None) -> None:
         runner.run(dag)
         print(f"Kubeflow Pipelines V2 / Vertex spec: {config.root / (config.name + '.json')}")
         return
-    if args.runner == "beam":
+    if args.orchestrator == "beam":
         from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
         BeamDagRunner().run(dag)

@@ -29,3 +29,32 @@ def run_model_saving_test(model, args, tmp_path, atol: float = 0.0, call=None):
 
 def _json(config) -> str:
     return json.dumps(config, sort_keys=True, default=str)
+
+
+def multi_digit_dcn(num_patches: int = 2):
+    """A composed multi-digit DCN (svhn preset) with fresh weights."""
+    from dcn_keras import MultiDigitDCN, MultiDigitModel, presets
+
+    config = presets.svhn()
+    return MultiDigitDCN(MultiDigitModel(config, "coarse"), MultiDigitModel(config, "fine"),
+                         num_patches=num_patches)
+
+
+# Put at the top of a training script run in a subprocess: with "die" as its last argument,
+# the process kills itself (SIGKILL: nothing cleaned up) right after the first epoch's
+# backup is written.
+KILL_AFTER_FIRST_BACKUP = r"""
+import os, signal, sys
+
+import keras
+
+if sys.argv[-1] == "die":
+    save = keras.callbacks.BackupAndRestore._save_model
+
+    def save_then_die(self):
+        save(self)
+        if self._current_epoch == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    keras.callbacks.BackupAndRestore._save_model = save_then_die
+"""

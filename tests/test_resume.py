@@ -10,37 +10,30 @@ import numpy as np
 import pytest
 
 from dcn_keras import training
+from tests.helpers import KILL_AFTER_FIRST_BACKUP
 
-# Trains the Cluttered MNIST coarse model for 3 epochs on fixed data; with "die", the
-# process kills itself (SIGKILL, nothing cleaned up) right after the first epoch's backup.
-SCRIPT = r"""
-import os, signal, sys
-
+# Trains the Cluttered MNIST coarse model for 3 epochs on fixed, reshuffled data; with
+# "die", the process kills itself (SIGKILL, nothing cleaned up) right after the first
+# epoch's backup.
+SCRIPT = KILL_AFTER_FIRST_BACKUP + r"""
 import dcn_keras
-import keras
 import numpy as np
 import tensorflow as tf
 
 from dcn_keras import presets, training
 
 tf.config.experimental.enable_op_determinism()
-out, mode = sys.argv[1], sys.argv[2]
-if mode == "die":
-    save = keras.callbacks.BackupAndRestore._save_model
-
-    def save_then_die(self):
-        save(self)
-        if self._current_epoch == 1:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    keras.callbacks.BackupAndRestore._save_model = save_then_die
+out = sys.argv[1]
 rng = np.random.default_rng(0)
 images = rng.random((64, 100, 100, 1), np.float32)
 labels = rng.integers(0, 10, 64)
-data = tf.data.Dataset.from_tensor_slices((images, labels)).batch(16)
+# As the families' readers do: reshuffled every epoch, and batch-norm statistics
+# re-estimated on training batches, so the resumed run must replay both random streams.
+data = tf.data.Dataset.from_tensor_slices((images, labels))
+train = data.shuffle(64, seed=0, reshuffle_each_iteration=True).batch(16)
 keras.utils.set_random_seed(0)
-training.train(presets.family("cluttered_mnist"), "coarse", data, data.take(2), epochs=3,
-               out_path=out, verbose=2)
+training.train(presets.family("cluttered_mnist"), "coarse", train, data.batch(16).take(2),
+               epochs=3, out_path=out, verbose=2, batch_norm_images=32)
 """
 
 

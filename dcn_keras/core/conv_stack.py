@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 from dcn_keras.core.layers import Conv
 
@@ -16,7 +17,11 @@ def conv_block(layer: Conv, name: str, index: int, batch_norm: bool = True) -> l
     return [
         keras.layers.Conv2D(layer.filters, layer.kernel, strides=layer.stride,
                             padding=layer.padding, use_bias=False, name=f"{name}_conv{index}"),
-        keras.layers.BatchNormalization(name=f"{name}_bn{index}"),
+        # Statistics over the global batch when it is split across replicas, so that a
+        # cluster trains the model that one process trains (tests/test_multi_worker.py).
+        keras.layers.BatchNormalization(
+            synchronized=tf.distribute.get_strategy().num_replicas_in_sync > 1,
+            name=f"{name}_bn{index}"),
         keras.layers.ReLU(name=f"{name}_relu{index}"),
     ]
 

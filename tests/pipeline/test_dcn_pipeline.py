@@ -107,7 +107,7 @@ def test_compiles_for_kubeflow_v2_and_to_tfx_ir(dcn_pipeline, tmp_path, capsys):
 
     from pipeline import dcn_pipeline as runner
 
-    runner.main(["--runner", "kubeflow_v2", "--profile", "smoke", "--pipeline-root",
+    runner.main(["--orchestrator", "kubeflow_v2", "--profile", "smoke", "--pipeline-root",
                  str(tmp_path), "--image", "example.com/dcn-keras:test"])
     spec = json.loads((tmp_path / "dcn-cluttered-mnist-smoke.json").read_text())
     tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]

@@ -71,7 +71,7 @@ def test_the_pushed_dcn_reads_serialized_test_examples(run):
 def test_svhn_pipeline_compiles_for_kubeflow_v2(tmp_path):
     from pipeline import dcn_pipeline as runner
 
-    runner.main(["--preset", "svhn", "--runner", "kubeflow_v2", "--profile", "paper",
+    runner.main(["--preset", "svhn", "--orchestrator", "kubeflow_v2", "--profile", "paper",
                  "--pipeline-root", str(tmp_path), "--svhn-dir", str(tmp_path / "svhn"),
                  "--image", "example.com/dcn-keras:test"])
     spec = json.loads((tmp_path / "dcn-svhn-paper.json").read_text())

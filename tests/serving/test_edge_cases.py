@@ -14,6 +14,7 @@ from dcn_keras import presets
 from dcn_keras.data import tfrecords
 from dcn_keras.serving import export
 from dcn_keras.serving import requests as serving_requests
+from tests.helpers import multi_digit_dcn
 
 BAD = tf.errors.InvalidArgumentError
 
@@ -37,11 +38,7 @@ def cluttered(tmp_path_factory):
 @pytest.fixture(scope="module")
 def multi_digit(tmp_path_factory):
     """(model, loaded signatures) of a fresh composed multi-digit DCN."""
-    from dcn_keras import MultiDigitDCN, MultiDigitModel
-
-    config = presets.svhn()
-    dcn = MultiDigitDCN(MultiDigitModel(config, "coarse"), MultiDigitModel(config, "fine"),
-                        num_patches=2)
+    dcn = multi_digit_dcn()
     path = export.export_saved_model(dcn, tmp_path_factory.mktemp("serving") / "svhn",
                                      presets.family("svhn"))
     return dcn, tf.saved_model.load(str(path)).signatures
