@@ -134,7 +134,7 @@ def HouseNumbersExampleGen(
                   for split, name in SPLITS.items()}
         metadata = {"dataset": "mnist_house_numbers", "seed": seed, "splits": {
             name: {"images": sizes[split], "digit_pool": pools[name].source,
-                   "kind": "large cluttered canvases" if name == "test" else "tight crops"}
+                   "kind": mnist_sequences.KINDS[name]}
             for split, name in SPLITS.items()}}
         description = mnist_sequences.describe(metadata)
     write_examples(beam_pipeline, examples, makers, sizes, num_shards, description, metadata)

@@ -45,7 +45,7 @@ def test_mnist_house_numbers_splits_match_the_library(tmp_path, mnist_dir):
         assert first["length"] == len(expected.digits)
     description = json.loads((uri / "metadata.json").read_text())
     assert description["dataset"] == "mnist_house_numbers"
-    assert description["splits"]["test"]["kind"] == "large cluttered canvases"
+    assert description["splits"]["test"]["kind"] == "SVHN-like cluttered canvases"
 
 
 def _shards(uri, split):

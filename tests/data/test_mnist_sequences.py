@@ -3,8 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from dcn_keras import cli
+from dcn_keras import cli, presets
 from dcn_keras.data import mnist, mnist_sequences, tfrecords
+from dcn_keras.multi_digit.config import RECIPES
 
 
 @pytest.fixture(scope="module")
@@ -12,8 +13,27 @@ def pools(mnist_dir):
     return mnist.digit_pools(mnist.load(mnist_dir))
 
 
-def test_training_images_are_tight_crops(pools):
-    for index in range(20):
+def _sizes(pool, split, count):
+    """(canvas heights, widths, number heights, digit heights) of the first `count` images."""
+    rows = []
+    for index in range(count):
+        example = mnist_sequences.make_example(pool, split, 0, index)
+        top, _, bottom, _ = example.box
+        rows.append((*example.image.shape, bottom - top))
+    height, width, number = (np.array(column, float) for column in zip(*rows))
+    return height, width, number, number * mnist_sequences.DIGIT / mnist_sequences.STRIP
+
+
+def _ink_outside_box(example):
+    top, left, bottom, right = example.box
+    outside = np.ones(example.image.shape, bool)
+    outside[top:bottom, left:right] = False
+    return float((example.image[outside] > 0).mean())
+
+
+def test_training_images_are_crops_around_the_digits_with_clutter(pools):
+    outside = []
+    for index in range(60):
         example = mnist_sequences.make_example(pools["train"], "train", 0, index)
         top, left, bottom, right = example.box
         height, width = example.image.shape
@@ -25,29 +45,112 @@ def test_training_images_are_tight_crops(pools):
         assert width >= 2 * height
         if width > 2 * height:
             assert left == width - right == top
-        assert example.image[top:bottom, left:right].sum() == example.image.sum()
+        # The box holds the whole sequence: clutter only adds ink to it.
+        strip, digits = mnist_sequences.render_sequence(
+            pools["train"], mnist_sequences.example_rng(0, "train", index))
+        assert digits == example.digits and strip.shape == (bottom - top, right - left)
+        assert (example.image[top:bottom, left:right] >= strip).all()
+        outside.append(_ink_outside_box(example))
+    # Fragments lie in the margins of most crops, at a coverage comparable to the test
+    # canvases' (the same fragment area per pixel; the test fragments are resized, which
+    # spreads their ink over more pixels).
+    test = [_ink_outside_box(mnist_sequences.make_example(pools["test"], "test", 0, index))
+            for index in range(60)]
+    assert np.mean(np.array(outside) > 0) > 0.7
+    assert 0.5 < np.mean(outside) / np.mean(test) < 2
 
 
-def test_test_images_are_large_cluttered_canvases(pools):
-    sizes, inside = [], []
-    for index in range(20):
-        example = mnist_sequences.make_example(pools["test"], "test", 0, index)
-        height, width = example.image.shape
-        top, left, bottom, right = example.box
-        assert 100 <= height <= 450 and width <= 1100
-        assert 0 <= top < bottom <= height and 0 <= left < right <= width
-        sizes.append(height * width)
-        inside.append(example.image[top:bottom, left:right].sum() / example.image.sum())
-    assert max(sizes) > 4 * min(sizes)  # sizes vary like SVHN test images
-    assert 0.2 < np.median(inside) < 0.95  # the sequence is there, and so is clutter
+def test_training_digit_height_is_what_the_generator_makes(pools):
+    low, high = mnist_sequences.training_digit_heights(presets.svhn().train_size[0])
+    assert (round(low, 2), round(high, 2)) == (37.33, 47.16)
+    assert presets.svhn().train_size == mnist_sequences.TRAIN_SIZE
+    resized = [mnist_sequences.DIGIT * 64 / mnist_sequences.make_example(
+        pools["train"], "train", 0, index).image.shape[0] for index in range(100)]
+    assert low - 1e-9 <= min(resized) and max(resized) <= high + 1e-9
+    assert min(resized) < low + 1 and max(resized) > high - 1  # both ends occur
+
+
+def test_the_paper_scales_cover_the_test_digit_heights():
+    assert RECIPES["paper"].scales == mnist_sequences.PAPER_SCALES
+    covered = mnist_sequences.covered_digit_heights()
+    assert [tuple(round(v, 1) for v in band) for band in covered] == [
+        (37.3, 47.2), (49.8, 62.9), (74.7, 94.3)]
+    low, high = mnist_sequences.TEST_DIGIT_HEIGHT
+    assert covered[0][0] <= low and high <= covered[-1][1]
+    # Between the bands, the nearest scale misses the training heights by under 10%.
+    heights = np.geomspace(low, high, 500)
+    assert max(mnist_sequences.scale_mismatch(h) for h in heights) < 0.1
+    assert [mnist_sequences.nearest_scale(h) for h in (40, 56, 84)] == [1.0, 0.75, 0.5]
+
+
+def test_test_images_resemble_svhn_and_sit_at_sizes_the_scales_read(pools):
+    height, width, number, digit = _sizes(pools["test"], "test", 300)
+    fraction = number / height
+    # Most canvases are small crops around the number; a tail of large ones.
+    assert height.max() <= 450 and width.max() <= 1100 and height.min() >= 50
+    assert np.mean(height <= 200) > 0.65
+    assert 0.04 < np.mean(height >= 250) < 0.2 and height.max() > 380
+    assert np.median(width / height) > 1.3
+    # The number spans 30-80% of a crop's height (10-43% of a large photograph's).
+    assert fraction.max() <= 0.8 and fraction.min() >= 0.09
+    assert np.mean(fraction >= 0.29) > 0.85 and np.median(fraction) > 0.4
+    # Digit heights lie where the paper's scales bring them to the training height.
+    low, high = mnist_sequences.TEST_DIGIT_HEIGHT
+    assert low - 0.5 <= digit.min() and digit.max() <= high + 0.5
+    mismatch = np.array([mnist_sequences.scale_mismatch(d) for d in digit])
+    assert mismatch.max() < 0.1 and np.mean(mismatch == 0) > 0.65
+    nearest = [mnist_sequences.nearest_scale(d) for d in digit]
+    assert all(0.2 < nearest.count(scale) / len(nearest) < 0.45
+               for scale in mnist_sequences.PAPER_SCALES)
+    # The sequence is there, and so is clutter.
+    example = mnist_sequences.make_example(pools["test"], "test", 0, 0)
+    assert _ink_outside_box(example) > 0
+
+
+def test_test_large_is_the_first_versions_test_set(pools):
+    # Examples 0 and 5 of the first version's test split (stream [0, 2, index, 7]), as
+    # that generator made them.
+    for index, shape, box, digits, ink in (
+            (0, (333, 654), (214, 560, 319, 652), (7, 9), 1370406),
+            (5, (334, 591), (0, 222, 100, 424), (9, 5, 1, 7), 1719362)):
+        example = mnist_sequences.make_large_test_example(
+            pools["test"], np.random.default_rng([0, 2, index, 7]))
+        assert (example.image.shape, example.box, example.digits) == (shape, box, digits)
+        assert int(example.image.sum(dtype=np.int64)) == ink
+    height, width, _, digit = _sizes(pools["test"], "test_large", 100)
+    assert height.min() >= 100 and height.max() <= 450 and width.max() <= 1100
+    assert max(height * width) > 4 * min(height * width)
+    # Harder: a share of the numbers (16 of these 100) sit at sizes that no scale brings
+    # within 10% of the training digit height (up to 29% off here).
+    mismatch = np.array([mnist_sequences.scale_mismatch(d) for d in digit])
+    assert np.mean(mismatch > 0.1) > 0.1 and mismatch.max() > 0.15
 
 
 def test_examples_are_deterministic_per_index(pools):
-    a = mnist_sequences.make_example(pools["test"], "test", 3, 5)
-    b = mnist_sequences.make_example(pools["test"], "test", 3, 5)
-    c = mnist_sequences.make_example(pools["test"], "test", 3, 6)
-    np.testing.assert_array_equal(a.image, b.image)
-    assert a.image.shape != c.image.shape or not np.array_equal(a.image, c.image)
+    # train / valid / test keep their streams; test_large has a stream of its own.
+    assert mnist_sequences.SPLITS[:3] == ("train", "valid", "test")
+    for split in mnist_sequences.SPLITS:
+        pool = pools[mnist_sequences.POOLS[split]]
+        a = mnist_sequences.make_example(pool, split, 3, 5)
+        b = mnist_sequences.make_example(pool, split, 3, 5)
+        c = mnist_sequences.make_example(pool, split, 3, 6)
+        np.testing.assert_array_equal(a.image, b.image)
+        assert a.box == b.box and a.digits == b.digits
+        assert a.image.shape != c.image.shape or not np.array_equal(a.image, c.image)
+
+
+def test_test_large_size_defaults_and_zero_leaves_it_out(tmp_path, mnist_dir):
+    sizes = mnist_sequences.split_sizes
+    assert sizes({"train": 5, "valid": 1, "test": 3})["test_large"] == 3
+    assert sizes({"train": 5, "valid": 1, "test": 900})["test_large"] == 500
+    assert sizes()["test_large"] == 500
+    with pytest.raises(ValueError, match="test_large split needs 0 or more"):
+        sizes({"train": 5, "valid": 1, "test": 3, "test_large": -1})
+    metadata = mnist_sequences.build(tmp_path / "d", mnist_dir, {"train": 2, "valid": 1,
+                                                                  "test": 1, "test_large": 0},
+                                     progress=False)
+    assert list(metadata["splits"]) == ["train", "valid", "test"]
+    assert not (tmp_path / "d" / "test_large.tfrecord").exists()
 
 
 def test_dcn_data_writes_variable_size_sequence_records(tmp_path, mnist_dir, capsys):
@@ -56,17 +159,22 @@ def test_dcn_data_writes_variable_size_sequence_records(tmp_path, mnist_dir, cap
                      "--test", "3"]) == 0
     assert "MNIST house numbers" in capsys.readouterr().out
     metadata = json.loads((tmp_path / "metadata.json").read_text())
-    assert metadata["splits"]["test"]["kind"] == "large cluttered canvases"
+    assert {name: info["kind"] for name, info in metadata["splits"].items()} == {
+        "train": "cluttered crops", "valid": "cluttered crops",
+        "test": "SVHN-like cluttered canvases", "test_large": "large cluttered canvases"}
     import tensorflow as tf
 
-    records = [tfrecords.parse_sequence(r) for r in
-               tf.data.TFRecordDataset(str(tmp_path / "test.tfrecord"))]
-    assert len(records) == 3
-    for record in records:
-        length = int(record["length"])
-        digits = record["digits"].numpy()
-        assert 1 <= length <= 5 and (digits[length:] == 10).all() and (digits[:length] < 10).all()
-        assert record["image"].shape[0] >= 100 and record["image"].dtype == tf.float32
+    # test_large is written beside the others, as many images as test (up to 500).
+    for split, smallest in (("test", 50), ("test_large", 100)):
+        records = [tfrecords.parse_sequence(r) for r in
+                   tf.data.TFRecordDataset(str(tmp_path / f"{split}.tfrecord"))]
+        assert len(records) == 3 == metadata["splits"][split]["images"]
+        for record in records:
+            length = int(record["length"])
+            digits = record["digits"].numpy()
+            assert 1 <= length <= 5 and (digits[length:] == 10).all()
+            assert (digits[:length] < 10).all()
+            assert record["image"].shape[0] >= smallest and record["image"].dtype == tf.float32
 
 
 def test_sequences_longer_than_five_are_refused():

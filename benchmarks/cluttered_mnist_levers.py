@@ -1,0 +1,110 @@
+"""The levers of the Cluttered MNIST composition study (docs/cluttered_mnist.md), seeds 0-2,
+each scored at k = 8 on the study's whole test split.
+
+A study directory holds `data/` (from `dcn data`) and `models/{coarse,fine,composed}_s<seed>
+.keras` (from `dcn train --seed` and `dcn compose`). Each lever trains what it needs into
+`<study>/<lever>/` (resumable: finished models are kept, a killed training resumes) and
+writes `<study>/<lever>/results.json`:
+
+- `scratch`: the DCN with hints trained from fresh weights (`dcn train --model dcn`).
+- `tuned`: the composed DCN fine-tuned end to end (`dcn train --model dcn --start`), for
+  `--epochs` epochs.
+- `nobridge`: the composed DCN without its bridge (coarse layers of the coarse model, fine
+  and top layers of the fine model), fine-tuned end to end for `--epochs` epochs.
+- `shrink`: no training; the composed DCN's bridge B shrunk toward the mean fine vector mu,
+  a * B(x) + (1 - a) * mu, scored on `--split` at k = 8, 16, 32 for a in 1, 0.75, 0.5, 0.25.
+
+    .venv/bin/python benchmarks/cluttered_mnist_levers.py runs/study tuned --epochs 4
+"""
+
+import argparse
+import json
+import math
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from dcn_keras import atomic, experiments, presets, training
+from dcn_keras.cluttered_mnist import evaluation
+from dcn_keras.cluttered_mnist.compose import _part
+from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
+
+SEEDS = (0, 1, 2)
+TEST_BATCH = 100
+
+
+def _without_bridge(coarse, fine, config) -> DynamicCapacityNetwork:
+    dcn = DynamicCapacityNetwork(config, 8, hint_weight=0.0, name="composed")
+    for target, source in ((dcn.coarse, _part(coarse, "coarse", "coarse")),
+                           (dcn.top, _part(fine, "top", "fine")),
+                           (dcn.fine, _part(fine, "fine", "fine"))):
+        target.set_weights(source.get_weights())
+    return dcn
+
+
+def _train(family, study, lever, out, seed, epochs) -> pathlib.Path:
+    """The lever's DCN of `seed` in `out`, trained unless already there."""
+    models = study / "models"
+    recipe = family.recipe("paper").replace(batch_size=32, seed=seed, epochs=epochs)
+    start = None
+    if lever == "tuned":
+        start = training.load_model(models / f"composed_s{seed}.keras", family)
+    elif lever == "nobridge":
+        start = _without_bridge(training.load_model(models / f"coarse_s{seed}.keras", family),
+                                training.load_model(models / f"fine_s{seed}.keras", family),
+                                family.config)
+    path = out / f"dcn_s{seed}.keras"
+    if not path.exists():
+        experiments.train_model(family, "dcn", study / "data", path, recipe, verbose=2,
+                                start=start)
+    return path
+
+
+def _shrunk_errors(family, study, seed, split) -> dict:
+    dcn = training.load_model(study / "models" / f"composed_s{seed}.keras", family)
+    kernel, bias = dcn.bridge_network.get_weights()
+    train = family.test_dataset(study / "data" / "train.tfrecord", TEST_BATCH)
+    mean = np.mean([tf.reduce_mean(dcn.coarse_features(images), axis=[0, 1, 2]).numpy()
+                    for images, _ in train.take(10)], axis=0)
+    data = family.test_dataset(study / "data" / f"{split}.tfrecord", TEST_BATCH)
+    errors = {}
+    for a in (1.0, 0.75, 0.5, 0.25):
+        dcn.bridge_network.set_weights([kernel * a, bias * a + (1 - a) * mean])
+        for k in (8, 16, 32):
+            errors[f"a={a} k={k}"] = evaluation.error_rate(
+                evaluation.inference_function(dcn, k), data)
+            print(seed, split, a, k, f"{100 * errors[f'a={a} k={k}']:.2f}%", flush=True)
+    return errors
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("study", type=pathlib.Path)
+    parser.add_argument("lever", choices=("scratch", "tuned", "nobridge", "shrink"))
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--split", default="valid", choices=("valid", "test"))
+    args = parser.parse_args(argv)
+    family = presets.family("cluttered_mnist")
+    name = args.lever if args.lever in ("scratch", "shrink") else f"{args.lever}{args.epochs}"
+    out = args.study / name
+    out.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for seed in SEEDS:
+        if args.lever == "shrink":
+            results[seed] = _shrunk_errors(family, args.study, seed, args.split)
+        else:
+            path = _train(family, args.study, args.lever, out, seed, args.epochs)
+            test = family.test_dataset(args.study / "data" / "test.tfrecord", TEST_BATCH)
+            error = evaluation.error_rate(
+                evaluation.inference_function(training.load_model(path, family)), test)
+            count = sum(int(labels.shape[0]) for _, labels in test)
+            results[seed] = {"test_error": error,
+                             "standard_error": math.sqrt(error * (1 - error) / count)}
+            print(seed, results[seed], flush=True)
+        with atomic.atomic_path(out / "results.json") as path:
+            path.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
