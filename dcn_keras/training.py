@@ -248,11 +248,12 @@ def train(family, kind: str, train_data, valid_data, epochs: int,
 
     In a multi-worker cluster (`distribute.strategy`) every worker trains on its share of
     each batch, and only the chief writes `out_path`, `backup` and `log_dir`; the others
-    write to `distribute.worker_path(out_path)` and remove it when done."""
+    write to `distribute.worker_path(out_path)` (removed when done) and keep their backup at
+    `distribute.worker_path(backup)`, where a rerun finds it."""
     chief = distribute.is_chief()
     if not chief:
         out_path = distribute.worker_path(out_path)
-        backup = backup and out_path.with_name("backup")
+        backup = backup and distribute.worker_path(backup)
         log_dir = None
     with distribute.strategy().scope():
         model = build(family, kind, precision, start=start, **options)
