@@ -26,21 +26,10 @@ import numpy as np
 import tensorflow as tf
 
 from dcn_keras import atomic, experiments, presets, training
-from dcn_keras.cluttered_mnist import evaluation
-from dcn_keras.cluttered_mnist.compose import _part
-from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
+from dcn_keras.cluttered_mnist import compose, evaluation
 
 SEEDS = (0, 1, 2)
 TEST_BATCH = 100
-
-
-def _without_bridge(coarse, fine, config) -> DynamicCapacityNetwork:
-    dcn = DynamicCapacityNetwork(config, 8, hint_weight=0.0, name="composed")
-    for target, source in ((dcn.coarse, _part(coarse, "coarse", "coarse")),
-                           (dcn.top, _part(fine, "top", "fine")),
-                           (dcn.fine, _part(fine, "fine", "fine"))):
-        target.set_weights(source.get_weights())
-    return dcn
 
 
 def _train(family, study, lever, out, seed, epochs) -> pathlib.Path:
@@ -51,9 +40,9 @@ def _train(family, study, lever, out, seed, epochs) -> pathlib.Path:
     if lever == "tuned":
         start = training.load_model(models / f"composed_s{seed}.keras", family)
     elif lever == "nobridge":
-        start = _without_bridge(training.load_model(models / f"coarse_s{seed}.keras", family),
+        start = compose.compose(training.load_model(models / f"coarse_s{seed}.keras", family),
                                 training.load_model(models / f"fine_s{seed}.keras", family),
-                                family.config)
+                                family.config, None, 8)
     path = out / f"dcn_s{seed}.keras"
     if not path.exists():
         experiments.train_model(family, "dcn", study / "data", path, recipe, verbose=2,

@@ -22,7 +22,8 @@ def train_model(family, kind: str, data_dir, out_path, recipe: Recipe,
     """Train one `kind` model on a data directory made by `build_data`, as `recipe` says,
     from fresh weights or from `start` (a composed DCN, for DCN kinds: end-to-end
     fine-tuning); saves the best validation epoch to `out_path` (.keras), its history and
-    its TensorBoard logs (`<stem>_logs/`) beside it."""
+    its TensorBoard logs (`<stem>_logs/`) and every epoch's weights (`<stem>_epochs/`)
+    beside it."""
     import keras
 
     from dcn_keras import training
@@ -35,6 +36,7 @@ def train_model(family, kind: str, data_dir, out_path, recipe: Recipe,
     out_path = pathlib.Path(out_path)
     return training.train(family, kind, train, valid, out_path=out_path, verbose=verbose,
                           start=start, log_dir=out_path.with_name(f"{out_path.stem}_logs"),
+                          epochs_dir=out_path.with_name(f"{out_path.stem}_epochs"),
                           **family.train_options(kind, recipe))
 
 

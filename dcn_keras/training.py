@@ -102,7 +102,8 @@ class BatchNormRecalibration(keras.callbacks.Callback):
 def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | os.PathLike,
         learning_rate: float = 1e-3, verbose: int | str = "auto",
         batch_norm_images: int = 0, backup: str | os.PathLike | None = None,
-        log_dir: str | os.PathLike | None = None) -> keras.callbacks.History:
+        log_dir: str | os.PathLike | None = None,
+        epochs_dir: str | os.PathLike | None = None) -> keras.callbacks.History:
     """Compile `model` as `family` does, train it, keep the epoch with the best validation
     score (`family.monitor`) and save it atomically.
 
@@ -114,6 +115,9 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
 
     With `log_dir`, TensorBoard logs (per-epoch scalars: losses, accuracy, and the hint
     distance of a DCN) go there.
+
+    With `epochs_dir`, every finished epoch's weights go there as `epoch_NN.weights.h5`
+    (for curves of test error per epoch, `benchmarks/house_numbers_curves.py`).
 
     With `batch_norm_images` > 0, batch normalisation statistics are re-estimated on that
     many training images before each validation (`BatchNormRecalibration`).
@@ -150,6 +154,11 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
         callbacks.append(recalibration)
     if log_dir:
         callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=False))
+    if epochs_dir:
+        pathlib.Path(epochs_dir).mkdir(parents=True, exist_ok=True)
+        callbacks.append(keras.callbacks.ModelCheckpoint(
+            str(pathlib.Path(epochs_dir) / "epoch_{epoch:02d}.weights.h5"),
+            save_weights_only=True))
     # Last: an epoch counts as finished only once its checkpoint and history row exist.
     callbacks.append(keras.callbacks.BackupAndRestore(str(backup / "state"),
                                                       double_checkpoint=True))
@@ -239,11 +248,12 @@ def train(family, kind: str, train_data, valid_data, epochs: int,
           precision: str = "float32", verbose: int | str = "auto",
           batch_norm_images: int = 0, start: keras.Model | None = None,
           backup: str | os.PathLike | None = None, log_dir: str | os.PathLike | None = None,
-          **options) -> keras.callbacks.History:
+          epochs_dir: str | os.PathLike | None = None, **options) -> keras.callbacks.History:
     """Build a `kind` model of `family` (with `options` such as num_patches), fresh or from
     the weights of `start` (a composed DCN to fine-tune), in the strategy's scope and `fit`
-    it (`backup`, `log_dir`: see `fit`). A model trained in mixed bfloat16 (1.33x faster for the
-    multi-digit fine model on a CPU with AVX512-BF16, slower without) is saved as a float32
+    it (`backup`, `log_dir`, `epochs_dir`: see `fit`). A model trained in mixed bfloat16
+    (1.33x faster for the multi-digit fine model on a CPU with AVX512-BF16, slower
+    without) is saved as a float32
     copy of its best weights, so that inference and serving do not depend on it.
 
     In a multi-worker cluster (`distribute.strategy`) every worker trains on its share of
@@ -258,7 +268,8 @@ def train(family, kind: str, train_data, valid_data, epochs: int,
     with distribute.strategy().scope():
         model = build(family, kind, precision, start=start, **options)
         history = fit(model, family, train_data, valid_data, epochs, out_path, learning_rate,
-                      verbose, batch_norm_images, backup, log_dir)
+                      verbose, batch_norm_images, backup, log_dir,
+                      epochs_dir if chief else None)
     if not chief:
         shutil.rmtree(out_path.parent)
         return history

@@ -117,7 +117,8 @@ def _svhn_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
                            scales=",".join(map(str, recipe.scales)))
     evaluator = MultiDigitEvaluator(
         examples=examples, model=composer.outputs["model"], preset=preset,
-        max_error_gap=recipe.max_error_gap, largest=recipe.largest)
+        max_error_gap=recipe.max_error_gap, largest=recipe.largest,
+        all_patches_images=recipe.all_patches_images)
     pusher = _pusher(composer.outputs["model"], evaluator.outputs["blessing"], serving_dir)
     return [example_gen, coarse, fine, composer, evaluator, pusher]
 

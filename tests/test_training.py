@@ -1,4 +1,5 @@
 import collections
+import csv
 import dataclasses
 
 import keras
@@ -132,3 +133,30 @@ def test_training_writes_tensorboard_scalars_per_epoch_with_the_hint_distance(fa
             tags.update(value.tag for value in event.summary.value)
     assert tags["epoch_hint_distance"] == 4  # two epochs, training and validation
     assert tags["epoch_loss"] == 4 and tags["epoch_accuracy"] == 4
+
+
+def test_training_keeps_every_epochs_weights_for_learning_curves(tmp_path):
+    import tensorflow as tf
+
+    from dcn_keras.multi_digit.model import MultiDigitModel
+
+    family = presets.family("svhn")
+    rng = np.random.default_rng(0)
+    images = rng.random((4, *family.config.crop_size, 1), np.float32)
+    targets = (np.full(4, 2, np.int32), np.tile([[3, 7, 10, 10, 10]], (4, 1)).astype(np.int32))
+    data = tf.data.Dataset.from_tensor_slices((images, targets)).batch(2)
+    epochs = tmp_path / "coarse_epochs"
+    training.train(family, "coarse", data, data, epochs=2, out_path=tmp_path / "coarse.keras",
+                   verbose=0, precision="bfloat16", epochs_dir=epochs)
+    assert sorted(p.name for p in epochs.iterdir()) == ["epoch_01.weights.h5",
+                                                        "epoch_02.weights.h5"]
+    # The mixed-precision weights load into a float32 model, and the kept epochs hold the
+    # saved model: the first epoch of the lowest validation error.
+    with open(tmp_path / "coarse_history.csv") as stream:
+        errors = [float(row["val_sequence_error"]) for row in csv.DictReader(stream)]
+    best = errors.index(min(errors)) + 1
+    model = MultiDigitModel(family.config, "coarse")
+    model.load_weights(epochs / f"epoch_{best:02d}.weights.h5")
+    trained = keras.models.load_model(tmp_path / "coarse.keras", compile=False)
+    for a, b in zip(model.get_weights(), trained.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

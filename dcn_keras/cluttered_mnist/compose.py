@@ -55,13 +55,15 @@ def fit_bridge(coarse_model: keras.Model, fine_model: keras.Model, images,
 
 
 def compose(coarse_model: keras.Model, fine_model: keras.Model, config: DCNConfig,
-            bridge: linear_map.LinearMap, num_patches: int | None = None
+            bridge: linear_map.LinearMap | None, num_patches: int | None = None
             ) -> DynamicCapacityNetwork:
     """A DCN with the coarse layers of `coarse_model` (f_c), the fine and top layers of
     `fine_model` (f_f and g) and the fitted `bridge` between f_c and g; nothing is
-    retrained. Saliency is the entropy gradient of g on the bridged coarse map."""
-    dcn = DynamicCapacityNetwork(config, num_patches, hint_weight=0.0, bridge=bridge.window,
-                                 name="composed")
+    retrained. Saliency is the entropy gradient of g on the bridged coarse map. With
+    `bridge` None, g reads the coarse vectors as they are (the no-bridge lever of the
+    composition study, benchmarks/cluttered_mnist_levers.py)."""
+    dcn = DynamicCapacityNetwork(config, num_patches, hint_weight=0.0,
+                                 bridge=bridge.window if bridge else 0, name="composed")
     for target, source in ((dcn.coarse, _part(coarse_model, "coarse", "coarse")),
                            (dcn.top, _part(fine_model, "top", "fine")),
                            (dcn.fine, _part(fine_model, "fine", "fine"))):
@@ -70,7 +72,8 @@ def compose(coarse_model: keras.Model, fine_model: keras.Model, config: DCNConfi
         except ValueError as error:
             raise ValueError(f"The {source.name} layers do not fit preset {config.name!r} "
                              f"({error}); were the models trained for another preset?") from error
-    dcn.bridge_network.set_weights([bridge.kernel, bridge.bias])
+    if bridge:
+        dcn.bridge_network.set_weights([bridge.kernel, bridge.bias])
     return dcn
 
 

@@ -50,6 +50,15 @@ TRAIN_SIZE = (64, 128)
 TRAIN_ASPECT = TRAIN_SIZE[1] // TRAIN_SIZE[0]  # crops are widened to this width / height
 TRAIN_MARGIN = (0.1, 0.25)  # margin above, below and beside the sequence, of its height
 
+# How many digits a number has: SVHN format 1's images per sequence length 1..5, in the
+# counts commonly published for train (33,402 images, one of length 6 not counted) and test
+# (13,068). They add up to the official totals: 73,257 and 26,032 digits (svhn.load counts
+# the same on the real files). SVHN numbers are mostly two digits long (mean 2.2 in train,
+# 2.0 in test); drawn uniformly, a third of ours had 4-5 digits, wider than any 54x110
+# window at the training digit height.
+SVHN_LENGTH_COUNTS = {"train": (5137, 18130, 8691, 1434, 9),
+                      "test": (2483, 8356, 2081, 146, 2)}
+
 # The paper's scales (sec. 4.2.4: original, 0.75 and 0.5), those of the `paper` recipe.
 PAPER_SCALES = (1.0, 0.75, 0.5)
 
@@ -131,9 +140,17 @@ def _strip(image: np.ndarray) -> np.ndarray:
     return image[:, columns[0]:columns[-1] + 1] if len(columns) else image
 
 
+def svhn_length(rng: np.random.Generator, split: str) -> int:
+    """A sequence length 1..5 drawn as often as SVHN's `split` ("train" or "test") has it
+    (`SVHN_LENGTH_COUNTS`)."""
+    counts = np.asarray(SVHN_LENGTH_COUNTS[split], np.float64)
+    return int(rng.choice(MAX_LENGTH, p=counts / counts.sum())) + 1
+
+
 def render_sequence(pool: mnist.Digits, rng: np.random.Generator,
                     length: int | None = None) -> tuple[np.ndarray, tuple[int, ...]]:
-    """Digits of `pool` side by side with random gaps and vertical jitter, cropped tightly.
+    """Digits of `pool` side by side with random gaps and vertical jitter, cropped tightly;
+    `length` digits, or 1-5 drawn uniformly.
 
     Returns the `[28 + 4, W]` uint8 strip and its digits.
     """
@@ -200,7 +217,7 @@ def make_train_example(pool: mnist.Digits, rng: np.random.Generator) -> Sequence
     "ignore the digit cut by the border" would teach the fine model to read a number that a
     test window cuts as a shorter one, and the 3-8 pixel margins leave room only for slivers.
     """
-    strip, digits = render_sequence(pool, rng)
+    strip, digits = render_sequence(pool, rng, svhn_length(rng, "train"))
     margin = int(round(strip.shape[0] * rng.uniform(*TRAIN_MARGIN)))
     height, width = strip.shape
     extra = max(0, TRAIN_ASPECT * (height + 2 * margin) - (width + 2 * margin))
@@ -226,7 +243,7 @@ def make_test_example(pool: mnist.Digits, rng: np.random.Generator) -> SequenceE
     number (`_test_canvas_height`; width `TEST_ASPECT` times the height, at least the
     number's width / `TEST_NUMBER_WIDTH`, at most `TEST_MAX_WIDTH`), at a random position,
     among fragments scaled with the digits."""
-    strip, digits = render_sequence(pool, rng)
+    strip, digits = render_sequence(pool, rng, svhn_length(rng, "test"))
     low, high = np.log(TEST_DIGIT_HEIGHT)
     scale = float(np.exp(rng.uniform(low, high))) / DIGIT
     sequence = _scaled(strip, scale)

@@ -68,7 +68,10 @@ class MultiDigitFamily(Family):
 
     def report(self, data_dir, models_dir, out_dir, recipe) -> dict:
         """Compose the DCN of `models_dir`'s coarse.keras and fine.keras (k and scales of
-        `recipe`), save it there as dcn.keras, and write Table 2 (`report.compare`)."""
+        `recipe`), save it there as dcn.keras, and write Table 2 (`report.compare`) on the
+        test split to `out_dir`, and on the harder test_large split, where the data has it,
+        to `out_dir`/test_large. Returns the test split's report, with the Markdown of
+        both."""
         from dcn_keras import measure, training
         from dcn_keras.atomic import atomic_path
         from dcn_keras.data import manifest, sequence_inputs
@@ -81,7 +84,18 @@ class MultiDigitFamily(Family):
         dcn = self.compose(parts["coarse"], parts["fine"], recipe.num_patches, recipe.scales)
         with atomic_path(models_dir / "dcn.keras") as path:
             dcn.save(path)
-        examples = sequence_inputs.full_images(data_dir / "test.tfrecord")
-        return report.compare(dcn, examples, self.data.describe(metadata),
-                              measure.machine_description(), out_dir, recipe.largest,
-                              recipe.scales)
+        out_dir = pathlib.Path(out_dir)
+        splits = {"test": (out_dir, recipe.all_patches_images)}
+        if metadata["splits"].get("test_large", {}).get("images"):
+            splits["test_large"] = (out_dir / "test_large", 0)
+        reports = {}
+        for split, (split_dir, all_patches_images) in splits.items():
+            print(f"== Table 2 on {split} ==", flush=True)
+            examples = sequence_inputs.full_images(data_dir / f"{split}.tfrecord")
+            reports[split] = report.compare(
+                dcn, examples, f"{split} split of {self.data.describe(metadata)}",
+                measure.machine_description(), split_dir, recipe.largest, recipe.scales,
+                all_patches_images)
+        return {"result": reports["test"]["result"],
+                "markdown": "\n".join(f"## {split}\n\n{out['markdown']}"
+                                      for split, out in reports.items())}

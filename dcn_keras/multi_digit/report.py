@@ -3,6 +3,7 @@ scales on original-size test images, inference times, and the selected patches (
 
 from __future__ import annotations
 
+import math
 import pathlib
 import statistics
 
@@ -19,17 +20,13 @@ def predictors(dcn: MultiDigitDCN) -> dict:
     (length, digits)} at one scale, for the DCN's coarse and fine models, soft attention
     and the DCN."""
     coarse, fine = dcn.coarse, dcn.fine
-    spec = [tf.TensorSpec([None, None, None, coarse.config.channels], tf.float32),
-            tf.TensorSpec([None, 2], tf.int32)]
     return {
-        "Coarse model": tf.function(coarse.predict_sequence_probabilities,
-                                    input_signature=spec),
-        "Fine model": tf.function(fine.predict_sequence_probabilities, input_signature=spec),
-        "Soft-attention": tf.function(
+        "Coarse model": graph_function(coarse.predict_sequence_probabilities, coarse),
+        "Fine model": graph_function(fine.predict_sequence_probabilities, coarse),
+        "Soft-attention": graph_function(
             lambda x, s: coarse.predict_sequence_probabilities(x, s, top="soft_attention"),
-            input_signature=spec),
-        f"DCN, {dcn.num_patches} patches": tf.function(dcn.predict_one_scale,
-                                                       input_signature=spec),
+            coarse),
+        f"DCN, {dcn.num_patches} patches": graph_function(dcn.predict_one_scale, coarse),
     }
 
 
@@ -41,14 +38,14 @@ def size_batches(examples: list[dict], batch_size: int) -> list[list[int]]:
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def sequence_errors_by_scales(predict, examples: list[dict], scales, minimum_size,
-                              batch_size: int = 8, desc: str = "") -> list[float]:
-    """Sequence error of `predict` averaged over the first 1, 2, ... len(scales) scales:
-    the fraction of `examples` (original sizes, batched padded) read wrong. Each scale is
-    predicted once."""
+def sequence_wrong_by_scales(predict, examples: list[dict], scales, minimum_size,
+                             batch_size: int = 8, desc: str = "") -> np.ndarray:
+    """`[len(scales), len(examples)]` bool: row n - 1 marks the `examples` (original sizes,
+    batched padded) that `predict` reads wrong with its predictions averaged over the first
+    n scales. Each scale is predicted once."""
     from tqdm import tqdm
 
-    wrong = [0] * len(scales)
+    wrong = np.zeros((len(scales), len(examples)), bool)
     for batch in tqdm(size_batches(examples, batch_size), desc=desc, unit="batch",
                       leave=False):
         images, sizes = pad_batch([examples[i]["image"] for i in batch])
@@ -58,9 +55,37 @@ def sequence_errors_by_scales(predict, examples: list[dict], scales, minimum_siz
         for n in range(1, len(scales) + 1):
             averaged = [tf.add_n(list(parts)) / n for parts in zip(*outputs[:n])]
             predicted = sequences.best_sequence(*averaged)
-            wrong[n - 1] += int(tf.reduce_sum(tf.cast(
-                sequences.sequence_errors(*predicted, length, digits), tf.int32)))
-    return [count / max(1, len(examples)) for count in wrong]
+            wrong[n - 1, batch] = sequences.sequence_errors(*predicted, length, digits).numpy()
+    return wrong
+
+
+def sequence_errors_by_scales(predict, examples: list[dict], scales, minimum_size,
+                              batch_size: int = 8, desc: str = "") -> list[float]:
+    """Sequence error of `predict` averaged over the first 1, 2, ... len(scales) scales:
+    the fraction of `examples` read wrong (`sequence_wrong_by_scales`)."""
+    wrong = sequence_wrong_by_scales(predict, examples, scales, minimum_size, batch_size, desc)
+    return [float(row.mean()) if len(examples) else 0.0 for row in wrong]
+
+
+def standard_error(error: float, images: int) -> float:
+    """The binomial standard error of an error rate measured on `images` images."""
+    return math.sqrt(error * (1 - error) / images) if images else 0.0
+
+
+def _row(name: str, scales: int, wrong: np.ndarray, lengths: np.ndarray, patches=None,
+         label=None) -> dict:
+    """A Table 2 row from the `[images]` bool wrong marks of model `name` at `scales` scales
+    with `patches` fine patches in all (`label`, default name and patches, heads it), and
+    its error per sequence length of the images (`lengths` `[images]`)."""
+    error = float(wrong.mean())
+    label = label or (name if patches is None else f"{name}, {patches} patches")
+    lengths = lengths[:len(wrong)]
+    return {"model": f"{label}, {scales} scale{'s' if scales > 1 else ''}", "name": name,
+            "scales": scales, "patches": patches, "test_error": error,
+            "standard_error": standard_error(error, len(wrong)), "images": len(wrong),
+            "error_by_length": {int(n): float(wrong[lengths == n].mean())
+                                for n in np.unique(lengths)},
+            "images_by_length": {int(n): int((lengths == n).sum()) for n in np.unique(lengths)}}
 
 
 def batch_one_times(functions: dict, images) -> dict[str, dict[str, float]]:
@@ -73,32 +98,99 @@ def batch_one_times(functions: dict, images) -> dict[str, dict[str, float]]:
             "median_ms": measure.medians_ms(times)}
 
 
+ALL_PATCHES = 2**30  # num_patches that takes every position of any image
+
+
+def paper_patches(num_patches: int, scales: int) -> int:
+    """Patches per scale of the DCN as Table 2 counts it: k at one scale, k / 2 per scale
+    at more (6, 3 + 3 and 3 + 3 + 3 for k = 6; sec. 4.2.4)."""
+    return num_patches if scales == 1 else max(1, num_patches // 2)
+
+
+def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
+                 all_patches_images: int = 0) -> list[dict]:
+    """Table 2's rows on `examples`, each with its standard error: coarse, fine and soft
+    attention at 1, 2, ... len(`scales`) scales; the DCN with k = `dcn.num_patches` per
+    scale; the DCN as the paper counts it (k patches at one scale, k / 2 per scale at more:
+    6, 6 and 9 patches for k = 6, sec. 4.2.4); and, on the first `all_patches_images`
+    examples, the DCN with every patch at all scales (the paper's 11.6%), whose row also
+    gives the paper-style DCN's error on the same images."""
+    coarse, fine, k = dcn.coarse, dcn.fine, dcn.num_patches
+    crop = coarse.config.crop_size
+    functions = predictors(dcn)
+    dcn_name = f"DCN, {k} patches"
+    wrong = {name: sequence_wrong_by_scales(predict, examples, scales, crop, desc=name)
+             for name, predict in functions.items()}
+    lengths = np.array([int(e["length"]) for e in examples])
+    rows = [_row(name, n, wrong[name][n - 1], lengths)
+            for name in ("Coarse model", "Fine model", "Soft-attention")
+            for n in range(1, len(scales) + 1)]
+    rows += [_row("DCN, k per scale", n, wrong[dcn_name][n - 1], lengths, k * n,
+                  f"DCN, {k} patches per scale") for n in range(2, len(scales) + 1)]
+    half = paper_patches(k, len(scales))
+    paper = [wrong[dcn_name][0]]
+    if len(scales) > 1:
+        split = MultiDigitDCN(coarse, fine, half, scales)
+        paper += list(sequence_wrong_by_scales(graph_function(split.predict_one_scale, coarse),
+                                               examples, scales, crop,
+                                               desc=f"DCN, {half} patches")[1:])
+    rows += [_row("DCN", n, paper[n - 1], lengths, k if n == 1 else half * n)
+             for n in range(1, len(scales) + 1)]
+    if all_patches_images:
+        subset = examples[:all_patches_images]
+        every = MultiDigitDCN(coarse, fine, ALL_PATCHES, scales)
+        every_wrong = sequence_wrong_by_scales(graph_function(every.predict_one_scale, coarse),
+                                               subset, scales, crop, batch_size=1,
+                                               desc="DCN, all patches")[-1]
+        reference = paper[-1][:len(subset)]
+        rows.append(_row("DCN, all patches", len(scales), every_wrong, lengths, "all",
+                         "DCN, all patches")
+                    | {"same_images_dcn_error": float(reference.mean()),
+                       "same_images_dcn_standard_error": standard_error(
+                           float(reference.mean()), len(subset))})
+    return rows
+
+
+def graph_function(function, coarse):
+    """`function` (padded images, sizes) as a graph function for any batch of `coarse`'s
+    images."""
+    return tf.function(function, input_signature=[
+        tf.TensorSpec([None, None, None, coarse.config.channels], tf.float32),
+        tf.TensorSpec([None, 2], tf.int32)])
+
+
+def markdown_rows(rows: list[dict]) -> list[str]:
+    """Table 2 as Markdown lines: model, sequence error, standard error, images."""
+    lines = ["| Model | Sequence error | Standard error | Test images |", "|---|---:|---:|---:|"]
+    for row in rows:
+        note = ""
+        if "same_images_dcn_error" in row:
+            note = (f" (DCN as the paper counts it, on the same images: "
+                    f"{100 * row['same_images_dcn_error']:.1f}%)")
+        lines.append(f"| {row['model']}{note} | {100 * row['test_error']:.1f}% | "
+                     f"{100 * row['standard_error']:.1f} | {row['images']} |")
+    return lines
+
+
 def compare(dcn: MultiDigitDCN, examples: list[dict], data: str, machine: str, out_dir,
-            largest: int = 100, scales: tuple[float, ...] | None = None) -> dict:
-    """Table 2 for the DCN and the coarse and fine models it holds, on `examples`
-    (original-size test images), averaged over the first 1, 2, ... of `scales` (default:
-    the DCN's), with times on the `largest` of them, written to `out_dir` as results.json,
-    results.md and patches.png."""
+            largest: int = 100, scales: tuple[float, ...] | None = None,
+            all_patches_images: int = 0) -> dict:
+    """Table 2 (`table_2_rows`) for the DCN and the coarse and fine models it holds, on
+    `examples` (original-size test images), averaged over the first 1, 2, ... of `scales`
+    (default: the DCN's), with times on the `largest` of them, written to `out_dir` as
+    results.json, results.md and patches.png."""
     from dcn_keras import results, visualize
 
-    coarse = dcn.coarse
     scales = tuple(scales or dcn.scales)
-    functions = predictors(dcn)
-    rows = []
-    for name, predict in functions.items():
-        errors = sequence_errors_by_scales(predict, examples, scales, coarse.config.crop_size,
-                                           desc=name)
-        rows += [{"model": f"{name}, {n} scale{'s' if n > 1 else ''}", "name": name,
-                  "scales": n, "test_error": error} for n, error in enumerate(errors, start=1)]
+    rows = table_2_rows(dcn, examples, scales, all_patches_images)
     big = sorted(examples, key=lambda e: e["image"].shape[0] * e["image"].shape[1])[-largest:]
-    times = batch_one_times(functions, [e["image"] for e in big])
+    times = batch_one_times(predictors(dcn), [e["image"] for e in big])
     sizes = [list(e["image"].shape[:2]) for e in big]
     result = {"data": data, "machine": machine, "num_patches": dcn.num_patches,
-              "scales": list(scales),
+              "scales": list(scales), "test_images": len(examples),
               "rows": rows, "timing": {"images": len(big), "smallest": min(sizes),
                                        "largest": max(sizes), **times}}
-    lines = ["| Model | Sequence error |", "|---|---:|"]
-    lines += [f"| {row['model']} | {100 * row['test_error']:.1f}% |" for row in rows]
+    lines = markdown_rows(rows)
     lines += ["", f"Mean inference time, batch 1, one scale, on the {len(big)} largest test "
               f"images ({min(sizes)[0]}x{min(sizes)[1]} to {max(sizes)[0]}x{max(sizes)[1]}):", ""]
     lines += [f"- {name}: {ms:.1f} ms" for name, ms in times["mean_ms"].items()]

@@ -35,6 +35,16 @@ def test_composed_dcn_reads_the_bridged_coarse_map_with_the_fine_model_top(parts
                                saliency.entropy_saliency(dcn.top, expected), atol=1e-5)
 
 
+def test_composed_without_a_bridge_reads_the_coarse_map_as_it_is(parts, images):
+    config, coarse, fine, _, _ = parts
+    dcn = compose.compose(coarse, fine, config, None, num_patches=8)
+    assert dcn.bridge == 0 and dcn.bridge_network is None
+    np.testing.assert_array_equal(dcn.coarse_features(images),
+                                  coarse.get_layer("coarse")(images, training=False))
+    for a, b in zip(dcn.top.get_weights(), fine.get_layer("top").get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_composed_refined_map_holds_the_fine_models_vectors_at_the_selected_positions(
         parts, images):
     config, coarse, fine, _, bridge = parts

@@ -46,8 +46,9 @@ def test_training_images_are_crops_around_the_digits_with_clutter(pools):
         if width > 2 * height:
             assert left == width - right == top
         # The box holds the whole sequence: clutter only adds ink to it.
+        rng = mnist_sequences.example_rng(0, "train", index)
         strip, digits = mnist_sequences.render_sequence(
-            pools["train"], mnist_sequences.example_rng(0, "train", index))
+            pools["train"], rng, mnist_sequences.svhn_length(rng, "train"))
         assert digits == example.digits and strip.shape == (bottom - top, right - left)
         assert (example.image[top:bottom, left:right] >= strip).all()
         outside.append(_ink_outside_box(example))
@@ -58,6 +59,27 @@ def test_training_images_are_crops_around_the_digits_with_clutter(pools):
             for index in range(60)]
     assert np.mean(np.array(outside) > 0) > 0.7
     assert 0.5 < np.mean(outside) / np.mean(test) < 2
+
+
+def test_svhn_length_counts_add_up_to_the_official_digit_totals():
+    # SVHN's own page: 73,257 training digits and 26,032 test digits; the paper: 33k
+    # training and 13k test images (one training number of 6 digits is not counted here).
+    for split, images, digits in (("train", 33402 - 1, 73257 - 6), ("test", 13068, 26032)):
+        counts = mnist_sequences.SVHN_LENGTH_COUNTS[split]
+        assert sum(counts) == images
+        assert sum(n * count for n, count in enumerate(counts, start=1)) == digits
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_numbers_are_as_long_as_svhn_numbers(pools, split):
+    counts = np.asarray(mnist_sequences.SVHN_LENGTH_COUNTS["train" if split == "train"
+                                                           else "test"], float)
+    lengths = np.array([len(mnist_sequences.make_example(pools[split], split, 0, i).digits)
+                        for i in range(1000)])
+    shares = np.bincount(lengths, minlength=6)[1:] / len(lengths)
+    # 1,000 draws: a share's standard error is at most 1.6 points.
+    np.testing.assert_allclose(shares, counts / counts.sum(), atol=0.05)
+    assert np.mean(lengths <= 3) > 0.9
 
 
 def test_training_digit_height_is_what_the_generator_makes(pools):

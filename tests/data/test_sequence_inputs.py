@@ -21,8 +21,10 @@ def test_training_crops_have_the_crop_size_and_targets(records):
     config = presets.svhn()
     images, (length, digits) = next(iter(sequence_inputs.crops(records, config, 3, True)))
     assert images.shape == (3, 54, 110, 1)
-    assert length.numpy().tolist() == [1, 2, 3]
-    assert digits.numpy()[1].tolist() == [2, 2, 10, 10, 10]
+    # Shuffled: the order depends on the global seed that earlier tests may have set.
+    assert sorted(length.numpy().tolist()) == [1, 2, 3]
+    two = length.numpy().tolist().index(2)
+    assert digits.numpy()[two].tolist() == [2, 2, 10, 10, 10]
     first = next(iter(sequence_inputs.crops(records, config, 3, False)))[0].numpy()
     again = next(iter(sequence_inputs.crops(records, config, 3, False)))[0].numpy()
     np.testing.assert_array_equal(first, again)  # validation crops are central, fixed

@@ -1,6 +1,8 @@
 import json
+import math
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from dcn_keras import presets
@@ -41,18 +43,44 @@ def test_batches_group_images_of_similar_size():
 def test_compare_writes_table_2_times_and_patches(tmp_path):
     config = presets.svhn()
     coarse, fine = MultiDigitModel(config, "coarse"), MultiDigitModel(config, "fine")
-    examples = [_example([3, 4]), _example([5], 64, 120)]
+    examples = [_example([3, 4]), _example([5], 64, 120), _example([7, 1, 2], 80, 180)]
     dcn = MultiDigitDCN(coarse, fine, num_patches=2)
     out = multi_digit_report.compare(dcn, examples, "toy data", "toy machine", tmp_path,
-                                     largest=1, scales=(1.0, 0.75, 0.5))
+                                     largest=1, scales=(1.0, 0.75, 0.5), all_patches_images=2)
     rows = out["result"]["rows"]
-    assert [row["model"] for row in rows][:3] == ["Coarse model, 1 scale",
-                                                  "Coarse model, 2 scales",
-                                                  "Coarse model, 3 scales"]
-    assert len(rows) == 12 and all(0.0 <= row["test_error"] <= 1.0 for row in rows)
+    assert [row["model"] for row in rows] == [
+        *[f"{name}, {n} scale{'s' if n > 1 else ''}"
+          for name in ("Coarse model", "Fine model", "Soft-attention") for n in (1, 2, 3)],
+        "DCN, 2 patches per scale, 2 scales", "DCN, 2 patches per scale, 3 scales",
+        # The paper's counting: k patches at one scale, k / 2 per scale at more.
+        "DCN, 2 patches, 1 scale", "DCN, 2 patches, 2 scales", "DCN, 3 patches, 3 scales",
+        "DCN, all patches, 3 scales"]
+    for row in rows:
+        assert 0.0 <= row["test_error"] <= 1.0
+        images = 2 if row["name"] == "DCN, all patches" else 3
+        assert row["images"] == images
+        assert row["standard_error"] == pytest.approx(
+            math.sqrt(row["test_error"] * (1 - row["test_error"]) / images))
+    assert 0.0 <= rows[-1]["same_images_dcn_error"] <= 1.0
+    # Error per number length: lengths 1, 2 and 3 here, one image each.
+    assert rows[0]["images_by_length"] == {1: 1, 2: 1, 3: 1}
+    assert set(rows[0]["error_by_length"]) == {1, 2, 3}
+    assert rows[-1]["images_by_length"] == {1: 1, 2: 1}
     timing = json.loads((tmp_path / "results.json").read_text())["timing"]
-    assert timing["images"] == 1 and timing["largest"] == [70, 150]
+    assert timing["images"] == 1 and timing["largest"] == [80, 180]
     assert set(timing["mean_ms"]) == {"Coarse model", "Fine model", "Soft-attention",
                                       "DCN, 2 patches"}
     assert "toy data" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "patches.png").stat().st_size > 1000
+
+
+def test_all_patches_reads_every_position_of_every_scale():
+    """The all-patches DCN cuts a crop at every position of the coarse map: 2 x 3 here."""
+    config = presets.svhn()
+    coarse, fine = MultiDigitModel(config, "coarse"), MultiDigitModel(config, "fine")
+    every = MultiDigitDCN(coarse, fine, multi_digit_report.ALL_PATCHES)
+    image = np.random.default_rng(0).random((1, 62, 142, 1), np.float32)
+    seen = every.attend(image)
+    assert seen["positions"].shape == (1, 6, 2) and bool(tf.reduce_all(seen["valid"] > 0))
+    assert sorted(map(tuple, seen["positions"][0].numpy().tolist())) == [
+        (i, j) for i in range(2) for j in range(3)]

@@ -1,0 +1,102 @@
+"""Learning curves of a `dcn house-numbers` run, per epoch: sequence error on the validation
+crops (from each model's history) and on the test canvases (the coarse model alone, and the
+DCN as Table 2 counts it at all scales with that epoch's fine model and the final coarse
+model), from the weights `dcn train` keeps of every epoch (`<model>_epochs/`):
+
+    .venv/bin/python benchmarks/house_numbers_curves.py runs/house --images 500 \
+        --png docs/images/house_numbers_curves.png --json docs/bench/house_numbers_curves.json
+
+The test canvases are the first `--images` of the run's test split, read at the paper
+recipe's scales.
+"""
+
+import argparse
+import csv
+import json
+import pathlib
+
+from dcn_keras import atomic, presets, training
+from dcn_keras.data import sequence_inputs
+from dcn_keras.multi_digit import report
+from dcn_keras.multi_digit.dcn import MultiDigitDCN
+from dcn_keras.multi_digit.model import MultiDigitModel
+
+
+def history(models: pathlib.Path, kind: str) -> list[float]:
+    with open(models / f"{kind}_history.csv", newline="") as stream:
+        return [float(row["val_sequence_error"]) for row in csv.DictReader(stream)]
+
+
+def epoch_models(models: pathlib.Path, kind: str, config):
+    """(epoch, model with that epoch's weights) for every kept epoch of `kind`."""
+    for path in sorted((models / f"{kind}_epochs").glob("epoch_*.weights.h5")):
+        model = MultiDigitModel(config, kind)
+        model.load_weights(path)
+        yield int(path.name.split("_")[1].split(".")[0]), model
+
+
+def canvas_error(predict, examples, scales, config) -> float:
+    return float(report.sequence_wrong_by_scales(predict, examples, scales, config.crop_size,
+                                                 desc="canvases")[-1].mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=pathlib.Path, help="a `dcn house-numbers --out` folder")
+    parser.add_argument("--images", type=int, default=500)
+    parser.add_argument("--png", type=pathlib.Path, required=True)
+    parser.add_argument("--json", type=pathlib.Path, required=True)
+    args = parser.parse_args()
+    family = presets.family("svhn")
+    config, recipe = family.config, family.recipe("paper")
+    models = args.run / "models"
+    examples = sequence_inputs.full_images(args.run / "data" / "test.tfrecord", args.images)
+    scales = recipe.scales
+    coarse = training.load_model(models / "coarse.keras", family)
+    k = report.paper_patches(recipe.num_patches, len(scales))
+    curves = {"valid_crops": {kind: history(models, kind) for kind in ("coarse", "fine")},
+              "test_canvases": {"coarse": [], "dcn": []}}
+    for epoch, model in epoch_models(models, "coarse", config):
+        error = canvas_error(report.graph_function(model.predict_sequence_probabilities,
+                                                   model), examples, scales, config)
+        curves["test_canvases"]["coarse"].append(error)
+        print(f"coarse epoch {epoch}: {100 * error:.1f}% on {len(examples)} canvases")
+    for epoch, model in epoch_models(models, "fine", config):
+        dcn = MultiDigitDCN(coarse, model, k, scales)
+        error = canvas_error(report.graph_function(dcn.predict_one_scale, coarse), examples,
+                             scales, config)
+        curves["test_canvases"]["dcn"].append(error)
+        print(f"DCN with fine epoch {epoch}: {100 * error:.1f}% on {len(examples)} canvases")
+    result = {"run": str(args.run), "test_images": len(examples), "scales": list(scales),
+              "dcn_patches": k * len(scales), "curves": curves}
+    atomic.write_text(args.json, json.dumps(result, indent=2))
+    plot(curves, len(examples), k * len(scales), len(scales), args.png)
+
+
+def plot(curves: dict, images: int, patches: int, scales: int, path: pathlib.Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for kind, errors in curves["valid_crops"].items():
+        left.plot(range(1, len(errors) + 1), [100 * e for e in errors], "o-", label=kind)
+    left.set(title="validation crops", xlabel="epoch", ylabel="sequence error (%)")
+    labels = {"coarse": f"coarse model, {scales} scales",
+              "dcn": f"DCN, {patches} patches, {scales} scales (fine model of that epoch)"}
+    for kind, errors in curves["test_canvases"].items():
+        right.plot(range(1, len(errors) + 1), [100 * e for e in errors], "o-",
+                   label=labels[kind])
+    right.set(title=f"test canvases (first {images})", xlabel="epoch")
+    for axes in (left, right):
+        axes.grid(alpha=0.3)
+        axes.legend()
+    figure.tight_layout()
+    with atomic.atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=100)
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    main()
