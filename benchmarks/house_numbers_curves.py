@@ -7,7 +7,7 @@ model), from the weights `dcn train` keeps of every epoch (`<model>_epochs/`):
         --png docs/images/house_numbers_curves.png --json docs/bench/house_numbers_curves.json
 
 The test canvases are the first `--images` of the run's test split, read at the paper
-recipe's scales.
+recipe's scales; k is that of the run's composed `models/dcn.keras` (written by its report).
 """
 
 import argparse
@@ -53,19 +53,22 @@ def main() -> None:
     examples = sequence_inputs.full_images(args.run / "data" / "test.tfrecord", args.images)
     scales = recipe.scales
     coarse = training.load_model(models / "coarse.keras", family)
-    k = report.paper_patches(recipe.num_patches, len(scales))
-    curves = {"valid_crops": {kind: history(models, kind) for kind in ("coarse", "fine")},
-              "test_canvases": {"coarse": [], "dcn": []}}
+    # The composed DCN of the run (dcn.keras, written by its report) says k.
+    k = report.paper_patches(training.load_model(models / "dcn.keras", family).num_patches,
+                             len(scales))
+    curves = {"valid_crops": {kind: dict(enumerate(history(models, kind), start=1))
+                              for kind in ("coarse", "fine")},
+              "test_canvases": {"coarse": {}, "dcn": {}}}
     for epoch, model in epoch_models(models, "coarse", config):
         error = canvas_error(report.graph_function(model.predict_sequence_probabilities,
                                                    model), examples, scales, config)
-        curves["test_canvases"]["coarse"].append(error)
+        curves["test_canvases"]["coarse"][epoch] = error
         print(f"coarse epoch {epoch}: {100 * error:.1f}% on {len(examples)} canvases")
     for epoch, model in epoch_models(models, "fine", config):
         dcn = MultiDigitDCN(coarse, model, k, scales)
         error = canvas_error(report.graph_function(dcn.predict_one_scale, coarse), examples,
                              scales, config)
-        curves["test_canvases"]["dcn"].append(error)
+        curves["test_canvases"]["dcn"][epoch] = error
         print(f"DCN with fine epoch {epoch}: {100 * error:.1f}% on {len(examples)} canvases")
     result = {"run": str(args.run), "test_images": len(examples), "scales": list(scales),
               "dcn_patches": k * len(scales), "curves": curves}
@@ -81,13 +84,12 @@ def plot(curves: dict, images: int, patches: int, scales: int, path: pathlib.Pat
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for kind, errors in curves["valid_crops"].items():
-        left.plot(range(1, len(errors) + 1), [100 * e for e in errors], "o-", label=kind)
+        left.plot(list(errors), [100 * e for e in errors.values()], "o-", label=kind)
     left.set(title="validation crops", xlabel="epoch", ylabel="sequence error (%)")
     labels = {"coarse": f"coarse model, {scales} scales",
               "dcn": f"DCN, {patches} patches, {scales} scales (fine model of that epoch)"}
     for kind, errors in curves["test_canvases"].items():
-        right.plot(range(1, len(errors) + 1), [100 * e for e in errors], "o-",
-                   label=labels[kind])
+        right.plot(list(errors), [100 * e for e in errors.values()], "o-", label=labels[kind])
     right.set(title=f"test canvases (first {images})", xlabel="epoch")
     for axes in (left, right):
         axes.grid(alpha=0.3)

@@ -5,7 +5,8 @@ canvases of the first version): canvas height and width, the number's height in 
 as a share of the canvas height, its digit height, and which of the paper's scales (1, 0.75,
 0.5) brings that digit height closest to the training digit height
 (`mnist_sequences.training_digit_heights`); and, for the test splits and the training crops,
-the clutter outside the number's box. Writes histograms (PNG) and summary statistics (JSON),
+the clutter outside the number's box, and how many digits the numbers have (against SVHN's
+`mnist_sequences.SVHN_LENGTH_COUNTS`). Writes histograms (PNG) and summary statistics (JSON),
 each atomically:
 
     .venv/bin/python benchmarks/house_numbers_distribution.py --mnist-dir ../shared/data/mnist \\
@@ -46,13 +47,21 @@ def measure(pool: mnist.Digits, split: str, images: int, seed: int) -> dict[str,
     for index in range(images):
         example = ms.make_example(pool, split, seed, index)
         top, _, bottom, _ = example.box
-        rows.append((*example.image.shape, bottom - top, ink_outside_box(example)))
-    height, width, number, ink = (np.array(column, float) for column in zip(*rows))
+        rows.append((*example.image.shape, bottom - top, ink_outside_box(example),
+                     len(example.digits)))
+    height, width, number, ink, length = (np.array(column, float) for column in zip(*rows))
     digit = number * ms.DIGIT / ms.STRIP
     return {"height": height, "width": width, "number_height": number,
             "number_fraction": number / height, "digit_height": digit,
             "nearest_scale": np.array([ms.nearest_scale(d) for d in digit]),
-            "mismatch": np.array([ms.scale_mismatch(d) for d in digit]), "ink_outside": ink}
+            "mismatch": np.array([ms.scale_mismatch(d) for d in digit]), "ink_outside": ink,
+            "length": length}
+
+
+def length_share(data: dict[str, np.ndarray]) -> dict[str, float]:
+    """Share of the numbers with 1..5 digits."""
+    return {str(n): round(float(np.mean(data["length"] == n)), 4)
+            for n in range(1, ms.MAX_LENGTH + 1)}
 
 
 def clutter(data: dict[str, np.ndarray]) -> dict[str, float]:
@@ -88,6 +97,7 @@ def summary(data: dict[str, np.ndarray]) -> dict:
             float(np.mean(data["mismatch"] <= TOLERANCE)), 4),
         "largest_mismatch": round(float(data["mismatch"].max()), 4),
         "clutter": clutter(data),
+        "length_share": length_share(data),
     }
 
 
@@ -169,7 +179,10 @@ def main() -> None:
                         "width": _quantiles(train["width"]),
                         "wider_than_1_to_2": round(float(np.mean(
                             train["width"] > 2 * train["height"])), 4),
-                        "clutter": clutter(train)},
+                        "clutter": clutter(train), "length_share": length_share(train)},
+        "svhn_length_share": {split: {str(n): round(count / sum(counts), 4)
+                                      for n, count in enumerate(counts, start=1)}
+                              for split, counts in ms.SVHN_LENGTH_COUNTS.items()},
     }
     plot(results, args.png)
     report["seconds"] = round(time.perf_counter() - start, 1)

@@ -77,12 +77,13 @@ def _bless(blessing, model, decision: dict) -> None:
 
 
 def multi_digit_blessing(rows: list[dict], max_error_gap: float) -> dict:
-    """Bless the composed DCN when its sequence error at the most scales (with the patches
-    the paper counts there, `report.table_2_rows`) is at most the fine model's at as many
-    scales plus `max_error_gap`."""
+    """Bless the composed DCN when its sequence error at the most scales, with k patches at
+    each (the model that is pushed, `report.table_2_rows`' "DCN, k per scale"), is at most
+    the fine model's at as many scales plus `max_error_gap`."""
     scales = max(row["scales"] for row in rows)
     errors = {row["name"]: row["test_error"] for row in rows if row["scales"] == scales}
-    return _decision(errors["DCN"], errors["Fine model"], max_error_gap, scales=scales)
+    served = "DCN, k per scale" if scales > 1 else "DCN"
+    return _decision(errors[served], errors["Fine model"], max_error_gap, scales=scales)
 
 
 @component

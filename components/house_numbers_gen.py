@@ -132,9 +132,10 @@ def HouseNumbersExampleGen(
         pools = mnist.digit_pools(mnist.load(mnist_dir or None))
         makers = {split: HouseNumberRecords(pools[name], name, seed)
                   for split, name in SPLITS.items()}
-        metadata = {"dataset": "mnist_house_numbers", "seed": seed, "splits": {
-            name: {"images": sizes[split], "digit_pool": pools[name].source,
-                   "kind": mnist_sequences.KINDS[name]}
-            for split, name in SPLITS.items()}}
+        splits = {name: {"images": sizes[split], "digit_pool": pools[name].source,
+                         "kind": mnist_sequences.KINDS[name]}
+                  for split, name in SPLITS.items()}
+        metadata = {"dataset": "mnist_house_numbers", "seed": seed, "number_lengths": "svhn",
+                    "splits": splits}
         description = mnist_sequences.describe(metadata)
     write_examples(beam_pipeline, examples, makers, sizes, num_shards, description, metadata)

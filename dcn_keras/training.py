@@ -155,7 +155,12 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
     if log_dir:
         callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=False))
     if epochs_dir:
-        pathlib.Path(epochs_dir).mkdir(parents=True, exist_ok=True)
+        epochs_dir = pathlib.Path(epochs_dir)
+        epochs_dir.mkdir(parents=True, exist_ok=True)
+        for old in epochs_dir.glob("epoch_*.weights.h5"):
+            # From a run that this one replaces, or epochs that a resumed run redoes.
+            if not finished or int(old.name.split("_")[1].split(".")[0]) > finished:
+                old.unlink()
         callbacks.append(keras.callbacks.ModelCheckpoint(
             str(pathlib.Path(epochs_dir) / "epoch_{epoch:02d}.weights.h5"),
             save_weights_only=True))

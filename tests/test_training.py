@@ -146,6 +146,8 @@ def test_training_keeps_every_epochs_weights_for_learning_curves(tmp_path):
     targets = (np.full(4, 2, np.int32), np.tile([[3, 7, 10, 10, 10]], (4, 1)).astype(np.int32))
     data = tf.data.Dataset.from_tensor_slices((images, targets)).batch(2)
     epochs = tmp_path / "coarse_epochs"
+    epochs.mkdir()
+    (epochs / "epoch_07.weights.h5").write_bytes(b"of a run this one replaces")
     training.train(family, "coarse", data, data, epochs=2, out_path=tmp_path / "coarse.keras",
                    verbose=0, precision="bfloat16", epochs_dir=epochs)
     assert sorted(p.name for p in epochs.iterdir()) == ["epoch_01.weights.h5",

@@ -62,8 +62,9 @@ def compose(coarse_model: keras.Model, fine_model: keras.Model, config: DCNConfi
     retrained. Saliency is the entropy gradient of g on the bridged coarse map. With
     `bridge` None, g reads the coarse vectors as they are (the no-bridge lever of the
     composition study, benchmarks/cluttered_mnist_levers.py)."""
-    dcn = DynamicCapacityNetwork(config, num_patches, hint_weight=0.0,
-                                 bridge=bridge.window if bridge else 0, name="composed")
+    window = 0 if bridge is None else bridge.window
+    dcn = DynamicCapacityNetwork(config, num_patches, hint_weight=0.0, bridge=window,
+                                 name="composed")
     for target, source in ((dcn.coarse, _part(coarse_model, "coarse", "coarse")),
                            (dcn.top, _part(fine_model, "top", "fine")),
                            (dcn.fine, _part(fine_model, "fine", "fine"))):
@@ -72,7 +73,7 @@ def compose(coarse_model: keras.Model, fine_model: keras.Model, config: DCNConfi
         except ValueError as error:
             raise ValueError(f"The {source.name} layers do not fit preset {config.name!r} "
                              f"({error}); were the models trained for another preset?") from error
-    if bridge:
+    if bridge is not None:
         dcn.bridge_network.set_weights([bridge.kernel, bridge.bias])
     return dcn
 

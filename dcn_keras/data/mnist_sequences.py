@@ -54,7 +54,7 @@ TRAIN_MARGIN = (0.1, 0.25)  # margin above, below and beside the sequence, of it
 # counts commonly published for train (33,402 images, one of length 6 not counted) and test
 # (13,068). They add up to the official totals: 73,257 and 26,032 digits (svhn.load counts
 # the same on the real files). SVHN numbers are mostly two digits long (mean 2.2 in train,
-# 2.0 in test); drawn uniformly, a third of ours had 4-5 digits, wider than any 54x110
+# 2.0 in test); drawn uniformly, two in five of ours had 4-5 digits, wider than any 54x110
 # window at the training digit height.
 SVHN_LENGTH_COUNTS = {"train": (5137, 18130, 8691, 1434, 9),
                       "test": (2483, 8356, 2081, 146, 2)}
@@ -312,7 +312,8 @@ def build(out_dir, mnist_dir=None, sizes: dict[str, int] | None = None, seed: in
     from dcn_keras.data import manifest, tfrecords
 
     sizes = split_sizes(sizes)
-    metadata = {"dataset": "mnist_house_numbers", "seed": seed, "splits": {}}
+    metadata = {"dataset": "mnist_house_numbers", "seed": seed, "number_lengths": "svhn",
+                "splits": {}}
     with manifest.building(out_dir, tuple(f"{split}.tfrecord" for split in SPLITS)) as tmp:
         pools = mnist.digit_pools(mnist.load(mnist_dir))
         for split in (split for split in SPLITS if sizes[split]):
@@ -331,6 +332,9 @@ def build(out_dir, mnist_dir=None, sizes: dict[str, int] | None = None, seed: in
 
 def describe(metadata: dict) -> str:
     """One line naming the data, for every reported figure."""
-    return "MNIST house numbers (seed {}): {}".format(metadata["seed"], "; ".join(
+    # Data of the first versions recorded no lengths: theirs were drawn uniformly.
+    lengths = ("numbers as long as SVHN's" if metadata.get("number_lengths") == "svhn"
+               else "1-5 digits drawn uniformly")
+    return "MNIST house numbers (seed {}, {}): {}".format(metadata["seed"], lengths, "; ".join(
         f"{name} {info['images']} {info['kind']} from {info['digit_pool']}"
         for name, info in metadata["splits"].items()))

@@ -59,14 +59,6 @@ def sequence_wrong_by_scales(predict, examples: list[dict], scales, minimum_size
     return wrong
 
 
-def sequence_errors_by_scales(predict, examples: list[dict], scales, minimum_size,
-                              batch_size: int = 8, desc: str = "") -> list[float]:
-    """Sequence error of `predict` averaged over the first 1, 2, ... len(scales) scales:
-    the fraction of `examples` read wrong (`sequence_wrong_by_scales`)."""
-    wrong = sequence_wrong_by_scales(predict, examples, scales, minimum_size, batch_size, desc)
-    return [float(row.mean()) if len(examples) else 0.0 for row in wrong]
-
-
 def standard_error(error: float, images: int) -> float:
     """The binomial standard error of an error rate measured on `images` images."""
     return math.sqrt(error * (1 - error) / images) if images else 0.0
@@ -77,7 +69,7 @@ def _row(name: str, scales: int, wrong: np.ndarray, lengths: np.ndarray, patches
     """A Table 2 row from the `[images]` bool wrong marks of model `name` at `scales` scales
     with `patches` fine patches in all (`label`, default name and patches, heads it), and
     its error per sequence length of the images (`lengths` `[images]`)."""
-    error = float(wrong.mean())
+    error = float(wrong.mean()) if len(wrong) else 0.0
     label = label or (name if patches is None else f"{name}, {patches} patches")
     lengths = lengths[:len(wrong)]
     return {"model": f"{label}, {scales} scale{'s' if scales > 1 else ''}", "name": name,
@@ -99,6 +91,7 @@ def batch_one_times(functions: dict, images) -> dict[str, dict[str, float]]:
 
 
 ALL_PATCHES = 2**30  # num_patches that takes every position of any image
+ALL_PATCHES_BATCH = 256  # crops per fine-model call when reading all of them
 
 
 def paper_patches(num_patches: int, scales: int) -> int:
@@ -108,16 +101,17 @@ def paper_patches(num_patches: int, scales: int) -> int:
 
 
 def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
-                 all_patches_images: int = 0) -> list[dict]:
+                 all_patches_images: int = 0, functions: dict | None = None) -> list[dict]:
     """Table 2's rows on `examples`, each with its standard error: coarse, fine and soft
     attention at 1, 2, ... len(`scales`) scales; the DCN with k = `dcn.num_patches` per
     scale; the DCN as the paper counts it (k patches at one scale, k / 2 per scale at more:
     6, 6 and 9 patches for k = 6, sec. 4.2.4); and, on the first `all_patches_images`
     examples, the DCN with every patch at all scales (the paper's 11.6%), whose row also
-    gives the paper-style DCN's error on the same images."""
+    gives the paper-style DCN's error on the same images and the paired difference.
+    `functions`: `predictors(dcn)`, where the caller has them already."""
     coarse, fine, k = dcn.coarse, dcn.fine, dcn.num_patches
     crop = coarse.config.crop_size
-    functions = predictors(dcn)
+    functions = functions or predictors(dcn)
     dcn_name = f"DCN, {k} patches"
     wrong = {name: sequence_wrong_by_scales(predict, examples, scales, crop, desc=name)
              for name, predict in functions.items()}
@@ -138,16 +132,24 @@ def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
              for n in range(1, len(scales) + 1)]
     if all_patches_images:
         subset = examples[:all_patches_images]
-        every = MultiDigitDCN(coarse, fine, ALL_PATCHES, scales)
+        every = MultiDigitDCN(coarse, fine, ALL_PATCHES, scales,
+                              patch_batch=ALL_PATCHES_BATCH)
         every_wrong = sequence_wrong_by_scales(graph_function(every.predict_one_scale, coarse),
                                                subset, scales, crop, batch_size=1,
                                                desc="DCN, all patches")[-1]
         reference = paper[-1][:len(subset)]
+        # Paired: both read the same images, so the difference's spread is that of the
+        # per-image differences.
+        difference = every_wrong.astype(float) - reference.astype(float)
         rows.append(_row("DCN, all patches", len(scales), every_wrong, lengths, "all",
                          "DCN, all patches")
                     | {"same_images_dcn_error": float(reference.mean()),
                        "same_images_dcn_standard_error": standard_error(
-                           float(reference.mean()), len(subset))})
+                           float(reference.mean()), len(subset)),
+                       "paired_difference": float(difference.mean()),
+                       "paired_difference_standard_error": float(
+                           difference.std(ddof=1) / math.sqrt(len(subset)))
+                       if len(subset) > 1 else 0.0})
     return rows
 
 
@@ -166,7 +168,9 @@ def markdown_rows(rows: list[dict]) -> list[str]:
         note = ""
         if "same_images_dcn_error" in row:
             note = (f" (DCN as the paper counts it, on the same images: "
-                    f"{100 * row['same_images_dcn_error']:.1f}%)")
+                    f"{100 * row['same_images_dcn_error']:.1f}%; difference "
+                    f"{100 * row['paired_difference']:+.1f} ± "
+                    f"{100 * row['paired_difference_standard_error']:.1f} points, paired)")
         lines.append(f"| {row['model']}{note} | {100 * row['test_error']:.1f}% | "
                      f"{100 * row['standard_error']:.1f} | {row['images']} |")
     return lines
@@ -182,9 +186,10 @@ def compare(dcn: MultiDigitDCN, examples: list[dict], data: str, machine: str, o
     from dcn_keras import results, visualize
 
     scales = tuple(scales or dcn.scales)
-    rows = table_2_rows(dcn, examples, scales, all_patches_images)
+    functions = predictors(dcn)
+    rows = table_2_rows(dcn, examples, scales, all_patches_images, functions)
     big = sorted(examples, key=lambda e: e["image"].shape[0] * e["image"].shape[1])[-largest:]
-    times = batch_one_times(predictors(dcn), [e["image"] for e in big])
+    times = batch_one_times(functions, [e["image"] for e in big])
     sizes = [list(e["image"].shape[:2]) for e in big]
     result = {"data": data, "machine": machine, "num_patches": dcn.num_patches,
               "scales": list(scales), "test_images": len(examples),

@@ -27,12 +27,56 @@ def _oracle(answer):
     return predict
 
 
-def test_sequence_error_counts_whole_sequences_per_number_of_scales():
+def test_wrong_marks_whole_sequences_per_image_and_number_of_scales():
     examples = [_example([1, 2]), _example([7]), _example([1, 2], 90, 200)]
-    assert multi_digit_report.sequence_errors_by_scales(
-        _oracle([1, 2]), examples, (1.0,), (54, 110), batch_size=2) == [1 / 3]
-    assert multi_digit_report.sequence_errors_by_scales(
-        _oracle([1, 3]), examples, (1.0, 0.5), (54, 110)) == [1.0, 1.0]
+    wrong = multi_digit_report.sequence_wrong_by_scales(_oracle([1, 2]), examples, (1.0,),
+                                                        (54, 110), batch_size=2)
+    assert wrong.tolist() == [[False, True, False]]  # in example order, across batches
+    wrong = multi_digit_report.sequence_wrong_by_scales(_oracle([1, 3]), examples,
+                                                        (1.0, 0.5), (54, 110))
+    assert wrong.shape == (2, 3) and wrong.all()
+
+
+def test_table_2_rows_put_each_models_marks_in_its_rows(monkeypatch):
+    """Known wrong-marks per (model, scales): each row's error, standard error, errors per
+    length and the all-patches comparison come from its own marks."""
+    lengths = [1, 2, 2, 3]
+    examples = [_example(list(range(1, n + 1))) for n in lengths]
+    marks = {  # per model: rows for 1, 2, 3 scales, over the 4 images
+        "Coarse model": [[1, 1, 1, 1], [1, 1, 1, 0], [1, 1, 0, 0]],
+        "Fine model": [[0, 1, 1, 1], [0, 1, 1, 0], [0, 1, 0, 0]],
+        "Soft-attention": [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]],
+        "DCN, 4 patches": [[0, 0, 0, 1], [0, 0, 1, 1], [0, 1, 1, 1]],
+        "DCN, 2 patches": [[1, 1, 1, 1], [1, 0, 0, 0], [0, 0, 0, 0]],  # k / 2 per scale
+        "DCN, all patches": [[1, 1, 1, 1], [1, 1, 1, 1], [0, 1, 1, 1]],
+    }
+
+    def fake(predict, examples, scales, minimum_size, batch_size=8, desc=""):
+        return np.array(marks[desc], bool)[:, :len(examples)]
+
+    monkeypatch.setattr(multi_digit_report, "sequence_wrong_by_scales", fake)
+    config = presets.svhn()
+    dcn = MultiDigitDCN(MultiDigitModel(config, "coarse"), MultiDigitModel(config, "fine"), 4)
+    rows = {row["model"]: row for row in multi_digit_report.table_2_rows(
+        dcn, examples, (1.0, 0.75, 0.5), all_patches_images=3,
+        functions={name: None for name in marks if name.startswith(("C", "F", "S", "DCN, 4"))})}
+    assert rows["Coarse model, 2 scales"]["test_error"] == 0.75
+    assert rows["Fine model, 1 scale"]["error_by_length"] == {1: 0.0, 2: 1.0, 3: 1.0}
+    assert rows["Soft-attention, 3 scales"]["error_by_length"] == {1: 0.0, 2: 0.5, 3: 0.0}
+    assert rows["Soft-attention, 3 scales"]["images_by_length"] == {1: 1, 2: 2, 3: 1}
+    assert rows["DCN, 4 patches per scale, 3 scales"]["test_error"] == 0.75
+    # The paper's counting: k at one scale, k / 2 per scale at 2 and 3 scales.
+    assert rows["DCN, 4 patches, 1 scale"]["test_error"] == 0.25
+    assert rows["DCN, 4 patches, 2 scales"]["test_error"] == 0.25
+    assert rows["DCN, 6 patches, 3 scales"]["test_error"] == 0.0
+    assert rows["DCN, 6 patches, 3 scales"]["standard_error"] == 0.0
+    assert rows["Coarse model, 3 scales"]["standard_error"] == pytest.approx(0.25)
+    every = rows["DCN, all patches, 3 scales"]
+    assert every["images"] == 3 and every["test_error"] == pytest.approx(2 / 3)
+    assert every["same_images_dcn_error"] == 0.0  # the 3-scale paper DCN on those 3 images
+    assert every["paired_difference"] == pytest.approx(2 / 3)
+    assert every["paired_difference_standard_error"] == pytest.approx(
+        np.std([0, 1, 1], ddof=1) / math.sqrt(3))
 
 
 def test_batches_group_images_of_similar_size():
@@ -74,7 +118,7 @@ def test_compare_writes_table_2_times_and_patches(tmp_path):
     assert (tmp_path / "patches.png").stat().st_size > 1000
 
 
-def test_all_patches_reads_every_position_of_every_scale():
+def test_all_patches_reads_every_position_of_the_coarse_map():
     """The all-patches DCN cuts a crop at every position of the coarse map: 2 x 3 here."""
     config = presets.svhn()
     coarse, fine = MultiDigitModel(config, "coarse"), MultiDigitModel(config, "fine")
