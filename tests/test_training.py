@@ -69,6 +69,21 @@ def test_batch_norm_statistics_become_the_mean_of_the_batch_statistics():
     assert norm.momentum == 0.99
 
 
+def test_batch_norm_statistics_are_those_of_the_layers_without_dropout():
+    """Inference reads the network without dropout, so the re-estimated statistics are
+    those of the dropout-free inputs; dropout's rate is back afterwards."""
+    import tensorflow as tf
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dropout(0.5),
+                              keras.layers.BatchNormalization()])
+    batch = np.random.default_rng(1).normal(1.0, 2.0, (64, 4)).astype(np.float32)
+    training.recalibrate_batch_norm(model, tf.data.Dataset.from_tensors(batch), batches=1)
+    norm = model.layers[-1]
+    np.testing.assert_allclose(norm.moving_mean, batch.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(norm.moving_variance, batch.var(0), rtol=1e-4)
+    assert model.layers[0].rate == 0.5
+
+
 MIRRORED_STEP = r"""
 import json, sys
 import tensorflow as tf
