@@ -1,7 +1,7 @@
 """Learning curves of a `dcn house-numbers` run, per epoch: sequence error on the validation
 crops (from each model's history) and on the test canvases (the coarse model alone, and the
-DCN as Table 2 counts it at all scales with that epoch's fine model and the final coarse
-model), from the weights `dcn train` keeps of every epoch (`<model>_epochs/`):
+DCN of the run as Table 2 counts it at all scales with that epoch's fine model and the
+final coarse model), from the weights `dcn train` keeps of every epoch (`<model>_epochs/`):
 
     .venv/bin/python benchmarks/house_numbers_curves.py runs/house --images 500 \
         --png docs/images/house_numbers_curves.png --json docs/bench/house_numbers_curves.json
@@ -48,14 +48,16 @@ def main() -> None:
     parser.add_argument("--json", type=pathlib.Path, required=True)
     args = parser.parse_args()
     family = presets.family("svhn")
-    config, recipe = family.config, family.recipe("paper")
+    recipe = family.recipe("paper")
     models = args.run / "models"
     examples = sequence_inputs.full_images(args.run / "data" / "test.tfrecord", args.images)
     scales = recipe.scales
     coarse = training.load_model(models / "coarse.keras", family)
-    # The composed DCN of the run (dcn.keras, written by its report) says k.
-    k = report.paper_patches(training.load_model(models / "dcn.keras", family).num_patches,
-                             len(scales))
+    config = coarse.config  # the run's, which may predate the preset's present settings
+    # The composed DCN of the run (dcn.keras, written by its report) says k, its attention
+    # and its combination.
+    composed = training.load_model(models / "dcn.keras", family)
+    k = report.paper_patches(composed.num_patches, len(scales))
     curves = {"valid_crops": {kind: dict(enumerate(history(models, kind), start=1))
                               for kind in ("coarse", "fine")},
               "test_canvases": {"coarse": {}, "dcn": {}}}
@@ -65,9 +67,10 @@ def main() -> None:
         curves["test_canvases"]["coarse"][epoch] = error
         print(f"coarse epoch {epoch}: {100 * error:.1f}% on {len(examples)} canvases")
     for epoch, model in epoch_models(models, "fine", config):
-        dcn = MultiDigitDCN(coarse, model, k, scales)
-        error = canvas_error(report.graph_function(dcn.predict_one_scale, coarse), examples,
-                             scales, config)
+        dcn = MultiDigitDCN(coarse, model, k, scales, attention=composed.attention,
+                            combination=composed.combination)
+        error = float(report.dcn_wrong_by_scales(dcn, examples, scales,
+                                                 desc="canvases")[-1].mean())
         curves["test_canvases"]["dcn"][epoch] = error
         print(f"DCN with fine epoch {epoch}: {100 * error:.1f}% on {len(examples)} canvases")
     result = {"run": str(args.run), "test_images": len(examples), "scales": list(scales),

@@ -175,8 +175,9 @@ def plot_multiplications_versus_size(counts: list[dict], path: str | os.PathLike
 
 
 def plot_sequence_patches(examples: list[dict], attention: list[dict],
-                          path: str | os.PathLike) -> None:
-    """Original-size test images with the DCN's selected patches (paper Figure 6)."""
+                          path: str | os.PathLike, caption: str = "") -> None:
+    """Original-size test images with the DCN's selected patches (paper Figure 6), each
+    titled with its truth, the DCN's reading and `caption`."""
     from dcn_keras.multi_digit import sequences
 
     figure, axes = plt.subplots(len(examples), 1, figsize=(7, 2.6 * len(examples)))
@@ -190,6 +191,6 @@ def plot_sequence_patches(examples: list[dict], attention: list[dict],
         length, digits = sequences.best_sequence(seen["length"], seen["digits"])
         read = "".join(str(d) for d in np.asarray(digits)[0][:int(length[0])])
         truth = "".join(str(d) for d in example["digits"][:int(example["length"])])
-        axis.set_title(f"true {truth}   DCN reads {read}", fontsize=8)
+        axis.set_title(f"true {truth}   DCN reads {read} {caption}".rstrip(), fontsize=8)
         axis.axis("off")
     _save(figure, path)

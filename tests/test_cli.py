@@ -47,10 +47,11 @@ def test_data_without_mnist_says_what_to_pass(tmp_path, capsys):
 def test_house_numbers_experiment_end_to_end_on_tiny_data(house_numbers, mnist_dir, capsys):
     result = json.loads((house_numbers / "report" / "results.json").read_text())
     # 3 x 3 baseline rows, the DCN with k per scale at 2 and 3 scales, the DCN as the paper
-    # counts it at 1-3 scales (the paper profile has no all-patches row: smoke has it).
-    assert len(result["rows"]) == 14 and "MNIST house numbers" in result["data"]
+    # counts it at 1-3 scales, and so with the paper's attention and combination (the paper
+    # profile has no all-patches row: smoke has it).
+    assert len(result["rows"]) == 17 and "MNIST house numbers" in result["data"]
     large = json.loads((house_numbers / "report" / "test_large" / "results.json").read_text())
-    assert len(large["rows"]) == 14 and large["test_images"] == 3
+    assert len(large["rows"]) == 17 and large["test_images"] == 3
     for name in ("coarse", "fine", "dcn"):
         assert (house_numbers / "models" / f"{name}.keras").exists()
     # Trained in mixed bfloat16, saved in float32.

@@ -36,7 +36,8 @@ def count(config: MultiDigitConfig, num_patches: int | None = None,
         coarse = network_multiplications(networks.part_network(config, "coarse", h, w))
         fine = network_multiplications(networks.part_network(config, "fine", h, w))
         patches = min(k, rows * cols)
-        saliency = rows * cols * hidden * config.num_logits
+        saliency = (rows * cols * hidden * config.num_logits
+                    if config.attention == "entropy_gradient" else 0)
         dcn = coarse + saliency + patches * per_patch
         scales.append({"scale": scale, "input_size": [h, w], "map_size": [rows, cols],
                        "patches": patches, "coarse_model": coarse, "fine_model": fine,

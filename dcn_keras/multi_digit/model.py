@@ -16,7 +16,9 @@ from dcn_keras.multi_digit.config import MultiDigitConfig
 class MultiDigitModel(keras.Model):
     """The coarse or fine baseline: a fully convolutional part network whose probability
     map the top layer averages (Eq. 11). Trained on crops by minimising -log p(S | x) of the
-    averaged prediction (`fit` on `(images, (length, digits))`, digits padded with 10).
+    averaged prediction (`fit` on `(images, (length, digits))`, digits padded with 10); a
+    length of 0 marks a window that holds no whole number, whose target is the uniform
+    distribution (`sequences.distance_to_uniform`).
 
     Calling it maps `[batch, H, W, C]` images of any size >= the crop size to the logits map
     `[batch, s1, s2, num_logits]`. Images of different sizes share a batch by zero padding
@@ -71,10 +73,16 @@ class MultiDigitModel(keras.Model):
         logits = self(images, training=training)
         length_p, digit_p = sequences.average_pool(*sequences.probabilities(
             logits, self.config.max_length, self.config.digit_classes))
-        log_p = sequences.sequence_log_probability(length_p, digit_p, length, digits)
+        whole = length > 0  # length 0: a window that cuts a number (`cut_windows`)
+        log_p = sequences.sequence_log_probability(length_p, digit_p,
+                                                   tf.maximum(length, 1), digits)
+        loss = tf.where(whole, -log_p, sequences.distance_to_uniform(length_p, digit_p))
         predicted = sequences.best_sequence(length_p, digit_p)
-        errors = sequences.sequence_errors(*predicted, length, digits)
-        return -tf.reduce_mean(log_p), tf.reduce_mean(tf.cast(errors, tf.float32))
+        errors = tf.cast(sequences.sequence_errors(*predicted, length, digits) & whole,
+                         tf.float32)
+        error = tf.math.divide_no_nan(tf.reduce_sum(errors),
+                                      tf.reduce_sum(tf.cast(whole, tf.float32)))
+        return tf.reduce_mean(loss), error
 
     def train_step(self, data):
         loss, error = train_step.minimise(self, lambda: self._loss_and_error(data, True))

@@ -39,10 +39,11 @@ def size_batches(examples: list[dict], batch_size: int) -> list[list[int]]:
 
 
 def sequence_wrong_by_scales(predict, examples: list[dict], scales, minimum_size,
-                             batch_size: int = 8, desc: str = "") -> np.ndarray:
+                             batch_size: int = 8, desc: str = "", merge=None) -> np.ndarray:
     """`[len(scales), len(examples)]` bool: row n - 1 marks the `examples` (original sizes,
-    batched padded) that `predict` reads wrong with its predictions averaged over the first
-    n scales. Each scale is predicted once."""
+    batched padded) that `predict` reads wrong with its outputs at the first n scales
+    merged by `merge` (a list of `predict` outputs -> (length, digits); default: the
+    mean of (length, digits)). Each scale is predicted once."""
     from tqdm import tqdm
 
     wrong = np.zeros((len(scales), len(examples)), bool)
@@ -53,8 +54,9 @@ def sequence_wrong_by_scales(predict, examples: list[dict], scales, minimum_size
         digits = tf.constant(np.stack([examples[i]["digits"] for i in batch]))
         outputs = [predict(*rescale(images, sizes, scale, minimum_size)) for scale in scales]
         for n in range(1, len(scales) + 1):
-            averaged = [tf.add_n(list(parts)) / n for parts in zip(*outputs[:n])]
-            predicted = sequences.best_sequence(*averaged)
+            merged = (merge(outputs[:n]) if merge else
+                      [tf.add_n(list(parts)) / n for parts in zip(*outputs[:n])])
+            predicted = sequences.best_sequence(*merged)
             wrong[n - 1, batch] = sequences.sequence_errors(*predicted, length, digits).numpy()
     return wrong
 
@@ -90,6 +92,7 @@ def batch_one_times(functions: dict, images) -> dict[str, dict[str, float]]:
             "median_ms": measure.medians_ms(times)}
 
 
+PAPER_DCN = ("entropy_gradient", "inverse_entropy")  # the paper's (attention, combination)
 ALL_PATCHES = 2**30  # num_patches that takes every position of any image
 ALL_PATCHES_BATCH = 256  # crops per fine-model call when reading all of them
 
@@ -105,38 +108,42 @@ def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
     """Table 2's rows on `examples`, each with its standard error: coarse, fine and soft
     attention at 1, 2, ... len(`scales`) scales; the DCN with k = `dcn.num_patches` per
     scale; the DCN as the paper counts it (k patches at one scale, k / 2 per scale at more:
-    6, 6 and 9 patches for k = 6, sec. 4.2.4); and, on the first `all_patches_images`
-    examples, the DCN with every patch at all scales (the paper's 11.6%), whose row also
-    gives the paper-style DCN's error on the same images and the paired difference.
+    6, 6 and 9 patches for k = 6, sec. 4.2.4), and so counted with the paper's attention
+    and combination too (`PAPER_DCN`) where `dcn` has others; and, on the first
+    `all_patches_images` examples, the DCN with every patch at all scales (the paper's
+    11.6%), whose row also gives the paper-style DCN's error on the same images and the
+    paired difference.
     `functions`: `predictors(dcn)`, where the caller has them already."""
     coarse, fine, k = dcn.coarse, dcn.fine, dcn.num_patches
     crop = coarse.config.crop_size
     functions = functions or predictors(dcn)
     dcn_name = f"DCN, {k} patches"
     wrong = {name: sequence_wrong_by_scales(predict, examples, scales, crop, desc=name)
-             for name, predict in functions.items()}
+             for name, predict in functions.items() if name != dcn_name}
+    wrong[dcn_name] = dcn_wrong_by_scales(dcn, examples, scales, desc=dcn_name)
     lengths = np.array([int(e["length"]) for e in examples])
     rows = [_row(name, n, wrong[name][n - 1], lengths)
             for name in ("Coarse model", "Fine model", "Soft-attention")
             for n in range(1, len(scales) + 1)]
     rows += [_row("DCN, k per scale", n, wrong[dcn_name][n - 1], lengths, k * n,
                   f"DCN, {k} patches per scale") for n in range(2, len(scales) + 1)]
+    paper = _paper_counted(coarse, fine, k, scales, (dcn.attention, dcn.combination),
+                           examples, first=wrong[dcn_name][0])
     half = paper_patches(k, len(scales))
-    paper = [wrong[dcn_name][0]]
-    if len(scales) > 1:
-        split = MultiDigitDCN(coarse, fine, half, scales)
-        paper += list(sequence_wrong_by_scales(graph_function(split.predict_one_scale, coarse),
-                                               examples, scales, crop,
-                                               desc=f"DCN, {half} patches")[1:])
     rows += [_row("DCN", n, paper[n - 1], lengths, k if n == 1 else half * n)
              for n in range(1, len(scales) + 1)]
+    if (dcn.attention, dcn.combination) != PAPER_DCN:
+        name = "DCN as in the paper"
+        rows += [_row(name, n, marks, lengths, k if n == 1 else half * n)
+                 for n, marks in enumerate(_paper_counted(coarse, fine, k, scales, PAPER_DCN,
+                                                          examples), 1)]
     if all_patches_images:
         subset = examples[:all_patches_images]
+        # The paper's combination: a vote compares every pair of picks, millions here.
         every = MultiDigitDCN(coarse, fine, ALL_PATCHES, scales,
-                              patch_batch=ALL_PATCHES_BATCH)
-        every_wrong = sequence_wrong_by_scales(graph_function(every.predict_one_scale, coarse),
-                                               subset, scales, crop, batch_size=1,
-                                               desc="DCN, all patches")[-1]
+                              patch_batch=ALL_PATCHES_BATCH, combination="inverse_entropy")
+        every_wrong = dcn_wrong_by_scales(every, subset, scales, batch_size=1,
+                                          desc="DCN, all patches")[-1]
         reference = paper[-1][:len(subset)]
         # Paired: both read the same images, so the difference's spread is that of the
         # per-image differences.
@@ -151,6 +158,35 @@ def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
                            difference.std(ddof=1) / math.sqrt(len(subset)))
                        if len(subset) > 1 else 0.0})
     return rows
+
+
+def _paper_counted(coarse, fine, k: int, scales, method: tuple[str, str],
+                   examples: list[dict], first: np.ndarray | None = None) -> list[np.ndarray]:
+    """Wrong marks `[images]` of the DCN with `method` (attention, combination) as Table 2
+    counts it, at 1, 2, ... len(`scales`) scales: k patches at one scale (`first`, where
+    known), k / 2 per scale at more (`paper_patches`)."""
+    attention, combination = method
+    if first is None:
+        one = MultiDigitDCN(coarse, fine, k, scales, attention=attention,
+                            combination=combination)
+        first = dcn_wrong_by_scales(one, examples, scales[:1],
+                                    desc=f"DCN, {k} patches, {attention}")[0]
+    if len(scales) == 1:
+        return [first]
+    half = paper_patches(k, len(scales))
+    split = MultiDigitDCN(coarse, fine, half, scales, attention=attention,
+                          combination=combination)
+    return [first, *dcn_wrong_by_scales(split, examples, scales,
+                                        desc=f"DCN, {half} patches, {attention}")[1:]]
+
+
+def dcn_wrong_by_scales(dcn: MultiDigitDCN, examples: list[dict], scales,
+                        batch_size: int = 8, desc: str = "") -> np.ndarray:
+    """`sequence_wrong_by_scales` of `dcn`, its picks merged over the scales as it merges
+    them (`MultiDigitDCN.merge_scales`)."""
+    return sequence_wrong_by_scales(graph_function(dcn.picks_one_scale, dcn.coarse), examples,
+                                    scales, dcn.config.crop_size, batch_size, desc,
+                                    merge=dcn.merge_scales)
 
 
 def graph_function(function, coarse):
@@ -203,6 +239,9 @@ def compare(dcn: MultiDigitDCN, examples: list[dict], data: str, machine: str, o
     text = "\n".join(lines) + "\n"
     out_dir = pathlib.Path(out_dir)
     shown = examples[:6]
-    visualize.plot_sequence_patches(shown, [dcn.attend(e["image"][None]) for e in shown],
-                                    out_dir / "patches.png")
+    # The reading of every scale; the boxes are the picks of the first.
+    visualize.plot_sequence_patches(
+        shown, [dcn(e["image"][None]) for e in shown], out_dir / "patches.png",
+        f"at {len(dcn.scales)} scale{'s' if len(dcn.scales) > 1 else ''} "
+        f"(boxes: its picks at scale {dcn.scales[0]:g})")
     return results.write(out_dir, result, text)

@@ -58,6 +58,45 @@ def soft_attention(length: tf.Tensor, digits: tf.Tensor,
                           * digits, [1, 2]))
 
 
+def sequence_vote(length: tf.Tensor, digits: tf.Tensor,
+                  valid: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Combine P predictions per example by their most probable sequences: each valid
+    prediction votes for its own best sequence (`best_sequence`) with that sequence's
+    probability (Eq. 9), and the output is the probability-weighted mean of the predictions
+    that voted for the winning sequence.
+
+    Unlike averaging softmaxes, this never mixes windows that see the number from different
+    offsets: one that reads "37" and one that reads "7" disagree on the first digit, and
+    their average can read neither.
+
+    Args:
+      length: `[batch, P, L]`, digits `[batch, P, L, C]`, valid `[batch, P]` (1 = counts).
+
+    Returns:
+      (length `[batch, L]`, digits `[batch, L, C]`).
+    """
+    shape = tf.shape(length)
+    flat_length = tf.reshape(length, [-1, shape[2]])
+    flat_digits = tf.reshape(digits, tf.concat([[-1], tf.shape(digits)[2:]], 0))
+    n, sequence = best_sequence(flat_length, flat_digits)
+    log_p = tf.reshape(sequence_log_probability(flat_length, flat_digits, n, sequence),
+                       shape[:2])
+    n, sequence = tf.reshape(n, shape[:2]), tf.reshape(sequence, shape)
+    log_p = tf.where(valid > 0, log_p, -1e30)
+    # Relative to the best, so that votes do not underflow.
+    weight = tf.exp(log_p - tf.reduce_max(log_p, axis=1, keepdims=True)) * tf.cast(
+        valid > 0, log_p.dtype)
+    same = tf.logical_and(tf.equal(n[:, :, None], n[:, None, :]),
+                          tf.reduce_all(tf.equal(sequence[:, :, None], sequence[:, None, :]),
+                                        axis=-1))
+    votes = tf.reduce_sum(tf.where(same, weight[:, None, :], 0.0), axis=-1)
+    winner = tf.argmax(tf.where(valid > 0, votes, -1.0), axis=1, output_type=tf.int32)
+    agree = tf.cast(tf.gather(same, winner, batch_dims=1), weight.dtype) * weight
+    agree /= tf.maximum(tf.reduce_sum(agree, axis=1, keepdims=True), 1e-30)
+    return (tf.reduce_sum(agree[..., None] * length, 1),
+            tf.reduce_sum(agree[..., None, None] * digits, 1))
+
+
 def digit_entropy(digits: tf.Tensor) -> tf.Tensor:
     """Eq. 10: the summed entropy of the digit softmaxes, `[batch, L, C]` -> `[batch]`."""
     return tf.reduce_sum(entropy(digits), axis=-1)
@@ -91,6 +130,19 @@ def sequence_log_probability(length_probs: tf.Tensor, digit_probs: tf.Tensor,
     return (tf.math.log(tf.maximum(tf.gather(length_probs, length - 1, batch_dims=1), floor))
             + tf.reduce_sum(tf.math.log(tf.maximum(
                 tf.gather(digit_probs, digits, batch_dims=2), floor)), axis=-1))
+
+
+def distance_to_uniform(length_probs: tf.Tensor, digit_probs: tf.Tensor) -> tf.Tensor:
+    """KL(uniform || p) summed over the length and digit softmaxes of a prediction (length
+    `[batch, L]`, digits `[batch, L, C]`) -> `[batch]`: 0 when every softmax is uniform,
+    the loss of a window that holds no whole number."""
+    floor = 1e-12
+
+    def kl(probs):
+        classes = tf.cast(tf.shape(probs)[-1], probs.dtype)
+        return -tf.reduce_mean(tf.math.log(tf.maximum(probs, floor)), -1) - tf.math.log(classes)
+
+    return kl(length_probs) + tf.reduce_sum(kl(digit_probs), -1)
 
 
 def sequence_errors(predicted_length, predicted_digits, length, digits) -> tf.Tensor:

@@ -1,5 +1,8 @@
+import dataclasses
+
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from dcn_keras import presets
 from dcn_keras.data import sequence_inputs, tfrecords
@@ -18,7 +21,7 @@ def records(tmp_path):
 
 
 def test_training_crops_have_the_crop_size_and_targets(records):
-    config = presets.svhn()
+    config = dataclasses.replace(presets.svhn(), cut_window_share=0.0)
     images, (length, digits) = next(iter(sequence_inputs.crops(records, config, 3, True)))
     assert images.shape == (3, 54, 110, 1)
     # Shuffled: the order depends on the global seed that earlier tests may have set.
@@ -34,3 +37,54 @@ def test_full_images_keep_their_sizes(records):
     examples = sequence_inputs.full_images(records)
     assert [e["image"].shape for e in examples] == [(40, 90, 1), (50, 120, 1), (60, 150, 1)]
     assert sequence_inputs.full_images(records, limit=2)[1]["length"] == 2
+
+
+@pytest.fixture
+def boxed(tmp_path):
+    """Black crops of 48x96 with the number's box (rows 8-40, columns 20-60) solid white:
+    a window's white columns are the part of the number it holds."""
+    path = tmp_path / "boxed.tfrecord"
+    image = np.zeros((48, 96), np.uint8)
+    image[8:40, 20:60] = 255
+    tfrecords.write(path, [tfrecords.serialize_sequence(image, [1, 2], (8, 20, 40, 60))
+                           for _ in range(8)])
+    return path
+
+
+def test_cut_windows_never_hold_the_whole_number(boxed):
+    config = presets.svhn()
+    records = tf.data.TFRecordDataset(str(boxed)).repeat()
+    # The box spans columns 20-60 of 96, so 53-160 of the 128 resized columns.
+    number_width = (60 - 20) * 128 / 96
+    held = []
+    for image, (length, digits) in cut_windows_of(records, config, 200):
+        assert image.shape == (54, 110, 1)
+        assert length == 0 and digits.tolist() == [10] * 5
+        # The second crop's number is blanked: all the ink is the first number's.
+        held.append(int((image[..., 0].max(axis=0) > 0.5).sum()))
+    held = np.array(held)
+    assert held.max() <= (1 - sequence_inputs.CUT) * number_width + 2
+    # Most windows hold part of the number, the others background only.
+    assert 0.6 < (held >= sequence_inputs.CUT * number_width - 2).mean() < 0.95
+    assert (held == 0).any()
+
+
+def cut_windows_of(records, config, count):
+    windows = sequence_inputs.cut_windows(records, config).take(count)
+    return [(image, (int(length), digits)) for image, (length, digits)
+            in windows.as_numpy_iterator()]
+
+
+def test_training_batches_mix_in_cut_windows(boxed):
+    config = presets.svhn()
+    assert config.cut_window_share == 0.25
+    data = sequence_inputs.crops(boxed, config, 4, True)
+    # 3 whole-number crops and 1 cut window per batch: every crop once per epoch.
+    assert data.cardinality() == 3
+    batches = list(data.as_numpy_iterator())
+    lengths = np.concatenate([length for _, (length, _) in batches])
+    assert (lengths == 2).sum() == 8 and (lengths == 0).sum() == 3
+    assert [images.shape[0] for images, _ in batches] == [4, 4, 3]
+    # Validation stays whole numbers only.
+    valid = sequence_inputs.crops(boxed, config, 4, False)
+    assert all((length == 2).all() for _, (length, _) in valid.as_numpy_iterator())

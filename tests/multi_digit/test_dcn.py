@@ -65,13 +65,27 @@ def test_dcn_with_one_patch_is_the_fine_model_on_that_crop(models):
     assert (picked[:, 0] * 3 + picked[:, 1] == flat.argmax(axis=1)).all()
 
 
-def test_k_is_capped_by_the_positions_and_scales_are_averaged(models):
+def test_k_is_capped_by_the_positions_and_scales_are_merged(models):
     coarse, fine = models
-    dcn = multi_digit_dcn.MultiDigitDCN(coarse, fine, num_patches=50, scales=(1.0, 0.75))
-    assert dcn.attend(_images())["positions"].shape == (2, 9, 2)
-    length, digits = dcn.predict_sequence_probabilities(_images())
-    assert length.shape == (2, 5) and digits.shape == (2, 5, 11)
-    np.testing.assert_allclose(tf.reduce_sum(digits, -1), 1.0, atol=1e-5)
+    images = _images()
+    for combination in multi_digit_dcn.COMBINATION:
+        dcn = multi_digit_dcn.MultiDigitDCN(coarse, fine, num_patches=50, scales=(1.0, 0.75),
+                                            combination=combination)
+        assert dcn.attend(images)["positions"].shape == (2, 9, 2)
+        length, digits = dcn.predict_sequence_probabilities(images)
+        assert length.shape == (2, 5) and digits.shape == (2, 5, 11)
+        np.testing.assert_allclose(tf.reduce_sum(digits, -1), 1.0, atol=1e-5)
+        picks = [dcn.picks(dcn.attend(*multi_digit_dcn.rescale(
+            images, multi_digit_dcn.batch_sizes(images), scale, (54, 110))))
+            for scale in dcn.scales]
+        if combination == "inverse_entropy":  # the paper: each scale combined, then averaged
+            expected = [(a + b) / 2 for a, b in zip(dcn.combine(*picks[0]),
+                                                    dcn.combine(*picks[1]))]
+        else:  # one vote over the picks of both scales
+            expected = multi_digit_dcn.sequences.sequence_vote(
+                *(tf.concat(parts, axis=1) for parts in zip(*picks)))
+        np.testing.assert_allclose(length, expected[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(digits, expected[1], rtol=1e-5, atol=1e-6)
 
 
 def test_reading_patches_in_batches_changes_nothing(models):
@@ -141,9 +155,33 @@ def test_images_smaller_than_a_crop_are_padded_not_stretched(models):
 
 def test_composed_dcn_round_trips_as_one_keras_file(models, tmp_path):
     coarse, fine = models
-    dcn = multi_digit_dcn.MultiDigitDCN(coarse, fine, num_patches=2, scales=(1.0, 0.75))
+    dcn = multi_digit_dcn.MultiDigitDCN(coarse, fine, num_patches=2, scales=(1.0, 0.75),
+                                        attention="confidence")
     loaded = run_model_saving_test(dcn, (_images(),), tmp_path, atol=1e-5)
-    assert (loaded.num_patches, loaded.scales) == (2, (1.0, 0.75))
+    assert (loaded.num_patches, loaded.scales, loaded.attention) == (2, (1.0, 0.75),
+                                                                     "confidence")
+
+
+def test_confidence_attention_picks_the_most_certain_coarse_positions(models):
+    coarse, fine = models
+    images = _images(78, 190, 2)
+    dcn = multi_digit_dcn.MultiDigitDCN(coarse, fine, num_patches=3, attention="confidence")
+    length, digits = (p.numpy() for p in
+                      multi_digit_dcn.sequences.probabilities(coarse(images)))
+    entropy = (-(length * np.log(length)).sum(-1)
+               - (digits * np.log(digits)).sum(-1).sum(-1))
+    confidence, mask = dcn.confidence(images)
+    np.testing.assert_allclose(confidence, np.exp(-entropy), rtol=1e-4)
+    assert mask.numpy().all()
+    seen = dcn.attend(images)
+    flat = entropy.reshape(2, -1)
+    for b in range(2):
+        picked = [row * entropy.shape[2] + col for row, col in seen["positions"].numpy()[b]]
+        assert sorted(picked) == sorted(np.argsort(flat[b])[:3].tolist())
+    # The svhn preset's DCN picks by confidence; the paper's saliency is a choice.
+    assert multi_digit_dcn.MultiDigitDCN(coarse, fine).attention == "confidence"
+    with pytest.raises(ValueError, match="attention must be one of"):
+        multi_digit_dcn.MultiDigitDCN(coarse, fine, attention="random")
 
 
 def test_composing_needs_a_coarse_and_a_fine_model(models):

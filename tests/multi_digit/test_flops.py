@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -15,7 +16,11 @@ def test_svhn_counts_layer_by_layer_and_grow_with_the_input():
               + 1024 * 60)
     assert crop["coarse_model"]["total"] == coarse
     assert crop["scales"][0]["patches"] == 1  # k is capped by the positions there are
-    assert crop["dcn"]["total"] == coarse + 1024 * 60 + crop["fine_layers_per_patch"]
+    # Confidence attention (the preset's) reads the coarse output: no backward pass.
+    assert crop["dcn"]["total"] == coarse + crop["fine_layers_per_patch"]
+    # The paper's saliency adds the output layer's backward pass at each position.
+    paper = flops.count(dataclasses.replace(svhn, attention="entropy_gradient"), 6, 54, 110)
+    assert paper["dcn"]["total"] == coarse + 1024 * 60 + crop["fine_layers_per_patch"]
     sizes = [(108, 220), (216, 440), (442, 1083)]
     counts = [flops.count(svhn, 6, *size) for size in sizes]
     for name in ("coarse_model", "fine_model", "dcn"):

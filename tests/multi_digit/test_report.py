@@ -47,16 +47,18 @@ def test_table_2_rows_put_each_models_marks_in_its_rows(monkeypatch):
         "Fine model": [[0, 1, 1, 1], [0, 1, 1, 0], [0, 1, 0, 0]],
         "Soft-attention": [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]],
         "DCN, 4 patches": [[0, 0, 0, 1], [0, 0, 1, 1], [0, 1, 1, 1]],
-        "DCN, 2 patches": [[1, 1, 1, 1], [1, 0, 0, 0], [0, 0, 0, 0]],  # k / 2 per scale
+        # k / 2 per scale
+        "DCN, 2 patches, entropy_gradient": [[1, 1, 1, 1], [1, 0, 0, 0], [0, 0, 0, 0]],
         "DCN, all patches": [[1, 1, 1, 1], [1, 1, 1, 1], [0, 1, 1, 1]],
     }
 
-    def fake(predict, examples, scales, minimum_size, batch_size=8, desc=""):
+    def fake(predict, examples, scales, minimum_size, batch_size=8, desc="", merge=None):
         return np.array(marks[desc], bool)[:, :len(examples)]
 
     monkeypatch.setattr(multi_digit_report, "sequence_wrong_by_scales", fake)
     config = presets.svhn()
-    dcn = MultiDigitDCN(MultiDigitModel(config, "coarse"), MultiDigitModel(config, "fine"), 4)
+    dcn = MultiDigitDCN(MultiDigitModel(config, "coarse"), MultiDigitModel(config, "fine"), 4,
+                        attention="entropy_gradient", combination="inverse_entropy")
     rows = {row["model"]: row for row in multi_digit_report.table_2_rows(
         dcn, examples, (1.0, 0.75, 0.5), all_patches_images=3,
         functions={name: None for name in marks if name.startswith(("C", "F", "S", "DCN, 4"))})}
@@ -77,6 +79,20 @@ def test_table_2_rows_put_each_models_marks_in_its_rows(monkeypatch):
     assert every["paired_difference"] == pytest.approx(2 / 3)
     assert every["paired_difference_standard_error"] == pytest.approx(
         np.std([0, 1, 1], ddof=1) / math.sqrt(3))
+    assert not any("as in the paper" in name for name in rows)
+
+    # The preset's DCN (confidence, vote) also gets the paper's, counted the same way.
+    marks["DCN, 2 patches, confidence"] = marks.pop("DCN, 2 patches, entropy_gradient")
+    marks["DCN, 4 patches, entropy_gradient"] = [[1, 1, 0, 0]]
+    marks["DCN, 2 patches, entropy_gradient"] = [[1, 1, 1, 1], [1, 1, 1, 0], [1, 0, 0, 0]]
+    dcn = MultiDigitDCN(dcn.coarse, dcn.fine, 4)
+    rows = {row["model"]: row for row in multi_digit_report.table_2_rows(
+        dcn, examples, (1.0, 0.75, 0.5),
+        functions={name: None for name in marks if name.startswith(("C", "F", "S", "DCN, 4"))})}
+    assert rows["DCN, 6 patches, 3 scales"]["test_error"] == 0.0
+    paper = "DCN as in the paper"
+    assert [rows[f"{paper}, {k} patches, {n}"]["test_error"]
+            for k, n in ((4, "1 scale"), (4, "2 scales"), (6, "3 scales"))] == [0.5, 0.75, 0.25]
 
 
 def test_batches_group_images_of_similar_size():
@@ -98,6 +114,9 @@ def test_compare_writes_table_2_times_and_patches(tmp_path):
         "DCN, 2 patches per scale, 2 scales", "DCN, 2 patches per scale, 3 scales",
         # The paper's counting: k patches at one scale, k / 2 per scale at more.
         "DCN, 2 patches, 1 scale", "DCN, 2 patches, 2 scales", "DCN, 3 patches, 3 scales",
+        # The preset's DCN (confidence, vote); the paper's, counted the same way.
+        *[f"DCN as in the paper, {k}" for k in (
+            "2 patches, 1 scale", "2 patches, 2 scales", "3 patches, 3 scales")],
         "DCN, all patches, 3 scales"]
     for row in rows:
         assert 0.0 <= row["test_error"] <= 1.0

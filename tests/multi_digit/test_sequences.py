@@ -70,3 +70,51 @@ def test_digit_entropy_and_sequence_errors():
                                         tf.constant([2, 2, 2]),
                                         tf.constant([[1, 2, 10], [1, 2, 10], [1, 2, 10]]))
     assert wrong.numpy().tolist() == [False, True, True]
+
+
+def test_distance_to_uniform_is_the_kl_divergence_from_uniform_softmaxes():
+    uniform = (tf.fill([1, 5], 0.2), tf.fill([1, 5, 11], 1 / 11))
+    np.testing.assert_allclose(sequences.distance_to_uniform(*uniform), [0.0], atol=1e-5)
+    rng = np.random.default_rng(0)
+    length = rng.dirichlet(np.ones(5), size=2).astype(np.float32)
+    digits = rng.dirichlet(np.ones(11), size=(2, 5)).astype(np.float32)
+    expected = (-np.log(length).mean(-1) - np.log(5)
+                + (-np.log(digits).mean(-1) - np.log(11)).sum(-1))
+    np.testing.assert_allclose(sequences.distance_to_uniform(length, digits), expected,
+                               rtol=1e-5)
+    assert (expected > 0).all()
+
+
+def _prediction(sequence, sure):
+    """([1, 5] length, [1, 5, 11] digit) probabilities reading `sequence` with `sure`."""
+    length = np.full(5, (1 - sure) / 4)
+    length[len(sequence) - 1] = sure
+    return tf.constant([length], tf.float32), _one_hot_digits(sequence, sure)
+
+
+def test_sequence_vote_sums_the_probability_of_each_read_sequence():
+    # Two picks read "37" fairly surely, one reads "7" very surely, and one invalid pick
+    # reads "99" most surely of all.
+    reads = [_prediction([3, 7], 0.9), _prediction([3, 7], 0.9), _prediction([7], 0.93),
+             _prediction([9, 9], 0.99)]
+    length = tf.stack([r[0][0] for r in reads])[None]
+    digits = tf.stack([r[1][0] for r in reads])[None]
+    p = [float(tf.exp(sequences.sequence_log_probability(
+        r[0], r[1], tf.constant([n]), tf.constant([s]))[0]))
+        for r, n, s in zip(reads, (2, 2, 1), ([3, 7, 10, 10, 10],) * 2 + ([7, 10, 10, 10, 10],))]
+    assert 2 * p[0] > p[2] > p[0]  # "7" is the surest valid pick, "37" has more votes
+    valid = tf.constant([[1.0, 1.0, 1.0, 0.0]])
+    out_length, out_digits = sequences.sequence_vote(length, digits, valid)
+    n, read = sequences.best_sequence(out_length, out_digits)
+    assert int(n[0]) == 2 and read.numpy()[0].tolist() == [3, 7, 10, 10, 10]
+    # The output is the mean of the picks that voted for the winner.
+    np.testing.assert_allclose(out_digits[0], digits[0, 0], rtol=1e-5)
+    # Invalid picks do not vote: without the two "37" picks, "99" wins.
+    n, read = sequences.best_sequence(*sequences.sequence_vote(
+        length, digits, tf.constant([[0.0, 0.0, 1.0, 1.0]])))
+    assert read.numpy()[0].tolist() == [9, 9, 10, 10, 10]
+    # Averaging the softmaxes, as Eq. 12-14 do, follows the surest pick instead.
+    n, read = sequences.best_sequence(*sequences.soft_attention(length[:, None],
+                                                                digits[:, None],
+                                                                valid[:, None]))
+    assert read.numpy()[0].tolist() != [3, 7, 10, 10, 10]

@@ -49,7 +49,8 @@ def test_every_component_ran_and_wrote_its_artifacts(run):
     assert "val_sequence_error" in kinds["fine"].custom_properties
     evaluation, = _live(store, "ModelEvaluation")
     result = json.loads(pathlib.Path(evaluation.uri, "results.json").read_text())
-    assert len(result["rows"]) == 15 and result["timing"]["images"] == 2
+    # Table 2 with the paper's DCN beside the preset's (confidence attention, vote).
+    assert len(result["rows"]) == 18 and result["timing"]["images"] == 2
     assert pathlib.Path(evaluation.uri, "patches.png").stat().st_size > 1000
     blessing, = _live(store, "ModelBlessing")
     assert pathlib.Path(blessing.uri, "BLESSED").is_file()  # smoke: any gap passes
