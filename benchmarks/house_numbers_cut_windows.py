@@ -1,6 +1,6 @@
 """Fine-tune the coarse and fine models of a `dcn house-numbers` run with cut windows
-(`data.sequence_inputs.cut_windows`: a share of training windows that cut the number,
-target "no whole number", i.e. uniform softmaxes) and compose their DCN, so that the
+(`data.sequence_inputs.cut_windows`: the svhn preset's share of training windows that cut
+the number, target "no whole number", i.e. uniform softmaxes) and compose their DCN, so that the
 recorded models and the fine-tuned ones can be compared on the same test images:
 
     .venv/bin/python benchmarks/house_numbers_cut_windows.py runs/house --out runs/house_cut
@@ -11,7 +11,6 @@ finished epoch; a model that exists is skipped.
 """
 
 import argparse
-import dataclasses
 import pathlib
 
 from dcn_keras import presets, training
@@ -24,15 +23,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=pathlib.Path, help="a `dcn house-numbers --out` folder")
     parser.add_argument("--out", type=pathlib.Path, required=True)
-    parser.add_argument("--share", type=float, default=0.25,
-                        help="share of training windows that cut the number")
     parser.add_argument("--coarse-epochs", type=int, default=2)
     parser.add_argument("--fine-epochs", type=int, default=1)
     parser.add_argument("--learning-rate", type=float, default=3e-4)
     args = parser.parse_args()
     family = presets.family("svhn")
     recipe = family.recipe("paper")
-    config = dataclasses.replace(family.config, cut_window_share=args.share)
+    config = family.config  # the preset's cut_window_share, attention and combination
     (args.out / "models").mkdir(parents=True, exist_ok=True)
     if not (args.out / "data").exists():
         (args.out / "data").symlink_to((args.run / "data").resolve())
@@ -45,7 +42,7 @@ def main() -> None:
         out_path = args.out / "models" / f"{kind}.keras"
         if not out_path.exists():
             recorded = training.load_model(args.run / "models" / f"{kind}.keras", family)
-            model = _build(config, kind, recipe.precision)
+            model = training.build(family, kind, recipe.precision)
             model.set_weights(recorded.get_weights())
             training.fit(model, family, train, valid, epochs, out_path, args.learning_rate,
                          batch_norm_images=recipe.batch_norm_images,
@@ -53,31 +50,18 @@ def main() -> None:
                          epochs_dir=out_path.with_name(f"{kind}_epochs"))
             if recipe.precision != "float32":
                 trained = training.load_model(out_path, family)
-                copy = _build(config, kind, "float32")
+                copy = training.build(family, kind, "float32")
                 copy.set_weights(trained.get_weights())
                 with atomic_path(out_path) as path:
                     copy.save(path)
         # Under the preset's current settings (attention, combination), whatever the
         # file recorded.
-        models[kind] = _build(config, kind, "float32")
+        models[kind] = training.build(family, kind, "float32")
         models[kind].set_weights(training.load_model(out_path, family).get_weights())
     dcn = MultiDigitDCN(models["coarse"], models["fine"], recipe.num_patches, recipe.scales)
     with atomic_path(args.out / "models" / "dcn.keras") as path:
         dcn.save(path)
     print(f"wrote {args.out / 'models'}")
-
-
-def _build(config, kind, precision):
-    import keras
-
-    from dcn_keras.multi_digit.model import MultiDigitModel
-
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
-    try:
-        return MultiDigitModel(config, kind)
-    finally:
-        keras.config.set_dtype_policy(previous)
 
 
 if __name__ == "__main__":
