@@ -1,9 +1,10 @@
 """Table 2 on the test split of a `dcn house-numbers` folder whose models are trained, as its
-report writes it (`multi_digit.report.compare`, the paper recipe's k, scales and timing), with
-no all-patches row and without test_large: the step that wrote the recorded figures in
-docs/house_numbers.md (880 s on 2 cores):
+report writes it (`multi_digit.report.compare`: the paper recipe's k, scales and timing, the
+DCN composed by the family, batch norms folded), without test_large. The step that wrote
+the recorded figures in docs/house_numbers.md:
 
-    .venv/bin/python benchmarks/house_numbers_table2.py runs/house
+    .venv/bin/python benchmarks/house_numbers_table2.py runs/house_cut --all-patches 200 \\
+        --out runs/house_cut/report_folded
 """
 
 import argparse
@@ -18,16 +19,26 @@ from dcn_keras.multi_digit import report
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=pathlib.Path, help="a `dcn house-numbers --out` folder")
+    parser.add_argument("--all-patches", type=int, metavar="N",
+                        help="the all-patches row on the first N test images (about 500 "
+                             "crops per image at 3 scales; default: the recipe's 200)")
+    parser.add_argument("--out", type=pathlib.Path,
+                        help="where the report goes (default: RUN/report)")
     args = parser.parse_args()
     start = time.perf_counter()
     family = presets.family("svhn")
     recipe = family.recipe("paper")
-    dcn = training.load_model(args.run / "models" / "dcn.keras", family)
+    models = args.run / "models"
+    dcn = family.compose(*(training.load_model(models / f"{kind}.keras", family)
+                           for kind in family.model_kinds),
+                         recipe.num_patches, recipe.scales)
     metadata = manifest.load(args.run / "data")
     examples = sequence_inputs.full_images(args.run / "data" / "test.tfrecord")
     out = report.compare(dcn, examples, f"test split of {family.data.describe(metadata)}",
-                         measure.machine_description(), args.run / "report", recipe.largest,
-                         recipe.scales)
+                         measure.machine_description(), args.out or args.run / "report",
+                         recipe.largest, recipe.scales,
+                         recipe.all_patches_images if args.all_patches is None
+                         else args.all_patches)
     print(out["markdown"])
     print(f"{time.perf_counter() - start:.0f} s")
 

@@ -55,7 +55,11 @@ class MultiDigitFamily(Family):
 
     def compose(self, coarse, fine, num_patches=None, scales=None, train=None) -> MultiDigitDCN:
         # Coarse and fine layers end in one space by design (paper 4.2): nothing to fit.
-        return MultiDigitDCN(coarse, fine, num_patches, scales)
+        # Nothing is trained after composition either, so batch norms fold away. Attention
+        # and combination are the family's, whatever older model files recorded.
+        return MultiDigitDCN(coarse.folded(), fine.folded(), num_patches, scales,
+                             attention=self.config.attention,
+                             combination=self.config.combination)
 
     def serving_endpoints(self, model):
         from dcn_keras.multi_digit import serving

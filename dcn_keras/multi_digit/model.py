@@ -3,10 +3,12 @@ trained apart on crops, and the masks that let images of different sizes share a
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import tensorflow as tf
 
-from dcn_keras.core import train_step
+from dcn_keras.core import conv_stack, train_step
 from dcn_keras.core.layers import output_size
 from dcn_keras.multi_digit import networks, sequences
 from dcn_keras.multi_digit.config import MultiDigitConfig
@@ -51,6 +53,18 @@ class MultiDigitModel(keras.Model):
         for layer in body:
             features = layer(features, training=training)
         return features, head(features)
+
+    def folded(self) -> MultiDigitModel:
+        """This model for inference only: its batch normalisations folded into their
+        convolutions (`conv_stack.fold_batch_norm`), so its config says `batch_norm=False`.
+        Same outputs to float rounding, fewer passes over the activations (measured in
+        docs/house_numbers.md). Itself where it has no batch normalisation."""
+        if not self.config.batch_norm:
+            return self
+        model = MultiDigitModel(dataclasses.replace(self.config, batch_norm=False), self.part,
+                                name=self.name)
+        conv_stack.fold_batch_norm(self.network, model.network)
+        return model
 
     def position_mask(self, sizes, map_shape) -> tf.Tensor:
         """`[b, s1, s2]` float: 1 where a map position lies inside its image of

@@ -139,9 +139,8 @@ def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
                                                           examples), 1)]
     if all_patches_images:
         subset = examples[:all_patches_images]
-        # The paper's combination: a vote compares every pair of picks, millions here.
         every = MultiDigitDCN(coarse, fine, ALL_PATCHES, scales,
-                              patch_batch=ALL_PATCHES_BATCH, combination="inverse_entropy")
+                              patch_batch=ALL_PATCHES_BATCH, combination=dcn.combination)
         every_wrong = dcn_wrong_by_scales(every, subset, scales, batch_size=1,
                                           desc="DCN, all patches")[-1]
         reference = paper[-1][:len(subset)]

@@ -81,17 +81,24 @@ def sequence_vote(length: tf.Tensor, digits: tf.Tensor,
     n, sequence = best_sequence(flat_length, flat_digits)
     log_p = tf.reshape(sequence_log_probability(flat_length, flat_digits, n, sequence),
                        shape[:2])
-    n, sequence = tf.reshape(n, shape[:2]), tf.reshape(sequence, shape)
     log_p = tf.where(valid > 0, log_p, -1e30)
     # Relative to the best, so that votes do not underflow.
     weight = tf.exp(log_p - tf.reduce_max(log_p, axis=1, keepdims=True)) * tf.cast(
         valid > 0, log_p.dtype)
-    same = tf.logical_and(tf.equal(n[:, :, None], n[:, None, :]),
-                          tf.reduce_all(tf.equal(sequence[:, :, None], sequence[:, None, :]),
-                                        axis=-1))
-    votes = tf.reduce_sum(tf.where(same, weight[:, None, :], 0.0), axis=-1)
+    # Picks vote together when their (length, sequence) are equal: one integer key each,
+    # grouped by tf.unique, so that memory grows with P, not P^2 (every position of a
+    # large image is thousands of picks).
+    classes = tf.cast(tf.shape(digits)[-1], tf.int64)
+    keys = (tf.cast(n, tf.int64) + tf.cast(shape[2] + 1, tf.int64) * tf.reduce_sum(
+        tf.cast(sequence, tf.int64) * classes ** tf.range(tf.cast(shape[2], tf.int64)), -1))
+    span = tf.cast(shape[2] + 1, tf.int64) * classes ** tf.cast(shape[2], tf.int64)
+    keys = tf.reshape(keys, shape[:2]) + tf.range(tf.cast(shape[0], tf.int64))[:, None] * span
+    _, group = tf.unique(tf.reshape(keys, [-1]))
+    group = tf.reshape(group, shape[:2])
+    votes = tf.gather(tf.math.unsorted_segment_sum(weight, group, tf.size(keys)), group)
     winner = tf.argmax(tf.where(valid > 0, votes, -1.0), axis=1, output_type=tf.int32)
-    agree = tf.cast(tf.gather(same, winner, batch_dims=1), weight.dtype) * weight
+    agree = tf.cast(tf.equal(group, tf.gather(group, winner[:, None], batch_dims=1)),
+                    weight.dtype) * weight
     agree /= tf.maximum(tf.reduce_sum(agree, axis=1, keepdims=True), 1e-30)
     return (tf.reduce_sum(agree[..., None] * length, 1),
             tf.reduce_sum(agree[..., None, None] * digits, 1))

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
@@ -26,3 +28,38 @@ def test_a_window_without_a_whole_number_is_trained_towards_uniform_softmaxes():
     wrong = sequences.sequence_errors(*predicted, tf.gather(length, whole),
                                       tf.gather(digits, whole))
     np.testing.assert_allclose(error, tf.reduce_mean(tf.cast(wrong, tf.float32)))
+
+
+def test_a_folded_model_reads_images_as_the_trained_one():
+    model = MultiDigitModel(presets.svhn(), "fine")
+    rng = np.random.default_rng(0)
+    for layer in model.network.layers:
+        if "_bn" in layer.name:
+            n = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(0, 0.5, n),
+                               rng.normal(0, 0.5, n), rng.uniform(0.5, 2, n)])
+    folded = model.folded()
+    assert folded.config.batch_norm is False and folded.part == "fine"
+    assert folded.folded() is folded
+    images = tf.random.stateless_uniform([2, 70, 130, 1], [3, 4])
+    sizes = tf.constant([[70, 130], [60, 110]])
+    for want, have in zip(model.predict_sequence_probabilities(images, sizes),
+                          folded.predict_sequence_probabilities(images, sizes), strict=True):
+        np.testing.assert_allclose(have, want, atol=1e-4)
+
+
+def test_the_composed_dcn_runs_folded_models_and_loads_back(tmp_path):
+    from dcn_keras import training
+
+    family = presets.family("svhn")
+    # Model files written before the preset changed its attention record the old one.
+    older = dataclasses.replace(family.config, attention="entropy_gradient",
+                                combination="inverse_entropy")
+    dcn = family.compose(*(MultiDigitModel(older, kind) for kind in ("coarse", "fine")),
+                         num_patches=2)
+    assert not dcn.coarse.config.batch_norm and not dcn.fine.config.batch_norm
+    assert (dcn.attention, dcn.combination) == (family.config.attention,
+                                                family.config.combination)
+    dcn.save(tmp_path / "dcn.keras")
+    loaded = training.load_model(tmp_path / "dcn.keras", family)
+    assert loaded.fine.config == dcn.fine.config

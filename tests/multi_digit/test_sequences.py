@@ -118,3 +118,32 @@ def test_sequence_vote_sums_the_probability_of_each_read_sequence():
                                                                 digits[:, None],
                                                                 valid[:, None]))
     assert read.numpy()[0].tolist() != [3, 7, 10, 10, 10]
+
+
+def test_sequence_vote_groups_equal_reads_within_each_example_only():
+    # Picks drawn from few sequences, so that many agree, in several examples at once.
+    rng = np.random.default_rng(0)
+    pool = [[3, 7], [7], [3, 7, 1], [9]]
+    picks = [[pool[i] for i in rng.integers(0, len(pool), 9)] for _ in range(3)]
+    sure = rng.uniform(0.6, 0.95, (3, 9))
+    reads = [[_prediction(p, s) for p, s in zip(row, ss)] for row, ss in zip(picks, sure)]
+    length = tf.constant([[r[0][0].numpy() for r in row] for row in reads])
+    digits = tf.constant([[r[1][0].numpy() for r in row] for row in reads])
+    valid = tf.constant(np.maximum(rng.integers(0, 2, (3, 9)), np.eye(3, 9)), tf.float32)
+    out_length, out_digits = sequences.sequence_vote(length, digits, valid)
+    for b in range(3):
+        # The definition: each valid pick votes for its read with its probability; the
+        # output is the weighted mean of the winners' predictions.
+        p = np.exp(sequences.sequence_log_probability(
+            length[b], digits[b], tf.constant([len(s) for s in picks[b]]),
+            tf.constant([s + [10] * (5 - len(s)) for s in picks[b]])).numpy())
+        p = p * valid.numpy()[b]
+        votes = {}
+        for read, weight in zip(map(tuple, picks[b]), p):
+            votes[read] = votes.get(read, 0.0) + weight
+        winner = max(votes, key=votes.get)
+        agree = np.array([tuple(read) == winner for read in picks[b]]) * p
+        np.testing.assert_allclose(out_digits[b], np.tensordot(agree / agree.sum(),
+                                                               digits[b], 1), rtol=1e-4)
+        np.testing.assert_allclose(out_length[b], agree / agree.sum() @ length[b].numpy(),
+                                   rtol=1e-4)
