@@ -47,9 +47,10 @@ def test_data_without_mnist_says_what_to_pass(tmp_path, capsys):
 def test_house_numbers_experiment_end_to_end_on_tiny_data(house_numbers, mnist_dir, capsys):
     result = json.loads((house_numbers / "report" / "results.json").read_text())
     # 3 x 3 baseline rows, the DCN with k per scale at 2 and 3 scales, the DCN as the paper
-    # counts it at 1-3 scales, and so with the paper's attention and combination (the paper
-    # profile has no all-patches row: smoke has it).
-    assert len(result["rows"]) == 17 and "MNIST house numbers" in result["data"]
+    # counts it at 1-3 scales, and so with the paper's attention and combination, and the
+    # all-patches row (on test only).
+    assert len(result["rows"]) == 18 and "MNIST house numbers" in result["data"]
+    assert result["rows"][-1]["patches"] == "all"
     large = json.loads((house_numbers / "report" / "test_large" / "results.json").read_text())
     assert len(large["rows"]) == 17 and large["test_images"] == 3
     for name in ("coarse", "fine", "dcn"):
