@@ -16,7 +16,6 @@ import pathlib
 from dcn_keras import presets, training
 from dcn_keras.atomic import atomic_path
 from dcn_keras.data import sequence_inputs
-from dcn_keras.multi_digit.dcn import MultiDigitDCN
 
 
 def main() -> None:
@@ -54,11 +53,9 @@ def main() -> None:
                 copy.set_weights(trained.get_weights())
                 with atomic_path(out_path) as path:
                     copy.save(path)
-        # Under the preset's current settings (attention, combination), whatever the
-        # file recorded.
-        models[kind] = training.build(family, kind, "float32")
-        models[kind].set_weights(training.load_model(out_path, family).get_weights())
-    dcn = MultiDigitDCN(models["coarse"], models["fine"], recipe.num_patches, recipe.scales)
+        models[kind] = training.load_model(out_path, family)
+    # Under the preset's attention and combination, whatever the files recorded.
+    dcn = family.compose(models["coarse"], models["fine"], recipe.num_patches, recipe.scales)
     with atomic_path(args.out / "models" / "dcn.keras") as path:
         dcn.save(path)
     print(f"wrote {args.out / 'models'}")
