@@ -11,6 +11,15 @@ writes `<study>/<lever>/results.json`:
   `--epochs` epochs.
 - `nobridge`: the composed DCN without its bridge (coarse layers of the coarse model, fine
   and top layers of the fine model), fine-tuned end to end for `--epochs` epochs.
+- `regressed`: the composed DCN without a bridge whose coarse layers were first trained
+  for `REGRESS_EPOCHS` to output the fine model's vectors everywhere
+  (`compose.fit_coarse_layers`, no labels), then fine-tuned end to end for `--epochs`
+  epochs; the start is kept as `<study>/starts/regressed_s<seed>.keras`.
+- `distilled`: `regressed`, with the fine model of the seed as teacher
+  (`core.distillation`, weight `DISTILLATION_WEIGHT`).
+- `bridge`: no end-to-end training; the composed DCN's bridge fitted further by
+  distillation from the fine model for `--epochs` epochs (`compose.distill_bridge`, no
+  labels, coarse and fine models frozen), scored on the test split at k = 1 ... 32.
 - `shrink`: no training; the composed DCN's bridge B shrunk toward the mean fine vector mu,
   a * B(x) + (1 - a) * mu, scored on `--split` at k = 8, 16, 32 for a in 1, 0.75, 0.5, 0.25.
 
@@ -22,6 +31,7 @@ import json
 import math
 import pathlib
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -30,24 +40,65 @@ from dcn_keras.cluttered_mnist import compose, evaluation
 
 SEEDS = (0, 1, 2)
 TEST_BATCH = 100
+REGRESS_EPOCHS = 3
+DISTILLATION_WEIGHT = 0.5
 
 
 def _train(family, study, lever, out, seed, epochs) -> pathlib.Path:
     """The lever's DCN of `seed` in `out`, trained unless already there."""
     models = study / "models"
     recipe = family.recipe("paper").replace(batch_size=32, seed=seed, epochs=epochs)
-    start = None
+    start = teacher = None
     if lever == "tuned":
         start = training.load_model(models / f"composed_s{seed}.keras", family)
-    elif lever == "nobridge":
-        start = compose.compose(training.load_model(models / f"coarse_s{seed}.keras", family),
-                                training.load_model(models / f"fine_s{seed}.keras", family),
-                                family.config, None, 8)
+    elif lever in ("nobridge", "regressed", "distilled"):
+        start = _no_bridge_start(family, study, lever, seed, recipe)
+    if lever == "distilled":
+        recipe = recipe.replace(distillation_weight=DISTILLATION_WEIGHT)
+        teacher = training.load_model(models / f"fine_s{seed}.keras", family)
     path = out / f"dcn_s{seed}.keras"
     if not path.exists():
         experiments.train_model(family, "dcn", study / "data", path, recipe, verbose=2,
-                                start=start)
+                                start=start, teacher=teacher)
     return path
+
+
+def _no_bridge_start(family, study, lever, seed, recipe):
+    models = study / "models"
+    coarse = training.load_model(models / f"coarse_s{seed}.keras", family)
+    fine = training.load_model(models / f"fine_s{seed}.keras", family)
+    start = compose.compose(coarse, fine, family.config, None, 8)
+    if lever == "nobridge":
+        return start
+    path = study / "starts" / f"regressed_s{seed}.keras"
+    if path.exists():
+        return training.load_model(path, family)
+    keras.utils.set_random_seed(seed)
+    train, _ = family.datasets(study / "data" / "train.tfrecord",
+                               study / "data" / "valid.tfrecord", recipe.batch_size, seed)
+    start.coarse.set_weights(
+        compose.fit_coarse_layers(coarse, fine, train, REGRESS_EPOCHS).get_weights())
+    with atomic.atomic_path(path) as tmp:
+        start.save(tmp)
+    return start
+
+
+def _distilled_bridge(family, study, out, seed, epochs) -> dict:
+    path = out / f"composed_s{seed}.keras"
+    if not path.exists():
+        models = study / "models"
+        dcn = training.load_model(models / f"composed_s{seed}.keras", family)
+        fine = training.load_model(models / f"fine_s{seed}.keras", family)
+        keras.utils.set_random_seed(seed)
+        train, _ = family.datasets(study / "data" / "train.tfrecord",
+                                   study / "data" / "valid.tfrecord", 32, seed)
+        compose.distill_bridge(dcn, fine, train, epochs, seed=seed)
+        with atomic.atomic_path(path) as tmp:
+            dcn.save(tmp)
+    test = family.test_dataset(study / "data" / "test.tfrecord", TEST_BATCH)
+    curve = evaluation.error_versus_patches(training.load_model(path, family), test)
+    print(seed, curve, flush=True)
+    return {"test_error_versus_patches": curve}
 
 
 def _shrunk_errors(family, study, seed, split) -> dict:
@@ -70,7 +121,8 @@ def _shrunk_errors(family, study, seed, split) -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("study", type=pathlib.Path)
-    parser.add_argument("lever", choices=("scratch", "tuned", "nobridge", "shrink"))
+    parser.add_argument("lever", choices=("scratch", "tuned", "nobridge", "regressed",
+                                          "distilled", "bridge", "shrink"))
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--split", default="valid", choices=("valid", "test"))
     args = parser.parse_args(argv)
@@ -82,6 +134,8 @@ def main(argv=None) -> None:
     for seed in SEEDS:
         if args.lever == "shrink":
             results[seed] = _shrunk_errors(family, args.study, seed, args.split)
+        elif args.lever == "bridge":
+            results[seed] = _distilled_bridge(family, args.study, out, seed, args.epochs)
         else:
             path = _train(family, args.study, args.lever, out, seed, args.epochs)
             test = family.test_dataset(args.study / "data" / "test.tfrecord", TEST_BATCH)

@@ -48,10 +48,13 @@ class Family:
     def train_options(self, kind: str, recipe: Recipe) -> dict:
         """`training.train` keyword arguments of `kind` under `recipe`."""
         dcn = kind in self.dcn_kinds
-        return {"epochs": (recipe.dcn_epochs or recipe.epochs) if dcn else recipe.epochs,
-                "learning_rate": recipe.learning_rate, "precision": recipe.precision,
-                "batch_norm_images": recipe.batch_norm_images,
-                "num_patches": recipe.num_patches, "hint_weight": recipe.hint_weight}
+        options = {"epochs": (recipe.dcn_epochs or recipe.epochs) if dcn else recipe.epochs,
+                   "learning_rate": recipe.learning_rate, "precision": recipe.precision,
+                   "batch_norm_images": recipe.batch_norm_images,
+                   "num_patches": recipe.num_patches, "hint_weight": recipe.hint_weight}
+        if dcn and recipe.distillation_weight is not None:
+            options["distillation_weight"] = recipe.distillation_weight
+        return options
 
     def check_kind(self, kind: str) -> None:
         if kind not in self.model_kinds:

@@ -24,6 +24,9 @@ class Recipe:
     learning_rate: float = 1e-3
     num_patches: int | None = None  # k; None: the preset's
     hint_weight: float | None = None  # DCN with hints; None: the preset's
+    # Cluttered MNIST DCN kinds: the fine model's share in the target (`core.distillation`,
+    # with `experiments.train_model(teacher=...)`); None: labels alone
+    distillation_weight: float | None = None
     dcn_epochs: int | None = None  # epochs of the DCN trainers; None: `epochs`
     precision: str = "float32"  # "bfloat16": mixed precision training (AVX512-BF16 / GPU)
     # Re-estimate batch normalisation statistics on this many training images before each

@@ -177,3 +177,15 @@ def test_training_keeps_every_epochs_weights_for_learning_curves(tmp_path):
     trained = keras.models.load_model(tmp_path / "coarse.keras", compile=False)
     for a, b in zip(model.get_weights(), trained.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_distillation_needs_both_a_teacher_and_its_weight(family, tmp_path):
+    from dcn_keras import experiments
+
+    recipe = family.recipe("smoke")
+    with pytest.raises(ValueError, match="both a teacher model and"):
+        experiments.train_model(family, "dcn", tmp_path, tmp_path / "dcn.keras",
+                                recipe.replace(distillation_weight=0.5))
+    with pytest.raises(ValueError, match="both a teacher model and"):
+        experiments.train_model(family, "dcn", tmp_path, tmp_path / "dcn.keras", recipe,
+                                teacher=family.build("fine"))

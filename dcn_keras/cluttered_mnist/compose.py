@@ -20,13 +20,15 @@ import tensorflow as tf
 
 from dcn_keras.cluttered_mnist.config import DCNConfig
 from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
-from dcn_keras.core import linear_map
+from dcn_keras.core import distillation, linear_map, refine, saliency
 
 # On the quick-demo models a 3 x 3 neighbourhood explained 0.79 of the fine vectors' variance
 # where one coarse vector explained 0.52, and 5 x 5 (0.83) added little for 2.8x the
 # multiplications (docs/cluttered_mnist.md#composition-and-fine-tuning).
 BRIDGE_WINDOW = 3
 FIT_IMAGES = 2000
+# The numbers of refined patches that `distill_bridge` fits the bridge for, one per batch.
+DISTILL_PATCHES = (0, 4, 8, 16, 32)
 
 
 def _part(model: keras.Model, name: str, role: str) -> keras.Model:
@@ -52,6 +54,83 @@ def fit_bridge(coarse_model: keras.Model, fine_model: keras.Model, images,
     maps = tf.function(lambda batch: (coarse(batch, training=False), fine(batch)))
     batches = images.unbatch().take(limit).batch(100)
     return linear_map.fit((maps(_images(batch)) for batch in batches), window)
+
+
+def fit_coarse_layers(coarse_model: keras.Model, fine_model: keras.Model, images,
+                      epochs: int, learning_rate: float = 1e-3) -> keras.Sequential:
+    """A copy of `coarse_model`'s coarse layers trained to output, at every position, the
+    fine vector of `fine_model` there (squared error, Adam with cosine decay, `epochs`
+    passes over `images`, a dataset of `[batch, H, W, C]` images or `(images, labels)`
+    batches; labels are not used). A composed DCN with these coarse layers needs no bridge,
+    so it costs what a DCN trained from scratch costs; its coarse vectors explain less of
+    the fine vectors' variance than a bridge's (receptive field 11 pixels, not 19), which
+    end-to-end fine-tuning then makes up for (docs/cluttered_mnist.md)."""
+    source, fine = _part(coarse_model, "coarse", "coarse"), fine_map(fine_model)
+    coarse = keras.models.clone_model(source)
+    coarse.set_weights(source.get_weights())
+    batches = sum(1 for _ in images)
+    optimizer = keras.optimizers.Adam(
+        keras.optimizers.schedules.CosineDecay(learning_rate, max(1, epochs * batches)))
+
+    @tf.function
+    def step(batch):
+        target = fine(batch)
+        with tf.GradientTape() as tape:
+            error = tf.square(coarse(batch, training=True) - target)
+            loss = tf.reduce_mean(tf.reduce_sum(error, axis=-1))
+        gradients = tape.gradient(loss, coarse.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, coarse.trainable_variables))
+        return loss
+
+    progress = keras.utils.Progbar(epochs * batches, stateful_metrics=["loss"])
+    for _ in range(epochs):
+        for batch in images:
+            progress.add(1, [("loss", float(step(_images(batch))))])
+    return coarse
+
+
+def distill_bridge(dcn: DynamicCapacityNetwork, fine_model: keras.Model, images,
+                   epochs: int, learning_rate: float = 1e-3, seed: int = 0) -> None:
+    """Fit the bridge of the composed `dcn` further, in place, so that the DCN predicts what
+    `fine_model` predicts: KL(fine model || DCN), both at temperature 1, with k drawn per
+    batch from `DISTILL_PATCHES` (the selection held fixed), Adam with cosine decay for
+    `epochs` passes over `images` (`[batch, H, W, C]` images or `(images, labels)`
+    batches; labels are not used). Only the bridge trains: the coarse and fine models stay
+    as they were trained. The least-squares bridge matches the fine vectors on average,
+    where a small error can still change what the fine model's top layers read; this fits
+    the bridge to what they read."""
+    if dcn.bridge_network is None:
+        raise ValueError("distill_bridge needs a composed DCN with a bridge.")
+    variables = dcn.bridge_network.trainable_variables
+    batches = sum(1 for _ in images)
+    optimizer = keras.optimizers.Adam(
+        keras.optimizers.schedules.CosineDecay(learning_rate, max(1, epochs * batches)))
+
+    def logits(batch, k):
+        bridged = dcn.coarse_features(batch)
+        if k == 0:
+            return dcn.top(bridged, training=False)
+        positions = saliency.top_k_positions(dcn.coarse_saliency(bridged)[0], k)
+        fine = dcn.fine_vectors(dcn.cut_patches(batch, positions))
+        return dcn.top(refine.refine(bridged, fine, positions), training=False)
+
+    def make_step(k):
+        @tf.function
+        def step(batch):
+            teacher = fine_model(batch, training=False)
+            with tf.GradientTape() as tape:
+                loss = distillation.distillation_loss(teacher, logits(batch, k), 1.0)
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return loss
+        return step
+
+    steps = {k: make_step(k) for k in DISTILL_PATCHES}
+    draws = np.random.default_rng(seed).choice(DISTILL_PATCHES, size=epochs * batches)
+    progress = keras.utils.Progbar(epochs * batches, stateful_metrics=["kl"])
+    for epoch in range(epochs):
+        for index, batch in enumerate(images):
+            k = int(draws[epoch * batches + index])
+            progress.add(1, [("kl", float(steps[k](_images(batch))))])
 
 
 def compose(coarse_model: keras.Model, fine_model: keras.Model, config: DCNConfig,

@@ -29,7 +29,8 @@ class ClutteredMnistFamily(Family):
 
         return cluttered_mnist
 
-    def build(self, kind, num_patches=None, hint_weight=None, start=None) -> keras.Model:
+    def build(self, kind, num_patches=None, hint_weight=None, start=None,
+              distillation_weight=None) -> keras.Model:
         self.check_kind(kind)
         if start is not None and kind not in self.dcn_kinds:
             raise ValueError(f"Only DCN kinds ({', '.join(self.dcn_kinds)}) start from a "
@@ -41,7 +42,8 @@ class ClutteredMnistFamily(Family):
         if kind == "dcn_no_hints":
             hint_weight = 0.0
         dcn = DynamicCapacityNetwork(self.config, num_patches, hint_weight, name=kind,
-                                     bridge=getattr(start, "bridge", 0))
+                                     bridge=getattr(start, "bridge", 0),
+                                     distillation_weight=distillation_weight or 0.0)
         if start is not None:
             if not isinstance(start, DynamicCapacityNetwork):
                 raise ValueError(f"A {kind} starts from a composed DCN (`dcn compose`), got "

@@ -117,3 +117,58 @@ def test_a_dcn_fine_tuned_end_to_end_starts_from_the_composed_model(parts, image
     changed = [not np.array_equal(a, b) for a, b in zip(tuned.get_weights(),
                                                          composed.get_weights(), strict=True)]
     assert any(changed)
+
+
+def test_coarse_layers_fitted_to_the_fine_vectors_come_closer_to_them(parts):
+    import keras
+
+    from dcn_keras.core import linear_map
+
+    _, coarse, fine, train, _ = parts
+    before = [w.copy() for w in coarse.get_layer("coarse").get_weights()]
+    fitted = compose.fit_coarse_layers(coarse, fine, train, epochs=40, learning_rate=1e-2)
+    fine_vectors = compose.fine_map(fine)
+    images = np.concatenate([batch for batch, _ in train])
+
+    def r2(layers):
+        return linear_map.r2_score(layers(images, training=True), fine_vectors(images))
+
+    # The coarse model itself is left as it was.
+    for a, b in zip(coarse.get_layer("coarse").get_weights(), before, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # Batch statistics on both sides (80 steps leave the moving averages near their start),
+    # on a copy, so that the coarse model's statistics stay as they are.
+    original = keras.models.clone_model(coarse.get_layer("coarse"))
+    original.set_weights(before)
+    assert r2(fitted) > r2(original) + 0.1
+
+
+def test_distilling_the_bridge_brings_the_composed_dcn_closer_to_the_fine_model(parts):
+    import keras
+
+    from dcn_keras.core import distillation
+
+    config, coarse, fine, train, bridge = parts
+    # A fine model with less uniform predictions than an untrained one, whose
+    # vectors, and so whose bridge, are the fixture's.
+    fine = keras.models.clone_model(fine)
+    fine.set_weights(parts[2].get_weights())
+    logits = fine.get_layer("top").get_layer("top_logits")
+    logits.set_weights([logits.get_weights()[0] * 10, logits.get_weights()[1]])
+    dcn = compose.compose(coarse, fine, config, bridge, num_patches=4)
+    frozen = [w.copy() for part in (dcn.coarse, dcn.fine, dcn.top) for w in part.get_weights()]
+    batch = np.concatenate([batch for batch, _ in train])
+
+    def kl():
+        return float(distillation.distillation_loss(fine(batch), dcn.top(
+            dcn.coarse_features(batch), training=False), 1.0))
+
+    before = kl()
+    compose.distill_bridge(dcn, fine, train, epochs=30)
+    assert kl() < 0.5 * before
+    after = [w for part in (dcn.coarse, dcn.fine, dcn.top) for w in part.get_weights()]
+    for a, b in zip(after, frozen, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(dcn.bridge_network.get_weights()[0], bridge.kernel)
+    with pytest.raises(ValueError, match="needs a composed DCN with a bridge"):
+        compose.distill_bridge(compose.compose(coarse, fine, config, None), fine, train, 1)
