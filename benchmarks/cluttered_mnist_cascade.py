@@ -13,7 +13,6 @@ test-set average: the DCN's at k, plus the fine model's on the handed-over share
 
 import argparse
 import json
-import math
 import pathlib
 import statistics
 
@@ -36,10 +35,6 @@ def _probabilities(model, dataset, k=None):
     return np.concatenate(probabilities), np.concatenate(labels)
 
 
-def _se(error: float, count: int) -> float:
-    return math.sqrt(error * (1 - error) / count)
-
-
 def seed_rows(family, study, seed, model_name, ks, shares) -> dict:
     """{"fine", "dcn k=..", "k=.. q=..": {test_error, standard_error, handed_over,
     multiplications_relative}} for one seed."""
@@ -52,7 +47,8 @@ def seed_rows(family, study, seed, model_name, ks, shares) -> dict:
     fine_test, labels = _probabilities(fine, test)
     count = len(labels)
     fine_error = float(np.mean(fine_test.argmax(1) != labels))
-    rows = {"fine": {"test_error": fine_error, "standard_error": _se(fine_error, count),
+    rows = {"fine": {"test_error": fine_error,
+                     "standard_error": measure.standard_error(fine_error, count),
                      "handed_over": 1.0, "multiplications_relative": 1.0}}
     for k in ks:
         dcn_valid, _ = _probabilities(dcn, valid, k)
@@ -65,7 +61,7 @@ def seed_rows(family, study, seed, model_name, ks, shares) -> dict:
             error = float(np.mean(predicted != labels))
             rows[f"k={k} q={share}"] = {
                 "k": k, "validation_share": share, "threshold": threshold,
-                "test_error": error, "standard_error": _se(error, count),
+                "test_error": error, "standard_error": measure.standard_error(error, count),
                 "handed_over": float(np.mean(handed)),
                 "multiplications_relative": own + float(np.mean(handed))}
             print(seed, f"k={k} q={share}", rows[f"k={k} q={share}"], flush=True)

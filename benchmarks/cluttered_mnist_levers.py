@@ -28,14 +28,13 @@ writes `<study>/<lever>/results.json`:
 
 import argparse
 import json
-import math
 import pathlib
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from dcn_keras import atomic, experiments, presets, training
+from dcn_keras import atomic, experiments, measure, presets, training
 from dcn_keras.cluttered_mnist import compose, evaluation
 
 SEEDS = (0, 1, 2)
@@ -63,19 +62,24 @@ def _train(family, study, lever, out, seed, epochs) -> pathlib.Path:
     return path
 
 
+def _training_batches(family, study, batch_size, seed):
+    """The study's shuffled training batches, after seeding every generator with `seed`."""
+    keras.utils.set_random_seed(seed)
+    return family.datasets(study / "data" / "train.tfrecord",
+                           study / "data" / "valid.tfrecord", batch_size, seed)[0]
+
+
 def _no_bridge_start(family, study, lever, seed, recipe):
+    path = study / "starts" / f"regressed_s{seed}.keras"
+    if lever != "nobridge" and path.exists():
+        return training.load_model(path, family)
     models = study / "models"
     coarse = training.load_model(models / f"coarse_s{seed}.keras", family)
     fine = training.load_model(models / f"fine_s{seed}.keras", family)
     start = compose.compose(coarse, fine, family.config, None, 8)
     if lever == "nobridge":
         return start
-    path = study / "starts" / f"regressed_s{seed}.keras"
-    if path.exists():
-        return training.load_model(path, family)
-    keras.utils.set_random_seed(seed)
-    train, _ = family.datasets(study / "data" / "train.tfrecord",
-                               study / "data" / "valid.tfrecord", recipe.batch_size, seed)
+    train = _training_batches(family, study, recipe.batch_size, seed)
     start.coarse.set_weights(
         compose.fit_coarse_layers(coarse, fine, train, REGRESS_EPOCHS).get_weights())
     with atomic.atomic_path(path) as tmp:
@@ -89,10 +93,8 @@ def _distilled_bridge(family, study, out, seed, epochs) -> dict:
         models = study / "models"
         dcn = training.load_model(models / f"composed_s{seed}.keras", family)
         fine = training.load_model(models / f"fine_s{seed}.keras", family)
-        keras.utils.set_random_seed(seed)
-        train, _ = family.datasets(study / "data" / "train.tfrecord",
-                                   study / "data" / "valid.tfrecord", 32, seed)
-        compose.distill_bridge(dcn, fine, train, epochs, seed=seed)
+        compose.distill_bridge(dcn, fine, _training_batches(family, study, 32, seed), epochs,
+                               seed=seed)
         with atomic.atomic_path(path) as tmp:
             dcn.save(tmp)
     test = family.test_dataset(study / "data" / "test.tfrecord", TEST_BATCH)
@@ -143,7 +145,7 @@ def main(argv=None) -> None:
                 evaluation.inference_function(training.load_model(path, family)), test)
             count = sum(int(labels.shape[0]) for _, labels in test)
             results[seed] = {"test_error": error,
-                             "standard_error": math.sqrt(error * (1 - error) / count)}
+                             "standard_error": measure.standard_error(error, count)}
             print(seed, results[seed], flush=True)
         with atomic.atomic_path(out / "results.json") as path:
             path.write_text(json.dumps(results, indent=2))

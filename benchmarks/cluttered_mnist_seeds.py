@@ -25,13 +25,9 @@ from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
 NAME = re.compile(r"(?P<name>.+)_s(?P<seed>\d+)\.keras$")
 
 
-def binomial_se(error: float, count: int) -> float:
-    return math.sqrt(error * (1 - error) / count)
-
-
 def score(model, test, count: int) -> dict:
     row = {"test_error": evaluation.error_rate(evaluation.inference_function(model), test)}
-    row["standard_error"] = binomial_se(row["test_error"], count)
+    row["standard_error"] = measure.standard_error(row["test_error"], count)
     if isinstance(model, DynamicCapacityNetwork):
         row["num_patches"] = model.num_patches
         row["error_versus_patches"] = evaluation.error_versus_patches(model, test)

@@ -115,7 +115,7 @@ def main() -> None:
                                            desc=f"{attention}, {combination}")[-1]
         errors[f"{attention}, {combination}"] = {
             "test_error": float(wrong.mean()),
-            "standard_error": report.standard_error(float(wrong.mean()), len(wrong))}
+            "standard_error": measure.standard_error(float(wrong.mean()), len(wrong))}
     result = {"run": str(args.run), "test_images": len(examples), "patches_per_scale":
               args.patches, "scales": list(scales), "machine": measure.machine_description(),
               "window_holds_number_at_nearest_scale": {

@@ -37,7 +37,7 @@ def main() -> None:
         wrong = report.sequence_wrong_by_scales(predict, examples, scales,
                                                 family.config.crop_size, desc=name)
         errors[name] = [{"scales": n, "test_error": float(marks.mean()),
-                         "standard_error": report.standard_error(float(marks.mean()),
+                         "standard_error": measure.standard_error(float(marks.mean()),
                                                                  len(marks))}
                         for n, marks in enumerate(wrong, 1)]
     text = json.dumps({"machine": measure.machine_description(), "images": len(examples),

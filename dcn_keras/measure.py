@@ -1,7 +1,9 @@
-"""The one timer: functions called side by side, interleaved, medians; and the machine."""
+"""The one timer: functions called side by side, interleaved, medians; the machine; and the
+standard error of a measured error rate."""
 
 from __future__ import annotations
 
+import math
 import os
 import pathlib
 import platform
@@ -89,3 +91,8 @@ def machine_description() -> str:
     device = f"{len(gpus)} GPU" if gpus else "no GPU"
     return (f"{os.cpu_count()} CPU cores ({cpu_name()}, {cpu_features()}), {device}, "
             f"TensorFlow {tf.__version__}, Python {platform.python_version()}")
+
+
+def standard_error(error: float, images: int) -> float:
+    """The binomial standard error of an error rate measured on `images` images."""
+    return math.sqrt(error * (1 - error) / images) if images else 0.0

@@ -68,24 +68,20 @@ def fit_coarse_layers(coarse_model: keras.Model, fine_model: keras.Model, images
     source, fine = _part(coarse_model, "coarse", "coarse"), fine_map(fine_model)
     coarse = keras.models.clone_model(source)
     coarse.set_weights(source.get_weights())
-    batches = sum(1 for _ in images)
-    optimizer = keras.optimizers.Adam(
-        keras.optimizers.schedules.CosineDecay(learning_rate, max(1, epochs * batches)))
 
-    @tf.function
-    def step(batch):
-        target = fine(batch)
-        with tf.GradientTape() as tape:
-            error = tf.square(coarse(batch, training=True) - target)
-            loss = tf.reduce_mean(tf.reduce_sum(error, axis=-1))
-        gradients = tape.gradient(loss, coarse.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, coarse.trainable_variables))
-        return loss
+    def make_step(optimizer, _):
+        @tf.function
+        def step(batch):
+            target = fine(batch)
+            with tf.GradientTape() as tape:
+                error = tf.square(coarse(batch, training=True) - target)
+                loss = tf.reduce_mean(tf.reduce_sum(error, axis=-1))
+            gradients = tape.gradient(loss, coarse.trainable_variables)
+            optimizer.apply_gradients(zip(gradients, coarse.trainable_variables))
+            return loss
+        return lambda index, batch: step(batch)
 
-    progress = keras.utils.Progbar(epochs * batches, stateful_metrics=["loss"])
-    for _ in range(epochs):
-        for batch in images:
-            progress.add(1, [("loss", float(step(_images(batch))))])
+    _fit(images, epochs, learning_rate, "loss", make_step)
     return coarse
 
 
@@ -102,9 +98,6 @@ def distill_bridge(dcn: DynamicCapacityNetwork, fine_model: keras.Model, images,
     if dcn.bridge_network is None:
         raise ValueError("distill_bridge needs a composed DCN with a bridge.")
     variables = dcn.bridge_network.trainable_variables
-    batches = sum(1 for _ in images)
-    optimizer = keras.optimizers.Adam(
-        keras.optimizers.schedules.CosineDecay(learning_rate, max(1, epochs * batches)))
 
     def logits(batch, k):
         bridged = dcn.coarse_features(batch)
@@ -114,23 +107,38 @@ def distill_bridge(dcn: DynamicCapacityNetwork, fine_model: keras.Model, images,
         fine = dcn.fine_vectors(dcn.cut_patches(batch, positions))
         return dcn.top(refine.refine(bridged, fine, positions), training=False)
 
-    def make_step(k):
-        @tf.function
-        def step(batch):
-            teacher = fine_model(batch, training=False)
-            with tf.GradientTape() as tape:
-                loss = distillation.distillation_loss(teacher, logits(batch, k), 1.0)
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-            return loss
-        return step
+    def make_step(optimizer, total_steps):
+        def step_for(k):
+            @tf.function
+            def step(batch):
+                teacher = fine_model(batch, training=False)
+                with tf.GradientTape() as tape:
+                    loss = distillation.distillation_loss(teacher, logits(batch, k), 1.0)
+                optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+                return loss
+            return step
 
-    steps = {k: make_step(k) for k in DISTILL_PATCHES}
-    draws = np.random.default_rng(seed).choice(DISTILL_PATCHES, size=epochs * batches)
-    progress = keras.utils.Progbar(epochs * batches, stateful_metrics=["kl"])
+        steps = {k: step_for(k) for k in DISTILL_PATCHES}
+        draws = np.random.default_rng(seed).choice(DISTILL_PATCHES, size=total_steps)
+        return lambda index, batch: steps[int(draws[index])](batch)
+
+    _fit(images, epochs, learning_rate, "kl", make_step)
+
+
+def _fit(images, epochs: int, learning_rate: float, metric: str, make_step) -> None:
+    """`epochs` passes over `images` with one Adam step (cosine decay over the run) per
+    batch, and a progress bar of each step's `metric`. `make_step(optimizer, total_steps)`
+    returns the step, called as step(index of the step in the run, `[batch, H, W, C]`
+    images) -> loss."""
+    batches = sum(1 for _ in images)
+    optimizer = keras.optimizers.Adam(
+        keras.optimizers.schedules.CosineDecay(learning_rate, max(1, epochs * batches)))
+    step = make_step(optimizer, epochs * batches)
+    progress = keras.utils.Progbar(epochs * batches, stateful_metrics=[metric])
     for epoch in range(epochs):
         for index, batch in enumerate(images):
-            k = int(draws[epoch * batches + index])
-            progress.add(1, [("kl", float(steps[k](_images(batch))))])
+            loss = step(epoch * batches + index, _images(batch))
+            progress.add(1, [(metric, float(loss))])
 
 
 def compose(coarse_model: keras.Model, fine_model: keras.Model, config: DCNConfig,

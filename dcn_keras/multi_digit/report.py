@@ -61,11 +61,6 @@ def sequence_wrong_by_scales(predict, examples: list[dict], scales, minimum_size
     return wrong
 
 
-def standard_error(error: float, images: int) -> float:
-    """The binomial standard error of an error rate measured on `images` images."""
-    return math.sqrt(error * (1 - error) / images) if images else 0.0
-
-
 def _row(name: str, scales: int, wrong: np.ndarray, lengths: np.ndarray, patches=None,
          label=None) -> dict:
     """A Table 2 row from the `[images]` bool wrong marks of model `name` at `scales` scales
@@ -76,7 +71,7 @@ def _row(name: str, scales: int, wrong: np.ndarray, lengths: np.ndarray, patches
     lengths = lengths[:len(wrong)]
     return {"model": f"{label}, {scales} scale{'s' if scales > 1 else ''}", "name": name,
             "scales": scales, "patches": patches, "test_error": error,
-            "standard_error": standard_error(error, len(wrong)), "images": len(wrong),
+            "standard_error": measure.standard_error(error, len(wrong)), "images": len(wrong),
             "error_by_length": {int(n): float(wrong[lengths == n].mean())
                                 for n in np.unique(lengths)},
             "images_by_length": {int(n): int((lengths == n).sum()) for n in np.unique(lengths)}}
@@ -150,7 +145,7 @@ def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
         rows.append(_row("DCN, all patches", len(scales), every_wrong, lengths, "all",
                          "DCN, all patches")
                     | {"same_images_dcn_error": float(reference.mean()),
-                       "same_images_dcn_standard_error": standard_error(
+                       "same_images_dcn_standard_error": measure.standard_error(
                            float(reference.mean()), len(subset)),
                        "paired_difference": float(difference.mean()),
                        "paired_difference_standard_error": float(
