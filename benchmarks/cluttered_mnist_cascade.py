@@ -53,7 +53,7 @@ def seed_rows(family, study, seed, model_name, ks, shares) -> dict:
     for k in ks:
         dcn_valid, _ = _probabilities(dcn, valid, k)
         dcn_test, _ = _probabilities(dcn, test, k)
-        own = flops.count(family.config, k, bridge=dcn.bridge)["dcn"]["total"] / fine_total
+        own = flops.count(dcn.config, k, bridge=dcn.bridge)["dcn"]["total"] / fine_total
         for share in (0.0, *shares):
             threshold = float(np.quantile(dcn_valid.max(1), share)) if share else 0.0
             handed = dcn_test.max(1) < threshold

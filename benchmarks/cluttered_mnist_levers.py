@@ -17,9 +17,10 @@ writes `<study>/<lever>/results.json`:
   epochs; the start is kept as `<study>/starts/regressed_s<seed>.keras`.
 - `distilled`: `regressed`, with the fine model of the seed as teacher
   (`core.distillation`, weight `DISTILLATION_WEIGHT`).
-- `bridge`: no end-to-end training; the composed DCN's bridge fitted further by
-  distillation from the fine model for `--epochs` epochs (`compose.distill_bridge`, no
-  labels, coarse and fine models frozen), scored on the test split at k = 1 ... 32.
+- `bridge`: no end-to-end training; the composed DCN's least-squares bridge
+  (`compose.fit_bridge`) fitted further by distillation from the fine model for `--epochs`
+  epochs (`compose.distill_bridge`, no labels, coarse and fine models frozen), scored on the
+  test split at k = 1 ... 32.
 - `shrink`: no training; the composed DCN's bridge B shrunk toward the mean fine vector mu,
   a * B(x) + (1 - a) * mu, scored on `--split` at k = 8, 16, 32 for a in 1, 0.75, 0.5, 0.25.
 
@@ -76,7 +77,7 @@ def _no_bridge_start(family, study, lever, seed, recipe):
     models = study / "models"
     coarse = training.load_model(models / f"coarse_s{seed}.keras", family)
     fine = training.load_model(models / f"fine_s{seed}.keras", family)
-    start = compose.compose(coarse, fine, family.config, None, 8)
+    start = compose.compose(coarse, fine, family.config, None, 8, fine_view="patch")
     if lever == "nobridge":
         return start
     train = _training_batches(family, study, recipe.batch_size, seed)
@@ -91,10 +92,11 @@ def _distilled_bridge(family, study, out, seed, epochs) -> dict:
     path = out / f"composed_s{seed}.keras"
     if not path.exists():
         models = study / "models"
-        dcn = training.load_model(models / f"composed_s{seed}.keras", family)
+        coarse = training.load_model(models / f"coarse_s{seed}.keras", family)
         fine = training.load_model(models / f"fine_s{seed}.keras", family)
-        compose.distill_bridge(dcn, fine, _training_batches(family, study, 32, seed), epochs,
-                               seed=seed)
+        train = _training_batches(family, study, 32, seed)
+        dcn = compose.compose(coarse, fine, family.config, compose.fit_bridge(coarse, fine, train))
+        compose.distill_bridge(dcn, fine, train, epochs, seed=seed)
         with atomic.atomic_path(path) as tmp:
             dcn.save(tmp)
     test = family.test_dataset(study / "data" / "test.tfrecord", TEST_BATCH)

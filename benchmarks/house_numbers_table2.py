@@ -1,10 +1,12 @@
-"""Table 2 on the test split of a `dcn house-numbers` folder whose models are trained, as its
+"""Table 2 on one test split of a `dcn house-numbers` folder whose models are trained, as its
 report writes it (`multi_digit.report.compare`: the paper recipe's k, scales and timing, the
-DCN composed by the family, batch norms folded), without test_large. The step that wrote
-the recorded figures in docs/house_numbers.md:
+DCN composed by the family, batch norms folded). The steps that wrote the recorded figures
+in docs/house_numbers.md:
 
     .venv/bin/python benchmarks/house_numbers_table2.py runs/house_cut --all-patches 200 \\
         --out runs/house_cut/report_folded
+    .venv/bin/python benchmarks/house_numbers_table2.py runs/house_cut --split test_large \\
+        --out runs/house_cut/report_folded/test_large
 """
 
 import argparse
@@ -19,9 +21,12 @@ from dcn_keras.multi_digit import report
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=pathlib.Path, help="a `dcn house-numbers --out` folder")
+    parser.add_argument("--split", default="test", choices=("test", "test_large"),
+                        help="test_large: the harder split of large canvases")
     parser.add_argument("--all-patches", type=int, metavar="N",
                         help="the all-patches row on the first N test images (about 500 "
-                             "crops per image at 3 scales; default: the recipe's 200)")
+                             "crops per image at 3 scales; default: the recipe's 200 on "
+                             "test, none on test_large, as `dcn house-numbers` does)")
     parser.add_argument("--out", type=pathlib.Path,
                         help="where the report goes (default: RUN/report)")
     args = parser.parse_args()
@@ -33,12 +38,14 @@ def main() -> None:
                            for kind in family.model_kinds),
                          recipe.num_patches, recipe.scales)
     metadata = manifest.load(args.run / "data")
-    examples = sequence_inputs.full_images(args.run / "data" / "test.tfrecord")
-    out = report.compare(dcn, examples, f"test split of {family.data.describe(metadata)}",
+    examples = sequence_inputs.full_images(args.run / "data" / f"{args.split}.tfrecord")
+    all_patches = args.all_patches
+    if all_patches is None:
+        all_patches = recipe.all_patches_images if args.split == "test" else 0
+    out = report.compare(dcn, examples,
+                         f"{args.split} split of {family.data.describe(metadata)}",
                          measure.machine_description(), args.out or args.run / "report",
-                         recipe.largest, recipe.scales,
-                         recipe.all_patches_images if args.all_patches is None
-                         else args.all_patches)
+                         recipe.largest, recipe.scales, all_patches)
     print(out["markdown"])
     print(f"{time.perf_counter() - start:.0f} s")
 

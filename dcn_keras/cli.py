@@ -242,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=cmd_train)
 
     compose_ = commands.add_parser(
-        "compose", help="a DCN from a coarse and a fine model trained apart (nothing retrained)")
+        "compose", help="a DCN from a coarse and a fine model trained apart (neither retrained)")
     compose_.add_argument("--data", required=True,
                           help="directory made by `dcn data` (Cluttered MNIST fits its bridge "
                                "on the training split and reports on the validation split)")

@@ -94,9 +94,9 @@ class Family:
         raise NotImplementedError
 
     def compose(self, coarse, fine, num_patches: int | None = None, scales=None, train=None):
-        """A DCN from a coarse and a fine model trained apart; nothing is retrained. `train`
+        """A DCN from a coarse and a fine model trained apart; neither is retrained. `train`
         holds training `(images, labels)` batches for families whose composition fits
-        something in closed form."""
+        something between them (a map, not the coarse or fine layers)."""
         raise NotImplementedError
 
     def composition_report(self, dcn, coarse, fine, train, valid, out_dir) -> dict | None:

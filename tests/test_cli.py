@@ -17,7 +17,7 @@ def test_experiment_writes_models_table_and_plots(experiment):
     for row in result["rows"]:
         assert 0 <= row["test_error"] <= 1 and row["images_per_second"] > 0
     assert set(result["error_versus_patches"]["DCN with hints"]) == \
-        {"1", "2", "4", "8", "16", "24", "32"}
+        {"1", "2", "4", "8", "12", "16", "24", "32"}
     assert "test pool" in result["data"] and "CPU cores" in result["machine"]
     table = (experiment / "report" / "results.md").read_text()
     assert table.count("\n| ") >= 4 + 5
@@ -72,7 +72,8 @@ def test_compose_then_fine_tune_from_the_command_line(experiment, tmp_path, caps
                      "--out", str(composed), "--num-patches", "2"]) == 0
     assert "Bridge: 3x3 linear map" in capsys.readouterr().out
     report = json.loads((tmp_path / "composed_composition" / "results.json").read_text())
-    assert set(report["valid_error_versus_patches"]) == {"1", "2", "4", "8", "16", "24", "32"}
+    assert set(report["valid_error_versus_patches"]) == \
+        {"1", "2", "4", "8", "12", "16", "24", "32"}
     tuned = tmp_path / "tuned.keras"
     assert cli.main(["train", "--data", str(experiment / "data"), "--model", "dcn", "--start",
                      str(composed), "--out", str(tuned), "--epochs", "1", "--batch-size", "32",

@@ -6,12 +6,22 @@ misread fine vectors (error rises with every refined patch), and the fine model'
 misread coarse vectors. So the composed DCN keeps the fine model's top layers, where a fine
 vector means what it meant in training, and carries the coarse vectors into that space with
 a bridge: the least-squares linear map from each 3 x 3 coarse neighbourhood to the fine
-vector at its centre, fitted in closed form on training images (`core.linear_map`). Nothing
-is trained. docs/cluttered_mnist.md has the measurements behind each choice.
+vector at its centre, fitted in closed form on training images (`core.linear_map`).
+
+Its fine layers read each selected position the way the fine model did in training: the
+fine layers' whole 24 x 24 receptive field through valid convolutions (`DCNConfig.fine_view`
+"fine_model"), not the paper's 14 x 14 patch, whose zero-padded edges give other vectors
+than the fine model's, which its top layers misread more with every refined patch.
+
+`dcn compose` then fits the bridge further so that the composed DCN predicts what the fine
+model predicts (`distill_bridge`): only the bridge's weights train, on no labels; the
+coarse and fine models stay as they were trained. docs/cluttered_mnist.md has the
+measurements behind each choice.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 
 import keras
@@ -27,8 +37,11 @@ from dcn_keras.core import distillation, linear_map, refine, saliency
 # multiplications (docs/cluttered_mnist.md#composition-and-fine-tuning).
 BRIDGE_WINDOW = 3
 FIT_IMAGES = 2000
-# The numbers of refined patches that `distill_bridge` fits the bridge for, one per batch.
+# The numbers of refined patches that `distill_bridge` fits the bridge for, one per batch;
+# its batch size, and the passes over the training images that `dcn compose` gives it.
 DISTILL_PATCHES = (0, 4, 8, 16, 32)
+DISTILL_BATCH = 32
+DISTILL_EPOCHS = 2
 
 
 def _part(model: keras.Model, name: str, role: str) -> keras.Model:
@@ -91,38 +104,33 @@ def distill_bridge(dcn: DynamicCapacityNetwork, fine_model: keras.Model, images,
     `fine_model` predicts: KL(fine model || DCN), both at temperature 1, with k drawn per
     batch from `DISTILL_PATCHES` (the selection held fixed), Adam with cosine decay for
     `epochs` passes over `images` (`[batch, H, W, C]` images or `(images, labels)`
-    batches; labels are not used). Only the bridge trains: the coarse and fine models stay
-    as they were trained. The least-squares bridge matches the fine vectors on average,
-    where a small error can still change what the fine model's top layers read; this fits
-    the bridge to what they read."""
+    batches, re-batched to `DISTILL_BATCH`; labels are not used). Only the bridge trains:
+    the coarse and fine models stay as they were trained. The least-squares bridge matches
+    the fine vectors on average, where a small error can still change what the fine model's
+    top layers read; this fits the bridge to what they read."""
     if dcn.bridge_network is None:
         raise ValueError("distill_bridge needs a composed DCN with a bridge.")
     variables = dcn.bridge_network.trainable_variables
 
-    def logits(batch, k):
-        bridged = dcn.coarse_features(batch)
-        if k == 0:
-            return dcn.top(bridged, training=False)
-        positions = saliency.top_k_positions(dcn.coarse_saliency(bridged)[0], k)
-        fine = dcn.fine_vectors(dcn.cut_patches(batch, positions))
-        return dcn.top(refine.refine(bridged, fine, positions), training=False)
-
     def make_step(optimizer, total_steps):
-        def step_for(k):
-            @tf.function
-            def step(batch):
-                teacher = fine_model(batch, training=False)
-                with tf.GradientTape() as tape:
-                    loss = distillation.distillation_loss(teacher, logits(batch, k), 1.0)
-                optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-                return loss
-            return step
+        # k is a tensor, so one trace serves every k (k = 0: the bridged coarse map alone).
+        @tf.function(input_signature=[tf.TensorSpec([None, *dcn.config.image_shape]),
+                                      tf.TensorSpec([], tf.int32)])
+        def step(batch, k):
+            teacher = fine_model(batch, training=False)
+            with tf.GradientTape() as tape:
+                bridged = dcn.coarse_features(batch)
+                positions = saliency.top_k_positions(dcn.coarse_saliency(bridged)[0], k)
+                fine = dcn.fine_vectors(dcn.cut_patches(batch, positions))
+                logits = dcn.top(refine.refine(bridged, fine, positions), training=False)
+                loss = distillation.distillation_loss(teacher, logits, 1.0)
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return loss
 
-        steps = {k: step_for(k) for k in DISTILL_PATCHES}
         draws = np.random.default_rng(seed).choice(DISTILL_PATCHES, size=total_steps)
-        return lambda index, batch: steps[int(draws[index])](batch)
+        return lambda index, batch: step(batch, tf.constant(draws[index], tf.int32))
 
-    _fit(images, epochs, learning_rate, "kl", make_step)
+    _fit(images.unbatch().batch(DISTILL_BATCH), epochs, learning_rate, "kl", make_step)
 
 
 def _fit(images, epochs: int, learning_rate: float, metric: str, make_step) -> None:
@@ -142,14 +150,17 @@ def _fit(images, epochs: int, learning_rate: float, metric: str, make_step) -> N
 
 
 def compose(coarse_model: keras.Model, fine_model: keras.Model, config: DCNConfig,
-            bridge: linear_map.LinearMap | None, num_patches: int | None = None
-            ) -> DynamicCapacityNetwork:
+            bridge: linear_map.LinearMap | None, num_patches: int | None = None,
+            fine_view: str = "fine_model") -> DynamicCapacityNetwork:
     """A DCN with the coarse layers of `coarse_model` (f_c), the fine and top layers of
     `fine_model` (f_f and g) and the fitted `bridge` between f_c and g; nothing is
-    retrained. Saliency is the entropy gradient of g on the bridged coarse map. With
-    `bridge` None, g reads the coarse vectors as they are (the no-bridge lever of the
-    composition study, benchmarks/cluttered_mnist_levers.py)."""
+    retrained. Saliency is the entropy gradient of g on the bridged coarse map; the fine
+    layers see each selected position as the fine model does (`fine_view`). With
+    `bridge` None, g reads the coarse vectors as they are, and with `fine_view` "patch"
+    the fine layers read the paper's cheaper patches: starts that end-to-end training
+    adapts (the levers of the composition study, benchmarks/cluttered_mnist_levers.py)."""
     window = 0 if bridge is None else bridge.window
+    config = dataclasses.replace(config, fine_view=fine_view)
     dcn = DynamicCapacityNetwork(config, num_patches, hint_weight=0.0, bridge=window,
                                  name="composed")
     for target, source in ((dcn.coarse, _part(coarse_model, "coarse", "coarse")),
@@ -201,6 +212,7 @@ def report(dcn: DynamicCapacityNetwork, coarse_model: keras.Model, fine_model: k
     bridged = tf.function(lambda images: dcn.attend(images, 1)["coarse_probabilities"])
     result = {
         "bridge_window": dcn.bridge,
+        "fine_view": dcn.config.fine_view,
         "bridge_r2_fit": bridge_r2(dcn, fine_model, train),
         "bridge_r2_valid": bridge_r2(dcn, fine_model, valid),
         "valid_error_bridged_coarse_map": evaluation.error_rate(bridged, valid),

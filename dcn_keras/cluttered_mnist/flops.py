@@ -3,6 +3,8 @@ for what is counted)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from dcn_keras.cluttered_mnist import networks
 from dcn_keras.cluttered_mnist.config import DCNConfig
 from dcn_keras.flops import layer_multiplications, network_multiplications
@@ -21,14 +23,17 @@ def count(config: DCNConfig, num_patches: int | None = None, height: int | None 
     on k patches + top layers on the refined map. The last term is what this
     implementation computes: the first top convolution only for the k changed
     vectors (`sparse_conv`), the remaining top layers in full. The paper counts
-    a full top pass there; `dcn_paper_accounting` does the same.
+    a full top pass there; `dcn_paper_accounting` does the same. The fine layers on a
+    patch cost what `config.fine_view` makes them cost; the fine model is the same in
+    either view.
     """
     height = height or config.image_shape[0]
     width = width or config.image_shape[1]
     k = config.num_patches if num_patches is None else num_patches
     geometry = config.geometry(height, width)
-    padded = (height + geometry.pad_before[0] + geometry.pad_after[0],
-              width + geometry.pad_before[1] + geometry.pad_after[1])
+    fine_model = dataclasses.replace(config, fine_view="patch").geometry(height, width)
+    padded = (height + fine_model.pad_before[0] + fine_model.pad_after[0],
+              width + fine_model.pad_before[1] + fine_model.pad_after[1])
     coarse = network_multiplications(networks.coarse_network(config, height, width))
     fine_image = network_multiplications(networks.fine_network(config, *padded))
     fine_patch = network_multiplications(networks.fine_network(config))
@@ -48,7 +53,7 @@ def count(config: DCNConfig, num_patches: int | None = None, height: int | None 
         "preset": config.name,
         "input_size": [height, width],
         "num_patches": k,
-        "patch_size": config.patch_size,
+        "patch_size": geometry.patch_size,
         "coarse_model": {"total": coarse + top, "coarse_layers": coarse, "top_layers": top},
         "fine_model": {"total": fine_image + top, "fine_layers": fine_image, "top_layers": top},
         "dcn": {"total": sum(dcn.values()), **dcn},

@@ -29,7 +29,8 @@ class DynamicCapacityNetwork(keras.Model):
     A DCN composed from a coarse and a fine model trained apart (`compose.compose`) has a
     bridge: a fitted linear `bridge` x `bridge` convolution that carries coarse vectors into
     the space of the fine vectors its top layers (the fine model's) read. Everything after
-    the coarse layers (saliency, refinement, hints) then works on the bridged map.
+    the coarse layers (saliency, refinement, hints) then works on the bridged map. Its fine
+    layers read each position as the fine model does (`DCNConfig.fine_view`).
 
     Attributes:
       coarse, fine, top: the three sub-networks (`keras.Sequential`); `bridge_network` the

@@ -19,14 +19,19 @@ def coarse_network(config: DCNConfig, height=None, width=None) -> keras.Sequenti
 
 
 def fine_network(config: DCNConfig, height=None, width=None) -> keras.Sequential:
-    """f_f: `[n, P, P, C]` patches (P = patch size) -> `[n, 1, 1, D]` vectors.
+    """f_f: `[n, P, P, C]` windows (P = `config.fine_window`) -> `[n, 1, 1, D]` vectors,
+    with valid convolutions in the "fine_model" view.
 
-    With `height`/`width` it is built for whole padded images instead, which is
-    how the fine baseline applies it convolutionally.
+    With `height`/`width` it is built for whole padded images instead, with the layers'
+    own padding, which is how the fine baseline applies it convolutionally. Both views
+    hold the same weights.
     """
     c = config.image_shape[2]
-    p = config.patch_size
-    return stack(config.fine_layers, (height or p, width or p, c), "fine")
+    if height or width:
+        return stack(config.fine_layers, (height, width, c), "fine")
+    p = config.fine_window
+    layers = config.fine_layers if config.fine_view == "patch" else config.valid_fine_layers
+    return stack(layers, (p, p, c), "fine")
 
 
 def top_network(config: DCNConfig, map_height=None, map_width=None) -> keras.Sequential:

@@ -56,7 +56,8 @@ def compare(models: dict, test, data: str, out_dir, config, batch_size: int = 64
     counts = flops.count(config)
     multiplications = {"coarse": counts["coarse_model"]["total"],
                        "fine": counts["fine_model"]["total"],
-                       **{kind: flops.count(config, model.num_patches, bridge=model.bridge)
+                       **{kind: flops.count(model.config, model.num_patches,
+                                            bridge=model.bridge)
                           ["dcn"]["total"] for kind, model in models.items()
                           if kind in DCN_KINDS}}
     images, labels = evaluation.first_batch(test, batch_size)

@@ -49,19 +49,34 @@ def test_composed_refined_map_holds_the_fine_models_vectors_at_the_selected_posi
         parts, images):
     config, coarse, fine, _, bridge = parts
     dcn = compose.compose(coarse, fine, config, bridge, num_patches=5)
-    positions = dcn.attend(images)["positions"]
-    cut = dcn.cut_patches(images, positions)
-    # The fine model's own fine layers on each selected patch (not its dense pass, whose
-    # same-padded layers see past the patch border).
-    expected = tf.reshape(fine.get_layer("fine")(tf.reshape(cut, [-1, 14, 14, 1])), [3, 5, -1])
+    assert dcn.config.fine_view == "fine_model" and dcn.geometry.patch_size == 24
+    # Positions whose 24 x 24 window lies inside the image, where the fine model's dense
+    # pass computes the same vector (at the border its same-padded inner layers see zeros
+    # that the window's valid convolutions do not).
+    positions = tf.constant([[[2, 2], [5, 9], [11, 11], [20, 17], [14, 20]]] * 3, tf.int32)
+    expected = refine.gather_vectors(compose.fine_map(fine)(images), positions)
     bridged = dcn.coarse_features(images)
-    refined = refine.refine(bridged, dcn.fine_vectors(cut), positions)
-    np.testing.assert_allclose(refine.gather_vectors(refined, positions), expected, atol=1e-5)
+    refined = refine.refine(bridged, dcn.fine_vectors(dcn.cut_patches(images, positions)),
+                            positions)
+    np.testing.assert_allclose(refine.gather_vectors(refined, positions), expected,
+                               rtol=1e-4, atol=1e-5)
     kept = 1 - tf.scatter_nd(refine.scatter_indices(positions), tf.ones((3, 5)), (3, 23, 23))
     np.testing.assert_allclose(refined * kept[..., None], bridged * kept[..., None])
-    # The composed prediction is the fine model's top on that map.
+    # The composed prediction is the fine model's top on the refined map of its own picks.
+    picked = dcn.attend(images)["positions"]
+    refined = refine.refine(bridged, dcn.fine_vectors(dcn.cut_patches(images, picked)), picked)
     np.testing.assert_allclose(dcn(images), tf.nn.softmax(dcn.top(refined, training=False)),
                                atol=1e-5)
+
+
+def test_a_start_for_end_to_end_training_can_read_the_papers_patches(parts, images):
+    config, coarse, fine, _, _ = parts
+    dcn = compose.compose(coarse, fine, config, None, num_patches=5, fine_view="patch")
+    assert dcn.geometry.patch_size == 14
+    positions = dcn.attend(images)["positions"]
+    cut = dcn.cut_patches(images, positions)
+    expected = tf.reshape(fine.get_layer("fine")(tf.reshape(cut, [-1, 14, 14, 1])), [3, 5, -1])
+    np.testing.assert_allclose(dcn.fine_vectors(cut), expected, atol=1e-5)
 
 
 def test_composed_dcn_saves_and_loads_with_its_bridge(parts, images, tmp_path):
@@ -69,6 +84,7 @@ def test_composed_dcn_saves_and_loads_with_its_bridge(parts, images, tmp_path):
     dcn = compose.compose(coarse, fine, config, bridge, num_patches=3)
     loaded = run_model_saving_test(dcn, (images,), tmp_path, atol=1e-6)
     np.testing.assert_array_equal(loaded.bridge_network.get_weights()[0], bridge.kernel)
+    assert loaded.config.fine_view == "fine_model"
 
 
 def test_the_bridge_fit_is_reported_on_held_out_images(parts, tmp_path):
@@ -78,7 +94,7 @@ def test_the_bridge_fit_is_reported_on_held_out_images(parts, tmp_path):
     out = compose.report(dcn, coarse, fine, train, train, tmp_path)["result"]
     assert out["bridge_window"] == 3 and out["bridge_r2_valid"] == pytest.approx(bridge.r2,
                                                                                  abs=1e-3)
-    assert set(out["valid_error_versus_patches"]) == {1, 2, 4, 8, 16, 24, 32}
+    assert set(out["valid_error_versus_patches"]) == {1, 2, 4, 8, 12, 16, 24, 32}
     assert out["multiplications_relative_to_fine"][32] > out["multiplications_relative_to_fine"][1]
     for name in ("results.json", "results.md", "error_vs_patches.png"):
         assert (tmp_path / name).stat().st_size > 0
@@ -104,7 +120,13 @@ def test_a_dcn_fine_tuned_end_to_end_starts_from_the_composed_model(parts, image
     composed = compose.compose(coarse, fine, config, bridge, num_patches=4)
     dcn = family.build("dcn", num_patches=4, start=composed)
     assert dcn.name == "dcn" and dcn.bridge == 3 and dcn.hint_weight == config.hint_weight
-    np.testing.assert_allclose(dcn(images), composed(images), atol=1e-6)
+    # The composed weights, read through the paper's cheaper patches, which the end-to-end
+    # training adapts the fine layers to.
+    assert dcn.config == config
+    for a, b in zip(dcn.get_weights(), composed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    paper = compose.compose(coarse, fine, config, bridge, num_patches=4, fine_view="patch")
+    np.testing.assert_allclose(dcn(images), paper(images), atol=1e-6)
     with pytest.raises(ValueError, match="Only DCN kinds"):
         family.build("fine", start=composed)
     with pytest.raises(ValueError, match="starts from a composed DCN"):
@@ -172,3 +194,14 @@ def test_distilling_the_bridge_brings_the_composed_dcn_closer_to_the_fine_model(
     assert not np.array_equal(dcn.bridge_network.get_weights()[0], bridge.kernel)
     with pytest.raises(ValueError, match="needs a composed DCN with a bridge"):
         compose.distill_bridge(compose.compose(coarse, fine, config, None), fine, train, 1)
+
+
+def test_the_family_composes_with_a_distilled_bridge_and_the_fine_models_view(parts, images):
+    config, coarse, fine, train, bridge = parts
+    dcn = presets.family("cluttered_mnist").compose(coarse, fine, 4, train=train)
+    assert dcn.config.fine_view == "fine_model" and dcn.num_patches == 4
+    # The least-squares bridge was the start; distillation moved it.
+    assert not np.array_equal(dcn.bridge_network.get_weights()[0], bridge.kernel)
+    for a, b in zip(dcn.fine.get_weights(), fine.get_layer("fine").get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert dcn(images).shape == (3, 10)

@@ -30,6 +30,18 @@ def test_agreement_with_paper(config):
     assert abs(wide["dcn"]["relative_difference"]) < 0.01
 
 
+def test_the_fine_models_view_costs_its_receptive_field_per_patch(config):
+    view = flops.count(dataclasses.replace(config, fine_view="fine_model"), 8)
+    paper = flops.count(config, 8)
+    # The cone of valid convolutions under one 24 x 24 window.
+    cone = (22 * 22 * 9 * 24 + 20 * 20 * 9 * 24 * 24 + 8 * 8 * 9 * 24 * 24
+            + 6 * 6 * 9 * 24 * 24 + 9 * 24 * 24)
+    assert view["fine_layers_per_patch"] == cone and view["patch_size"] == 24
+    assert view["fine_model"] == paper["fine_model"]
+    assert view["dcn"]["total"] - paper["dcn"]["total"] == 8 * (cone - paper[
+        "fine_layers_per_patch"])
+
+
 def test_cost_grows_with_k(config):
     totals = [flops.count(config, k)["dcn"]["total"] for k in (1, 2, 4, 8, 16)]
     assert totals == sorted(totals) and len(set(totals)) == 5
