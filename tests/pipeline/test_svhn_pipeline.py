@@ -83,3 +83,45 @@ def test_svhn_pipeline_compiles_for_kubeflow_v2(tmp_path):
     parameters = tasks["HouseNumbersExampleGen"]["inputs"]["parameters"]
     assert parameters["svhn_dir"]["runtimeValue"]["constantValue"]["stringValue"] == \
         str(tmp_path / "svhn")
+
+
+def test_the_cli_report_on_the_pipelines_models_writes_the_pipelines_table(run, mnist_dir,
+                                                                           tmp_path):
+    """`dcn house-numbers`' report (`family.report`, with the CLI's own data build) on the
+    pipeline's coarse and fine models: the same test images, the same composed DCN and
+    the same Table 2 as the pipeline's evaluator, row by row."""
+    import shutil
+
+    import numpy as np
+
+    from dcn_keras import experiments, presets, training
+    from dcn_keras.data import sequence_inputs
+
+    root, store = run
+    family, smoke = presets.family("svhn"), recipe("svhn", "smoke")
+    data, models = tmp_path / "data", tmp_path / "models"
+    experiments.build_data(family, data, smoke, mnist_dir)
+    models.mkdir()
+    kinds = {m.custom_properties["model_kind"].string_value: m for m in _live(store, "Model")}
+    for kind in ("coarse", "fine"):
+        shutil.copy(artifacts.keras_path(kinds[kind]), models / f"{kind}.keras")
+    family.report(data, models, tmp_path / "report", smoke)
+    evaluation, = _live(store, "ModelEvaluation")
+    cli_rows, pipeline_rows = (json.loads(pathlib.Path(folder, "results.json").read_text())["rows"]
+                               for folder in (tmp_path / "report", evaluation.uri))
+    assert len(cli_rows) == 18
+    fields = ("model", "scales", "patches", "test_error", "images", "error_by_length",
+              "images_by_length")
+    assert [{f: row[f] for f in fields} for row in cli_rows] == \
+        [{f: row[f] for f in fields} for row in pipeline_rows]
+    # The DCN the CLI composed reads the test images as the pipeline's composed DCN does.
+    examples = sequence_inputs.full_images(str(data / "test.tfrecord"))
+    cli_dcn = training.load_model(models / "dcn.keras", family)
+    pipeline_dcn = training.load_model(artifacts.keras_path(kinds["composed"]), family)
+    assert (cli_dcn.num_patches, cli_dcn.scales) == (pipeline_dcn.num_patches,
+                                                     pipeline_dcn.scales)
+    for example in examples:
+        ours, theirs = cli_dcn(example["image"][None]), pipeline_dcn(example["image"][None])
+        assert set(ours) == set(theirs)
+        for key in ours:
+            np.testing.assert_allclose(ours[key], theirs[key], atol=1e-5)
