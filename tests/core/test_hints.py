@@ -23,6 +23,14 @@ def _gradients(model, images, labels, term):
             for name, group in variables.items()}
 
 
+def _assert_close(got, expected):
+    # float32 sums over thousands of terms carry rounding of about 1e-6 of the tensor's
+    # largest entry, and where it falls differs between CPUs: scale the tolerance to it.
+    expected = np.asarray(expected)
+    scale = float(np.max(np.abs(expected))) or 1.0
+    np.testing.assert_allclose(got, expected, rtol=2e-3, atol=1e-5 * scale)
+
+
 def _norm(gradients):
     return float(sum(tf.reduce_sum(tf.square(g)) for g in gradients))
 
@@ -50,7 +58,7 @@ def test_coarse_layers_follow_convex_combination(config, images):
     without.set_weights(weights)
     cross_entropy = _gradients(without, images, labels, "cross_entropy")
     for got, ce, h in zip(total["coarse"], cross_entropy["coarse"], hint["coarse"]):
-        np.testing.assert_allclose(got, 0.75 * ce + 0.25 * h, rtol=2e-3, atol=1e-5)
+        _assert_close(got, 0.75 * ce + 0.25 * h)
     for group in ("fine", "top"):
         for got, ce in zip(total[group], cross_entropy[group]):
-            np.testing.assert_allclose(got, ce, rtol=2e-3, atol=1e-6)
+            _assert_close(got, ce)
