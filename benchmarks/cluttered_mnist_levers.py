@@ -95,8 +95,8 @@ def _distilled_bridge(family, study, out, seed, epochs) -> dict:
         coarse = training.load_model(models / f"coarse_s{seed}.keras", family)
         fine = training.load_model(models / f"fine_s{seed}.keras", family)
         train = _training_batches(family, study, 32, seed)
-        dcn = compose.compose(coarse, fine, family.config, compose.fit_bridge(coarse, fine, train))
-        compose.distill_bridge(dcn, fine, train, epochs, seed=seed)
+        dcn = compose.compose_distilled(coarse, fine, family.config, train, epochs=epochs,
+                                        seed=seed)
         with atomic.atomic_path(path) as tmp:
             dcn.save(tmp)
     test = family.test_dataset(study / "data" / "test.tfrecord", TEST_BATCH)

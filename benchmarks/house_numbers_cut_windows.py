@@ -7,10 +7,16 @@ recorded models and the fine-tuned ones can be compared on the same test images:
 
 Writes OUT/models/{coarse,fine,dcn}.keras (with `<stem>_epochs/`, history and logs like
 `dcn train`) and links OUT/data to the run's data. A killed run resumes from its last
-finished epoch; a model that exists is skipped.
+finished epoch; a model that exists is skipped; a model given 0 epochs is the run's own.
+`--cut-window-share` trains on another share of cut windows than the preset's, e.g. more
+epochs of the fine model alone with half of each batch cut:
+
+    .venv/bin/python benchmarks/house_numbers_cut_windows.py runs/house --out runs/house_cw50 \
+        --coarse-epochs 0 --fine-epochs 2 --cut-window-share 0.5
 """
 
 import argparse
+import dataclasses
 import pathlib
 
 from dcn_keras import presets, training
@@ -25,10 +31,16 @@ def main() -> None:
     parser.add_argument("--coarse-epochs", type=int, default=2)
     parser.add_argument("--fine-epochs", type=int, default=1)
     parser.add_argument("--learning-rate", type=float, default=3e-4)
+    parser.add_argument("--cut-window-share", type=float,
+                        help="share of each training batch that cuts a number (default: the "
+                             "preset's)")
     args = parser.parse_args()
     family = presets.family("svhn")
     recipe = family.recipe("paper")
     config = family.config  # the preset's cut_window_share, attention and combination
+    if args.cut_window_share is not None:
+        # Only the training data changes: the models keep the preset's configuration.
+        config = dataclasses.replace(config, cut_window_share=args.cut_window_share)
     (args.out / "models").mkdir(parents=True, exist_ok=True)
     if not (args.out / "data").exists():
         (args.out / "data").symlink_to((args.run / "data").resolve())
@@ -39,6 +51,8 @@ def main() -> None:
     models = {}
     for kind, epochs in (("coarse", args.coarse_epochs), ("fine", args.fine_epochs)):
         out_path = args.out / "models" / f"{kind}.keras"
+        if epochs == 0 and not out_path.exists():
+            out_path.symlink_to((args.run / "models" / f"{kind}.keras").resolve())
         if not out_path.exists():
             recorded = training.load_model(args.run / "models" / f"{kind}.keras", family)
             model = training.build(family, kind, recipe.precision)

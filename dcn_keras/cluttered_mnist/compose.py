@@ -176,6 +176,19 @@ def compose(coarse_model: keras.Model, fine_model: keras.Model, config: DCNConfi
     return dcn
 
 
+def compose_distilled(coarse_model: keras.Model, fine_model: keras.Model, config: DCNConfig,
+                      train, num_patches: int | None = None, epochs: int = DISTILL_EPOCHS,
+                      seed: int = 0) -> DynamicCapacityNetwork:
+    """The composed DCN that `dcn compose` makes: the least-squares bridge fitted on the
+    `(images, labels)` batches of `train` (`fit_bridge`), then fitted further to what
+    `fine_model` predicts for `epochs` passes (`distill_bridge`). Only the bridge trains,
+    on no labels; the coarse and fine models stay as they were trained."""
+    dcn = compose(coarse_model, fine_model, config,
+                  fit_bridge(coarse_model, fine_model, train), num_patches)
+    distill_bridge(dcn, fine_model, train, epochs, seed=seed)
+    return dcn
+
+
 def bridge_r2(dcn: DynamicCapacityNetwork, fine_model: keras.Model, images,
               limit: int = FIT_IMAGES) -> float:
     """How much of the fine vectors' variance the composed DCN's bridged coarse map explains

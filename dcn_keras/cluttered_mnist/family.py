@@ -95,12 +95,8 @@ class ClutteredMnistFamily(Family):
         if train is None:
             raise ValueError("Composing a Cluttered MNIST DCN fits its bridge on training "
                              "images: pass train, a dataset of (images, labels) batches.")
-        # The least-squares bridge, then fitted to what the fine model predicts: only the
-        # bridge's weights train, on no labels (docs/cluttered_mnist.md).
-        dcn = compose.compose(coarse, fine, self.config, compose.fit_bridge(coarse, fine, train),
-                              num_patches)
-        compose.distill_bridge(dcn, fine, train, compose.DISTILL_EPOCHS)
-        return dcn
+        # docs/cluttered_mnist.md: why a bridge, and why distilled.
+        return compose.compose_distilled(coarse, fine, self.config, train, num_patches)
 
     def composition_report(self, dcn, coarse, fine, train, valid, out_dir) -> dict:
         """Bridge fit (R^2 on training and validation images) and validation error versus

@@ -31,6 +31,11 @@ def _live(store, type_name):
             if a.state == metadata_store_pb2.Artifact.LIVE]
 
 
+def _models(store):
+    """The pipeline's live models by kind: coarse, fine, composed."""
+    return {m.custom_properties["model_kind"].string_value: m for m in _live(store, "Model")}
+
+
 def test_every_component_ran_and_wrote_its_artifacts(run):
     root, store = run
     assert {e.last_known_state for e in store.get_executions()} == \
@@ -41,7 +46,7 @@ def test_every_component_ran_and_wrote_its_artifacts(run):
     assert {s: examples.custom_properties[f"{s}_examples"].int_value
             for s in ("train", "eval", "test")} == {"train": 64, "eval": 32, "test": 6}
     assert "MNIST house numbers" in examples.custom_properties["description"].string_value
-    kinds = {m.custom_properties["model_kind"].string_value: m for m in _live(store, "Model")}
+    kinds = _models(store)
     assert set(kinds) == {"coarse", "fine", "composed"}
     assert kinds["composed"].custom_properties["scales"].string_value == "1.0,0.75,0.5"
     for model in kinds.values():
@@ -102,7 +107,7 @@ def test_the_cli_report_on_the_pipelines_models_writes_the_pipelines_table(run, 
     data, models = tmp_path / "data", tmp_path / "models"
     experiments.build_data(family, data, smoke, mnist_dir)
     models.mkdir()
-    kinds = {m.custom_properties["model_kind"].string_value: m for m in _live(store, "Model")}
+    kinds = _models(store)
     for kind in ("coarse", "fine"):
         shutil.copy(artifacts.keras_path(kinds[kind]), models / f"{kind}.keras")
     family.report(data, models, tmp_path / "report", smoke)
