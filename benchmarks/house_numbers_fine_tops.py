@@ -1,7 +1,9 @@
 """Why the fine model trails soft attention in Table 2: the fine model's sequence error on
 the first test images of a `dcn house-numbers` folder at 1, 2, ... scales with the average
 top of Table 2 (Eq. 11) and with the soft-attention top (Eq. 12-14), beside the coarse
-model's soft-attention row, all side by side on the same images:
+model's soft-attention row, all side by side on the same images. Each row also gives the
+error on the images whose digits each scale brings nearest to the training digit height
+(`mnist_sequences.nearest_scale`), and per number length:
 
     .venv/bin/python benchmarks/house_numbers_fine_tops.py runs/house_cut --images 2000 \\
         --json docs/bench/house_numbers_fine_tops.json
@@ -11,9 +13,17 @@ import argparse
 import json
 import pathlib
 
+import numpy as np
+
 from dcn_keras import atomic, measure, presets, training
-from dcn_keras.data import sequence_inputs
+from dcn_keras.data import mnist_sequences, sequence_inputs
 from dcn_keras.multi_digit import report
+
+
+def _by(marks: np.ndarray, groups: np.ndarray) -> dict[str, dict]:
+    """Error and image count of `marks` `[images]` within each value of `groups`."""
+    return {str(g): {"test_error": float(marks[groups == g].mean()),
+                     "images": int((groups == g).sum())} for g in np.unique(groups)}
 
 
 def main() -> None:
@@ -27,6 +37,11 @@ def main() -> None:
     coarse, fine = (training.load_model(args.run / "models" / f"{kind}.keras", family).folded()
                     for kind in family.model_kinds)
     examples = sequence_inputs.full_images(args.run / "data" / "test.tfrecord")[:args.images]
+    # A number's box spans its rendered strip, whose digits are DIGIT of its STRIP rows.
+    digit_heights = [float(e["box"][2] - e["box"][0]) * mnist_sequences.DIGIT
+                     / mnist_sequences.STRIP for e in examples]
+    nearest = np.array([mnist_sequences.nearest_scale(h, scales) for h in digit_heights])
+    lengths = np.array([int(e["length"]) for e in examples])
     models = {"Fine model, average top": (fine, "average"),
               "Fine model, soft-attention top": (fine, "soft_attention"),
               "Soft attention (coarse model)": (coarse, "soft_attention")}
@@ -38,7 +53,9 @@ def main() -> None:
                                                 family.config.crop_size, desc=name)
         errors[name] = [{"scales": n, "test_error": float(marks.mean()),
                          "standard_error": measure.standard_error(float(marks.mean()),
-                                                                 len(marks))}
+                                                                 len(marks)),
+                         "error_by_nearest_scale": _by(marks, nearest),
+                         "error_by_length": _by(marks, lengths)}
                         for n, marks in enumerate(wrong, 1)]
     text = json.dumps({"machine": measure.machine_description(), "images": len(examples),
                        "scales": list(scales), "errors": errors}, indent=2)
