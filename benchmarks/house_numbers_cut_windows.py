@@ -12,7 +12,7 @@ finished epoch; a model that exists is skipped; a model given 0 epochs is the ru
 epochs of the fine model alone with half of each batch cut:
 
     .venv/bin/python benchmarks/house_numbers_cut_windows.py runs/house --out runs/house_cw50 \
-        --coarse-epochs 0 --fine-epochs 2 --cut-window-share 0.5
+        --coarse-epochs 0 --fine-epochs 1 --cut-window-share 0.5
 """
 
 import argparse
