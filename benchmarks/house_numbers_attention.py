@@ -83,8 +83,7 @@ def main() -> None:
     centred, any_pick = [], {attention: [] for attention in ATTENTION}
     for example in tqdm.tqdm(examples, desc="windows", unit="image"):
         image, box = example["image"], example["box"]
-        digit_height = (box[2] - box[0]) * mnist_sequences.DIGIT / mnist_sequences.STRIP
-        scale = mnist_sequences.nearest_scale(digit_height, scales)
+        scale = mnist_sequences.nearest_scale(mnist_sequences.digit_height(box), scales)
         images, sizes = rescale(image[None], tf.constant([image.shape[:2]]), scale,
                                 config.crop_size)
         for attention, dcn in maps.items():

@@ -47,10 +47,10 @@ def measure(pool: mnist.Digits, split: str, images: int, seed: int) -> dict[str,
     for index in range(images):
         example = ms.make_example(pool, split, seed, index)
         top, _, bottom, _ = example.box
-        rows.append((*example.image.shape, bottom - top, ink_outside_box(example),
-                     len(example.digits)))
-    height, width, number, ink, length = (np.array(column, float) for column in zip(*rows))
-    digit = number * ms.DIGIT / ms.STRIP
+        rows.append((*example.image.shape, bottom - top, ms.digit_height(example.box),
+                     ink_outside_box(example), len(example.digits)))
+    height, width, number, digit, ink, length = (np.array(column, float)
+                                                 for column in zip(*rows))
     return {"height": height, "width": width, "number_height": number,
             "number_fraction": number / height, "digit_height": digit,
             "nearest_scale": np.array([ms.nearest_scale(d) for d in digit]),

@@ -13,17 +13,9 @@ import argparse
 import json
 import pathlib
 
-import numpy as np
-
 from dcn_keras import atomic, measure, presets, training
-from dcn_keras.data import mnist_sequences, sequence_inputs
+from dcn_keras.data import sequence_inputs
 from dcn_keras.multi_digit import report
-
-
-def _by(marks: np.ndarray, groups: np.ndarray) -> dict[str, dict]:
-    """Error and image count of `marks` `[images]` within each value of `groups`."""
-    return {str(g): {"test_error": float(marks[groups == g].mean()),
-                     "images": int((groups == g).sum())} for g in np.unique(groups)}
 
 
 def main() -> None:
@@ -37,26 +29,12 @@ def main() -> None:
     coarse, fine = (training.load_model(args.run / "models" / f"{kind}.keras", family).folded()
                     for kind in family.model_kinds)
     examples = sequence_inputs.full_images(args.run / "data" / "test.tfrecord")[:args.images]
-    # A number's box spans its rendered strip, whose digits are DIGIT of its STRIP rows.
-    digit_heights = [float(e["box"][2] - e["box"][0]) * mnist_sequences.DIGIT
-                     / mnist_sequences.STRIP for e in examples]
-    nearest = np.array([mnist_sequences.nearest_scale(h, scales) for h in digit_heights])
-    lengths = np.array([int(e["length"]) for e in examples])
+    groups = report.groups_of(examples, scales)
     models = {"Fine model, average top": (fine, "average"),
               "Fine model, soft-attention top": (fine, "soft_attention"),
               "Soft attention (coarse model)": (coarse, "soft_attention")}
-    errors = {}
-    for name, (model, top) in models.items():
-        predict = report.graph_function(
-            lambda x, s, m=model, t=top: m.predict_sequence_probabilities(x, s, top=t), coarse)
-        wrong = report.sequence_wrong_by_scales(predict, examples, scales,
-                                                family.config.crop_size, desc=name)
-        errors[name] = [{"scales": n, "test_error": float(marks.mean()),
-                         "standard_error": measure.standard_error(float(marks.mean()),
-                                                                 len(marks)),
-                         "error_by_nearest_scale": _by(marks, nearest),
-                         "error_by_length": _by(marks, lengths)}
-                        for n, marks in enumerate(wrong, 1)]
+    errors = {name: report.rows_by_top(model, top, examples, scales, groups, desc=name)
+              for name, (model, top) in models.items()}
     text = json.dumps({"machine": measure.machine_description(), "images": len(examples),
                        "scales": list(scales), "errors": errors}, indent=2)
     print(text)

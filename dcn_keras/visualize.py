@@ -70,6 +70,28 @@ def plot_error_versus_patches(curves: dict[str, dict[int, float]], baselines: di
     _save(figure, path)
 
 
+def plot_error_versus_scales(panels: dict[str, dict[str, list[float]]],
+                             path: str | os.PathLike, title: str) -> None:
+    """Sequence error against the number of scales read, one panel per key of `panels`,
+    each {line label: [error at 1, 2, ... scales]}."""
+    if not panels:
+        raise ValueError("No errors to plot: pass at least one panel of curves.")
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6),
+                                sharey=True, squeeze=False)
+    for axis, (panel, curves) in zip(axes[0], panels.items()):
+        for label, errors in curves.items():
+            scales = range(1, len(errors) + 1)
+            axis.plot(scales, [100 * e for e in errors], marker="o", label=label)
+            axis.set_xticks(list(scales))
+        axis.set_title(panel, fontsize=9)
+        axis.set_xlabel("scales read")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    axes[0][0].set_ylabel("sequence error (%)")
+    figure.suptitle(textwrap.fill(title, 110), fontsize=8)
+    _save(figure, path)
+
+
 def _patch_axis(axis, ks) -> None:
     axis.set_xscale("log", base=2)
     axis.set_xticks(ks, [str(k) for k in ks])

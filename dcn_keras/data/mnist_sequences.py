@@ -117,6 +117,12 @@ def covered_digit_heights(scales=PAPER_SCALES,
     return [(low / scale, high / scale) for scale in scales]
 
 
+def digit_height(box) -> float:
+    """The digit height in pixels of a number whose box (top, left, bottom, right) spans
+    its rendered strip: the digits are DIGIT of the strip's STRIP rows."""
+    return float(box[2] - box[0]) * DIGIT / STRIP
+
+
 def nearest_scale(digit_height: float, scales=PAPER_SCALES,
                   train_height: int = TRAIN_SIZE[0]) -> float:
     """The scale of `scales` that brings a test digit `digit_height` pixels high closest, in

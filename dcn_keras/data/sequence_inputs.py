@@ -18,7 +18,9 @@ def crops(paths, config: MultiDigitConfig, batch_size: int, training: bool,
     central (validation) crop of `config.crop_size`, as in the paper's appendix 6.2.
 
     In training, `config.cut_window_share` of each batch are instead windows that cut a
-    number (`cut_windows`), labelled length 0: "no whole number here"."""
+    number (`cut_windows`) and `config.wrong_size_share` windows that show one at a size no
+    test scale should read it at (`wrong_size_windows`), both labelled length 0: "no whole
+    number here"."""
     files = tfrecords.list_files(paths)
     count = tfrecords.checked_count(files)
     crop_h, crop_w = config.crop_size
@@ -37,21 +39,51 @@ def crops(paths, config: MultiDigitConfig, batch_size: int, training: bool,
     if training:
         records = records.shuffle(8192, seed=seed, reshuffle_each_iteration=True)
     examples = records.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-    cut = round(batch_size * config.cut_window_share) if training else 0
-    if not cut:
+    kinds = ((cut_windows, config.cut_window_share), (wrong_size_windows, config.wrong_size_share))
+    counts = [round(batch_size * share) if training else 0 for _, share in kinds]
+    if not any(counts):
         return examples.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    # Every batch holds `cut` cut windows beside its whole-number crops, so an epoch still
-    # passes over every crop once.
-    windows = cut_windows(records.shuffle(8192, seed=seed + 1, reshuffle_each_iteration=True)
-                          .repeat(), config, seed)
-    return (tf.data.Dataset.zip(examples.batch(batch_size - cut), windows.batch(cut))
-            .map(_concat, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
+    # Every batch holds its windows beside its whole-number crops, so an epoch still passes
+    # over every crop once. Each kind draws from its own shuffle and seed: ops of one seed
+    # repeat each other's numbers.
+    parts = [examples.batch(batch_size - sum(counts))]
+    for offset, ((windows, _), count) in enumerate(zip(kinds, counts), 1):
+        if count:
+            shuffled = records.shuffle(8192, seed=seed + offset, reshuffle_each_iteration=True)
+            parts.append(windows(shuffled.repeat(), config, seed + offset - 1).batch(count))
+    return (tf.data.Dataset.zip(*parts).map(_concat, num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE))
 
 
-def _concat(whole, cut):
-    (images, (length, digits)), (cut_images, (cut_length, cut_digits)) = whole, cut
-    return (tf.concat([images, cut_images], 0),
-            (tf.concat([length, cut_length], 0), tf.concat([digits, cut_digits], 0)))
+def _concat(*parts):
+    images, targets = zip(*parts)
+    lengths, digits = zip(*targets)
+    return tf.concat(images, 0), (tf.concat(lengths, 0), tf.concat(digits, 0))
+
+
+def _resized(serialized, config: MultiDigitConfig):
+    """A serialized crop resized to `config.train_size`, and its number's box there."""
+    example = tfrecords.parse_sequence(serialized)
+    image = tf.image.resize(example["image"], config.train_size, antialias=True)
+    scale = tf.constant(config.train_size, tf.float32) / tf.cast(
+        tf.shape(example["image"])[:2], tf.float32)
+    return image, tf.cast(example["box"], tf.float32) * tf.tile(scale, [2])
+
+
+def _background(serialized, config: MultiDigitConfig):
+    """A serialized crop resized to `config.train_size` with its number blanked out: a test
+    photograph holds one number."""
+    image, box = _resized(serialized, config)
+    height, width = config.train_size
+    rows = tf.range(height, dtype=tf.float32)[:, None, None]
+    columns = tf.range(width, dtype=tf.float32)[None, :, None]
+    blank = ((rows >= tf.floor(box[0])) & (rows < tf.math.ceil(box[2]))
+             & (columns >= tf.floor(box[1])) & (columns < tf.math.ceil(box[3])))
+    return tf.where(blank, 0.0, image)
+
+
+def _no_whole_number(config: MultiDigitConfig):
+    return tf.constant(0, tf.int32), tf.fill([config.max_length], NO_DIGIT)
 
 
 CUT = 0.2  # a window cuts a number when it leaves out this share of its width or more
@@ -76,21 +108,9 @@ def cut_windows(records: tf.data.Dataset, config: MultiDigitConfig,
     height, width = config.train_size
     crop_h, crop_w = config.crop_size
 
-    def resized(example):
-        image = tf.image.resize(example["image"], config.train_size, antialias=True)
-        scale = tf.constant(config.train_size, tf.float32) / tf.cast(
-            tf.shape(example["image"])[:2], tf.float32)
-        box = tf.cast(example["box"], tf.float32) * tf.tile(scale, [2])
-        return image, box
-
     def window(pair):
-        number, box = resized(tfrecords.parse_sequence(pair[0]))
-        background, other = resized(tfrecords.parse_sequence(pair[1]))
-        rows = tf.range(height, dtype=tf.float32)[:, None, None]
-        columns = tf.range(width, dtype=tf.float32)[None, :, None]
-        blank = ((rows >= tf.floor(other[0])) & (rows < tf.math.ceil(other[2]))
-                 & (columns >= tf.floor(other[1])) & (columns < tf.math.ceil(other[3])))
-        background = tf.where(blank, 0.0, background)
+        number, box = _resized(pair[0], config)
+        background = _background(pair[1], config)
         # One draw for the three choices: ops of one seed repeat each other's numbers.
         side, kind, row = tf.unstack(tf.random.uniform([3], seed=seed))
         first = side < 0.5
@@ -110,8 +130,72 @@ def cut_windows(records: tf.data.Dataset, config: MultiDigitConfig,
                                   seed=seed)[0, 0]
         y = tf.cast(row * (height - crop_h + 1), tf.int32)
         return (tf.ensure_shape(strip[y:y + crop_h, x:x + crop_w],
-                                [crop_h, crop_w, config.channels]),
-                (tf.constant(0, tf.int32), tf.fill([config.max_length], NO_DIGIT)))
+                                [crop_h, crop_w, config.channels]), _no_whole_number(config))
+
+    return records.batch(2, drop_remainder=True).map(window,
+                                                     num_parallel_calls=tf.data.AUTOTUNE)
+
+
+# Digit heights, relative to a training crop's, that no test scale should read: the test
+# split's nearest scale misses the training heights by under 10%, its neighbours by 0.75x
+# and 1.33x, which these ranges leave out; scales 0.5 and 1 show each other's digits at
+# half and twice the size (docs/house_numbers.md).
+SHRINK = (0.45, 0.65)
+ENLARGE = (1.55, 2.2)
+
+
+def wrong_size_windows(records: tf.data.Dataset, config: MultiDigitConfig,
+                       seed: int = 0) -> tf.data.Dataset:
+    """Training windows that show a number at a size far from the training size, each
+    labelled length 0 and no digits: `(image [P_h, P_w, C], (0, [10] * 5))`.
+
+    A serialized crop is resized to `config.train_size`, then by a factor drawn
+    log-uniformly from `SHRINK` or, for the other half, from `ENLARGE`. A shrunk crop lies
+    at a random place on a window of a second crop's background (its number blanked out);
+    an enlarged one is cut around a random point of its number's box, so the window holds
+    part of the number at twice its size. A test image is read at every scale, and at the
+    scales that do not fit its digits a model trained at one digit size reads them with
+    confidence, outvoting the scale that fits; these windows teach it to be unsure there.
+    """
+    height, width = config.train_size
+    crop_h, crop_w = config.crop_size
+    crop = tf.constant([crop_h, crop_w])
+    shrink, enlarge = (tf.math.log(tf.constant(bounds, tf.float32)) for bounds in (SHRINK,
+                                                                                  ENLARGE))
+
+    def shrunk(number, background, factor, where):
+        size = tf.cast(tf.round(tf.constant(config.train_size, tf.float32) * factor), tf.int32)
+        small = tf.image.resize(number, size, antialias=True)
+        y0, x0, y1, x1 = tf.unstack(where)
+        top = tf.cast(y0 * tf.cast(height - crop_h + 1, tf.float32), tf.int32)
+        left = tf.cast(x0 * tf.cast(width - crop_w + 1, tf.float32), tf.int32)
+        window = background[top:top + crop_h, left:left + crop_w]
+        room = tf.cast(crop - size, tf.float32) + 1
+        offset = tf.cast(tf.stack([y1, x1]) * room, tf.int32)
+        paddings = tf.stack([offset, crop - size - offset], axis=1)
+        inside = tf.pad(tf.ones_like(small, tf.bool), tf.concat([paddings, [[0, 0]]], 0))
+        return tf.where(inside, tf.pad(small, tf.concat([paddings, [[0, 0]]], 0)), window)
+
+    def enlarged(number, box, factor, where):
+        size = tf.cast(tf.round(tf.constant(config.train_size, tf.float32) * factor), tf.int32)
+        big = tf.image.resize(number, size, antialias=True)
+        centre = (box[:2] + tf.stack(where[:2]) * (box[2:] - box[:2])) * factor
+        start = tf.cast(tf.round(centre), tf.int32) - crop // 2
+        start = tf.clip_by_value(start, 0, size - crop)
+        return big[start[0]:start[0] + crop_h, start[1]:start[1] + crop_w]
+
+    def window(pair):
+        number, box = _resized(pair[0], config)
+        # One draw for every choice: ops of one seed repeat each other's numbers.
+        kind, level, *where = tf.unstack(tf.random.uniform([6], seed=seed))
+        bounds = tf.where(kind < 0.5, shrink, enlarge)
+        factor = tf.exp(bounds[0] + level * (bounds[1] - bounds[0]))
+        image = tf.cond(kind < 0.5,
+                        lambda: shrunk(number, _background(pair[1], config), factor,
+                                       tf.stack(where)),
+                        lambda: enlarged(number, box, factor, where))
+        return (tf.ensure_shape(image, [crop_h, crop_w, config.channels]),
+                _no_whole_number(config))
 
     return records.batch(2, drop_remainder=True).map(window,
                                                      num_parallel_calls=tf.data.AUTOTUNE)

@@ -38,6 +38,10 @@ class MultiDigitConfig(SerializableConfig):
     # learns to be unsure there, as the DCN's attention and weighting assume
     # (`data.sequence_inputs.cut_windows`). 0: the paper's whole-number crops only.
     cut_window_share: float = 0.0
+    # Share of training windows that show a number at about half or twice the training
+    # size, labelled "no whole number", so that the scales that do not fit a test image's
+    # digits stay unsure (`data.sequence_inputs.wrong_size_windows`). 0: none.
+    wrong_size_share: float = 0.0
 
     @property
     def num_logits(self) -> int:

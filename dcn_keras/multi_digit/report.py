@@ -61,6 +61,46 @@ def sequence_wrong_by_scales(predict, examples: list[dict], scales, minimum_size
     return wrong
 
 
+def rows_by_scales(wrong: np.ndarray, groups: dict[str, np.ndarray]) -> list[dict]:
+    """One row per number of scales of `wrong` `[scales, images]` (as from
+    `sequence_wrong_by_scales`): its error and standard error, and under each key of
+    `groups` (such as "error_by_length": the `[images]` number lengths) the error and image
+    count within each of the group's values."""
+    rows = []
+    for n, marks in enumerate(wrong, 1):
+        error = float(marks.mean())
+        row = {"scales": n, "test_error": error,
+               "standard_error": measure.standard_error(error, len(marks))}
+        for key, values in groups.items():
+            row[key] = {str(value): {"test_error": float(marks[values == value].mean()),
+                                     "images": int((values == value).sum())}
+                        for value in np.unique(values)}
+        rows.append(row)
+    return rows
+
+
+def groups_of(examples: list[dict], scales) -> dict[str, np.ndarray]:
+    """`rows_by_scales` groups of MNIST house numbers test `examples`: the scale of `scales`
+    that brings each one's digits nearest to the training digit height, and its length."""
+    from dcn_keras.data import mnist_sequences
+
+    return {"error_by_nearest_scale": np.array([
+                mnist_sequences.nearest_scale(mnist_sequences.digit_height(e["box"]), scales)
+                for e in examples]),
+            "error_by_length": np.array([int(e["length"]) for e in examples])}
+
+
+def rows_by_top(model, top: str, examples: list[dict], scales, groups: dict[str, np.ndarray],
+                desc: str = "") -> list[dict]:
+    """`rows_by_scales` of a coarse or fine `model` read with `top` ("average": Eq. 11,
+    "soft_attention": Eq. 12-14) on `examples` at their first 1, 2, ... `scales`."""
+    predict = graph_function(
+        lambda x, s: model.predict_sequence_probabilities(x, s, top=top), model)
+    wrong = sequence_wrong_by_scales(predict, examples, scales, model.config.crop_size,
+                                     desc=desc)
+    return rows_by_scales(wrong, groups)
+
+
 def _row(name: str, scales: int, wrong: np.ndarray, lengths: np.ndarray, patches=None,
          label=None) -> dict:
     """A Table 2 row from the `[images]` bool wrong marks of model `name` at `scales` scales

@@ -19,9 +19,9 @@ def _sizes(pool, split, count):
     for index in range(count):
         example = mnist_sequences.make_example(pool, split, 0, index)
         top, _, bottom, _ = example.box
-        rows.append((*example.image.shape, bottom - top))
-    height, width, number = (np.array(column, float) for column in zip(*rows))
-    return height, width, number, number * mnist_sequences.DIGIT / mnist_sequences.STRIP
+        rows.append((*example.image.shape, bottom - top,
+                     mnist_sequences.digit_height(example.box)))
+    return tuple(np.array(column, float) for column in zip(*rows))
 
 
 def _ink_outside_box(example):

@@ -88,3 +88,43 @@ def test_training_batches_mix_in_cut_windows(boxed):
     # Validation stays whole numbers only.
     valid = sequence_inputs.crops(boxed, config, 4, False)
     assert all((length == 2).all() for _, (length, _) in valid.as_numpy_iterator())
+
+
+def test_wrong_size_windows_show_the_number_at_half_or_twice_its_size(boxed):
+    config = presets.svhn()
+    records = tf.data.TFRecordDataset(str(boxed)).repeat()
+    # Resized to 64x128, the box is 42.7 rows by 53.3 columns.
+    number_h, number_w = (40 - 8) * 64 / 48, (60 - 20) * 128 / 96
+    (shrink_low, shrink_high), enlarge_low = sequence_inputs.SHRINK, sequence_inputs.ENLARGE[0]
+    kinds = []
+    windows = sequence_inputs.wrong_size_windows(records, config).take(200)
+    for image, (length, digits) in windows.as_numpy_iterator():
+        assert image.shape == (54, 110, 1)
+        assert length == 0 and digits.tolist() == [10] * 5
+        ink = image[..., 0] > 0.5
+        rows, columns = ink.any(axis=1).sum(), ink.any(axis=0).sum()
+        if columns < 54:
+            # Shrunk: the whole number inside the window, at its shrunk size.
+            assert shrink_low * number_w - 2 <= columns <= shrink_high * number_w + 2
+            assert shrink_low * number_h - 2 <= rows <= shrink_high * number_h + 2
+            kinds.append("shrunk")
+        else:
+            # Enlarged: part of the number, wider than the window's half.
+            assert columns >= min(110, enlarge_low * number_w) // 2
+            assert rows >= 27
+            kinds.append("enlarged")
+    assert 0.35 < kinds.count("shrunk") / len(kinds) < 0.65
+
+
+def test_training_batches_mix_in_wrong_size_windows(boxed):
+    config = dataclasses.replace(presets.svhn(), wrong_size_share=0.25)
+    data = sequence_inputs.crops(boxed, config, 4, True)
+    # 2 whole-number crops, 1 cut and 1 wrong-size window per batch.
+    assert data.cardinality() == 4
+    batches = list(data.as_numpy_iterator())
+    assert all(images.shape == (4, 54, 110, 1) for images, _ in batches)
+    lengths = np.concatenate([length for _, (length, _) in batches])
+    assert (lengths == 2).sum() == 8 and (lengths == 0).sum() == 8
+    # Most windows hold ink: wrong-size ones always do, cut ones in most draws.
+    images = np.concatenate([images for images, _ in batches])[lengths == 0]
+    assert ((images[..., 0] > 0.5).any(axis=(1, 2))).sum() >= 4
