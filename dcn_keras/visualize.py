@@ -77,7 +77,7 @@ def plot_error_versus_scales(panels: dict[str, dict[str, list[float]]],
     if not panels:
         raise ValueError("No errors to plot: pass at least one panel of curves.")
     figure, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6),
-                                sharey=True, squeeze=False)
+                                sharey=True, squeeze=False, layout="constrained")
     for axis, (panel, curves) in zip(axes[0], panels.items()):
         for label, errors in curves.items():
             scales = range(1, len(errors) + 1)

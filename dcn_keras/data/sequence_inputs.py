@@ -136,10 +136,10 @@ def cut_windows(records: tf.data.Dataset, config: MultiDigitConfig,
                                                      num_parallel_calls=tf.data.AUTOTUNE)
 
 
-# Digit heights, relative to a training crop's, that no test scale should read: the test
-# split's nearest scale misses the training heights by under 10%, its neighbours by 0.75x
-# and 1.33x, which these ranges leave out; scales 0.5 and 1 show each other's digits at
-# half and twice the size (docs/house_numbers.md).
+# Digit sizes, relative to a training crop's, that no test scale should read: at its
+# nearest scale a test digit misses the training heights by under 10%, clear of these
+# ranges, while scales 0.5 and 1 show each other's digits at half and twice the size,
+# inside them (docs/house_numbers.md).
 SHRINK = (0.45, 0.65)
 ENLARGE = (1.55, 2.2)
 
