@@ -32,14 +32,11 @@ SLACK = 2  # pixels a "holding" window may cut off the number's box
 def holds_number(positions, valid, box, scale, grid) -> bool:
     """Whether one of `positions` `[k, 2]` (where `valid`) has a crop that holds `box`
     (top, left, bottom, right in input pixels) read at `scale`."""
-    (stride_h, stride_w), (height, width) = grid.stride, grid.size
-    top, left, bottom, right = (value * scale for value in box)
-    for (row, column), ok in zip(positions, valid):
-        y, x = row * stride_h, column * stride_w
-        if ok and y <= top + SLACK and x <= left + SLACK and y + height >= bottom - SLACK \
-                and x + width >= right - SLACK:
-            return True
-    return False
+    positions = np.asarray(positions, int)[np.asarray(valid) > 0]
+    if not len(positions):
+        return False
+    holding = report.holding_positions(positions.max(0) + 1, box, scale, grid, SLACK)
+    return bool(holding[positions[:, 0], positions[:, 1]].any())
 
 
 def reads_right(length, digits, example) -> np.ndarray:

@@ -79,6 +79,19 @@ def rows_by_scales(wrong: np.ndarray, groups: dict[str, np.ndarray]) -> list[dic
     return rows
 
 
+def holding_positions(map_shape, box, scale: float, grid, slack: float = 2) -> np.ndarray:
+    """`[s1, s2]` bool: the coarse map positions whose window (`grid`, a `PatchGrid`) holds
+    the whole of `box` (top, left, bottom, right in input pixels) read at `scale`, cutting
+    off at most `slack` pixels of it."""
+    (stride_h, stride_w), (offset_h, offset_w) = grid.stride, grid.offset
+    height, width = grid.size
+    top, left, bottom, right = (value * scale for value in box)
+    y = np.arange(map_shape[0])[:, None] * stride_h - offset_h
+    x = np.arange(map_shape[1])[None, :] * stride_w - offset_w
+    return ((y <= top + slack) & (y + height >= bottom - slack)
+            & (x <= left + slack) & (x + width >= right - slack))
+
+
 def groups_of(examples: list[dict], scales) -> dict[str, np.ndarray]:
     """`rows_by_scales` groups of MNIST house numbers test `examples`: the scale of `scales`
     that brings each one's digits nearest to the training digit height, and its length."""

@@ -147,3 +147,28 @@ def test_all_patches_reads_every_position_of_the_coarse_map():
     assert seen["positions"].shape == (1, 6, 2) and bool(tf.reduce_all(seen["valid"] > 0))
     assert sorted(map(tuple, seen["positions"][0].numpy().tolist())) == [
         (i, j) for i in range(2) for j in range(3)]
+
+
+def test_holding_positions_are_the_windows_around_the_whole_box():
+    grid = presets.svhn().grid()  # 54x110 windows, 8 rows and 16 columns apart
+    # A 30x60 box at rows 20-50, columns 40-100: windows starting at rows 0-16 (within
+    # the 2-pixel slack: 20 + 2 >= y and y + 54 >= 48) and columns 0-32 hold it.
+    holding = multi_digit_report.holding_positions((6, 8), (20, 40, 50, 100), 1.0, grid)
+    assert holding.shape == (6, 8)
+    assert np.argwhere(holding.any(axis=1)).ravel().tolist() == [0, 1, 2]
+    assert np.argwhere(holding.any(axis=0)).ravel().tolist() == [0, 1, 2]
+    # Read at half size, the box is 15x30 at rows 10-25, columns 20-50.
+    half = multi_digit_report.holding_positions((6, 8), (20, 40, 50, 100), 0.5, grid)
+    assert np.argwhere(half.any(axis=1)).ravel().tolist() == [0, 1]
+    assert np.argwhere(half.any(axis=0)).ravel().tolist() == [0, 1]
+    # A box wider than a window is held nowhere.
+    assert not multi_digit_report.holding_positions((6, 8), (0, 0, 30, 140), 1.0, grid).any()
+
+
+def test_rows_by_scales_split_the_error_by_group():
+    wrong = np.array([[1, 0, 1, 0], [0, 0, 1, 1]], bool)
+    rows = multi_digit_report.rows_by_scales(wrong, {"error_by_length": np.array([1, 1, 2, 2])})
+    assert [row["scales"] for row in rows] == [1, 2]
+    assert rows[0]["test_error"] == 0.5 and rows[1]["error_by_length"]["2"] == {
+        "test_error": 1.0, "images": 2}
+    assert rows[0]["error_by_length"]["1"]["test_error"] == 0.5
