@@ -153,9 +153,10 @@ def wrong_size_windows(records: tf.data.Dataset, config: MultiDigitConfig,
     log-uniformly from `SHRINK` or, for the other half, from `ENLARGE`. A shrunk crop lies
     at a random place on a window of a second crop's background (its number blanked out);
     an enlarged one is cut around a random point of its number's box, so the window holds
-    part of the number at twice its size. A test image is read at every scale, and at the
-    scales that do not fit its digits a model trained at one digit size reads them with
-    confidence, outvoting the scale that fits; these windows teach it to be unsure there.
+    part of the number at 1.55-2.2 times its size. A test image is read at every scale,
+    and at the scales that do not fit its digits a model trained at one digit size reads
+    them with confidence, outvoting the scale that fits; these windows teach it to be
+    unsure there.
     """
     height, width = config.train_size
     crop_h, crop_w = config.crop_size
