@@ -12,8 +12,8 @@ model's average top (Eq. 11, Table 2's coarse and fine rows) and soft-attention 
 
 Models go to OUT/<variant>_s<seed>/<kind>.keras, with history and epochs beside them as
 `dcn train` writes them; a killed run resumes from its last finished epoch, and a model
-that exists is not retrained. Models of the preset's variant already in the run folder
-(`--reuse-preset`) stand in for its seed.
+that exists is not retrained. With `--reuse-preset`, the run folder's own models (as
+`dcn house-numbers` or `dcn train` made them) are the preset's variant of seed 0.
 """
 
 import argparse
