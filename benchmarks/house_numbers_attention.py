@@ -12,7 +12,6 @@ scales with 3 patches per scale of each attention and combination (`dcn.COMBINAT
 
 import argparse
 import itertools
-import json
 import math
 import pathlib
 
@@ -20,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 import tqdm
 
-from dcn_keras import atomic, measure, presets, training
+from dcn_keras import measure, presets, training
 from dcn_keras.core import patches, saliency
 from dcn_keras.data import mnist_sequences, sequence_inputs
 from dcn_keras.multi_digit import report, sequences
@@ -113,7 +112,7 @@ def main() -> None:
             "test_error": float(wrong.mean()),
             "standard_error": measure.standard_error(float(wrong.mean()), len(wrong))}
     result = {"run": str(args.run), "test_images": len(examples), "patches_per_scale":
-              args.patches, "scales": list(scales), "machine": measure.machine_description(),
+              args.patches, "scales": list(scales),
               "window_holds_number_at_nearest_scale": {
                   name: float(np.mean(marks)) for name, marks in held.items()},
               "window_holds_number_standard_error": {
@@ -123,8 +122,7 @@ def main() -> None:
               "some_pick_read_right_3_scales": {
                   name: float(np.mean(marks)) for name, marks in any_pick.items()},
               "sequence_error_3_scales": errors}
-    atomic.write_text(args.json, json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    measure.publish(result, args.json)
 
 
 if __name__ == "__main__":

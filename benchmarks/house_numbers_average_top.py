@@ -13,14 +13,13 @@ towards):
 """
 
 import argparse
-import json
 import pathlib
 
 import numpy as np
 import tensorflow as tf
 import tqdm
 
-from dcn_keras import atomic, measure, presets, training
+from dcn_keras import measure, presets, training
 from dcn_keras.data import mnist_sequences, sequence_inputs
 from dcn_keras.multi_digit import report, sequences
 from dcn_keras.multi_digit.dcn import rescale
@@ -62,7 +61,7 @@ def analyse(model, examples: list[dict], scales, desc: str) -> dict:
         length, digits, distance, inside, shape = reads(
             *rescale(image[None], tf.constant([image.shape[:2]]), scale,
                      model.config.crop_size))
-        inside = inside.numpy()
+        inside, distance = inside.numpy(), distance.numpy()
         holding = report.holding_positions(shape.numpy(), box, scale, grid).reshape(-1)
         holding, other = holding & inside, ~holding & inside
         kinds = {"all": inside, "holding": holding, "other": other}
@@ -71,7 +70,7 @@ def analyse(model, examples: list[dict], scales, desc: str) -> dict:
             **{f"{kind}_right": (read_right(tf.boolean_mask(length, mask),
                                             tf.boolean_mask(digits, mask), example)
                                  if mask.any() else None) for kind, mask in kinds.items()},
-            **{f"{kind}_distance": (float(distance.numpy()[kinds[kind]].mean())
+            **{f"{kind}_distance": (float(distance[kinds[kind]].mean())
                                     if kinds[kind].any() else None)
                for kind in ("holding", "other")}})
     return summary(rows)
@@ -121,11 +120,8 @@ def main() -> None:
                              "`report.holding_positions` are the coarse map's. Pass coarse "
                              "models.")
         results[str(path)] = analyse(model.folded(), examples, scales, path.parent.name)
-    text = json.dumps({"machine": measure.machine_description(), "data": str(args.run / "data"),
-                       "scales": list(scales), "results": results}, indent=2)
-    print(text)
-    if args.json:
-        atomic.write_text(args.json, text + "\n")
+    measure.publish({"data": str(args.run / "data"), "scales": list(scales),
+                     "results": results}, args.json)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,13 @@ Digit height = number height x 28 / 32: a rendered number is 32 rows, a digit's 
 """
 
 import argparse
-import json
 import pathlib
 import sys
 import time
 
 import numpy as np
 
-from dcn_keras import atomic
+from dcn_keras import atomic, measure
 from dcn_keras.data import mnist
 from dcn_keras.data import mnist_sequences as ms
 
@@ -41,7 +40,8 @@ def ink_outside_box(example: ms.SequenceExample) -> float:
     return float((example.image[outside] > 0).mean())
 
 
-def measure(pool: mnist.Digits, split: str, images: int, seed: int) -> dict[str, np.ndarray]:
+def split_statistics(pool: mnist.Digits, split: str, images: int,
+                     seed: int) -> dict[str, np.ndarray]:
     """{quantity: `[images]` array} of the first `images` examples of `split`."""
     rows = []
     for index in range(images):
@@ -158,9 +158,9 @@ def main() -> None:
     args = parser.parse_args()
     start = time.perf_counter()
     pools = mnist.digit_pools(mnist.load(args.mnist_dir))
-    results = {split: measure(pools[ms.POOLS[split]], split, args.images, args.seed)
+    results = {split: split_statistics(pools[ms.POOLS[split]], split, args.images, args.seed)
                for split in TEST_SPLITS}
-    train = measure(pools["train"], "train", args.images, args.seed)
+    train = split_statistics(pools["train"], "train", args.images, args.seed)
     low, high = ms.training_digit_heights()
     report = {
         "command": " ".join(["benchmarks/house_numbers_distribution.py", *sys.argv[1:]]),
@@ -186,8 +186,7 @@ def main() -> None:
     }
     plot(results, args.png)
     report["seconds"] = round(time.perf_counter() - start, 1)
-    atomic.write_text(args.json, json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    measure.publish(report, args.json)
 
 
 if __name__ == "__main__":

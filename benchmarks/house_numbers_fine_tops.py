@@ -10,10 +10,9 @@ error on the images whose digits each scale brings nearest to the training digit
 """
 
 import argparse
-import json
 import pathlib
 
-from dcn_keras import atomic, measure, presets, training
+from dcn_keras import measure, presets, training
 from dcn_keras.data import sequence_inputs
 from dcn_keras.multi_digit import report
 
@@ -35,11 +34,8 @@ def main() -> None:
               "Soft attention (coarse model)": (coarse, "soft_attention")}
     errors = {name: report.rows_by_top(model, top, examples, scales, groups, desc=name)
               for name, (model, top) in models.items()}
-    text = json.dumps({"machine": measure.machine_description(), "images": len(examples),
-                       "scales": list(scales), "errors": errors}, indent=2)
-    print(text)
-    if args.json:
-        atomic.write_text(args.json, text + "\n")
+    measure.publish({"images": len(examples), "scales": list(scales), "errors": errors},
+                    args.json)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,12 @@ model's plus that read, a little less in one graph):
 """
 
 import argparse
-import json
 import pathlib
 import statistics
 
 import tensorflow as tf
 
-from dcn_keras import atomic, measure, presets, training
+from dcn_keras import measure, presets, training
 from dcn_keras.data import sequence_inputs
 from dcn_keras.multi_digit import report
 from dcn_keras.multi_digit.dcn import MultiDigitDCN
@@ -64,7 +63,7 @@ def main() -> None:
                 else (lambda i, s, c, f=function: f(i, s)))
     times = measure.time_per_input(functions, inputs)
     mean = {name: 1e3 * statistics.fmean(values) for name, values in times.items()}
-    result = {"machine": measure.machine_description(), "images": len(big),
+    result = {"images": len(big),
               "smallest": list(big[0]["image"].shape[:2]),
               "largest": list(big[-1]["image"].shape[:2]),
               "num_patches": recipe.num_patches, "mean_ms": mean,
@@ -75,10 +74,7 @@ def main() -> None:
                   variant: mean[f"fine, {variant}"]
                   / (mean[f"coarse, {variant}"] + mean[f"crops, {variant}"])
                   for variant in models}}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        atomic.write_text(args.json, text + "\n")
+    measure.publish(result, args.json)
 
 
 if __name__ == "__main__":

@@ -18,10 +18,9 @@ that exists is not retrained. With `--reuse-preset`, the run folder's own models
 
 import argparse
 import dataclasses
-import json
 import pathlib
 
-from dcn_keras import atomic, experiments, measure, presets, training, visualize
+from dcn_keras import experiments, measure, presets, training, visualize
 from dcn_keras.data import sequence_inputs
 from dcn_keras.multi_digit import report
 
@@ -70,14 +69,10 @@ def main() -> None:
                                                    groups, desc=name)})
                     print(name, " / ".join(f"{row['test_error']:.1%}"
                                            for row in results[-1]["rows"]))
-    text = json.dumps({"machine": measure.machine_description(), "images": len(examples),
-                       "data": str(data), "scales": list(recipe.scales),
-                       "wrong_size_share": args.wrong_size_share,
-                       "shrink": sequence_inputs.SHRINK, "enlarge": sequence_inputs.ENLARGE,
-                       "results": results}, indent=2)
-    print(text)
-    if args.json:
-        atomic.write_text(args.json, text + "\n")
+    measure.publish({"images": len(examples), "data": str(data), "scales": list(recipe.scales),
+                     "wrong_size_share": args.wrong_size_share,
+                     "shrink": sequence_inputs.SHRINK, "enlarge": sequence_inputs.ENLARGE,
+                     "results": results}, args.json)
     if args.png:
         _plot(results, len(examples), args.png)
 

@@ -1,14 +1,17 @@
-"""The one timer: functions called side by side, interleaved, medians; the machine; and the
-standard error of a measured error rate."""
+"""The one timer: functions called side by side, interleaved, medians; the machine; the
+standard error of a measured error rate; and a benchmark's result, printed and written."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import pathlib
 import platform
 import statistics
 import time
+
+from dcn_keras import atomic
 
 
 def time_side_by_side(functions: dict, *args, repeats: int = 10,
@@ -91,6 +94,15 @@ def machine_description() -> str:
     device = f"{len(gpus)} GPU" if gpus else "no GPU"
     return (f"{os.cpu_count()} CPU cores ({cpu_name()}, {cpu_features()}), {device}, "
             f"TensorFlow {tf.__version__}, Python {platform.python_version()}")
+
+
+def publish(result: dict, path: pathlib.Path | None = None) -> None:
+    """Prints a benchmark's `result` as JSON, headed by the machine it ran on, and writes the
+    same text atomically to `path` when one is given."""
+    text = json.dumps({"machine": machine_description(), **result}, indent=2)
+    print(text)
+    if path:
+        atomic.write_text(path, text + "\n")
 
 
 def standard_error(error: float, images: int) -> float:

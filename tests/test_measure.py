@@ -1,0 +1,48 @@
+import json
+import math
+
+import pytest
+
+from dcn_keras import measure
+
+
+def test_time_side_by_side_interleaves_every_function_on_the_same_arguments():
+    calls = []
+    functions = {name: (lambda x, n=name: calls.append((n, x))) for name in ("a", "b")}
+    times = measure.time_side_by_side(functions, 7, repeats=3, warmup=1)
+    assert {name: len(values) for name, values in times.items()} == {"a": 3, "b": 3}
+    assert all(value >= 0 for values in times.values() for value in values)
+    # 1 warm-up call each, then a, b alternating: a drift in load reaches both alike.
+    assert calls == [("a", 7), ("b", 7)] + [("a", 7), ("b", 7)] * 3
+
+
+def test_time_per_input_times_each_input_once_per_function():
+    seen = []
+    times = measure.time_per_input({"f": lambda x, y: seen.append(x + y)},
+                                   [(1, 2), (3, 4)], warmup=2)
+    assert seen == [3, 3, 3, 7]
+    assert len(times["f"]) == 2
+
+
+def test_medians_ms_and_standard_error():
+    assert measure.medians_ms({"f": [0.003, 0.001, 0.002]}) == {"f": pytest.approx(2.0)}
+    assert measure.standard_error(0.2, 2000) == pytest.approx(math.sqrt(0.16 / 2000))
+    assert measure.standard_error(0.5, 0) == 0.0
+
+
+def test_publish_prints_and_writes_the_same_json_headed_by_the_machine(tmp_path, capsys):
+    path = tmp_path / "result.json"
+    measure.publish({"images": 3, "errors": [0.25]}, path)
+    printed = capsys.readouterr().out
+    assert path.read_text() == printed
+    result = json.loads(printed)
+    assert list(result) == ["machine", "images", "errors"]
+    assert "CPU cores" in result["machine"] and result["errors"] == [0.25]
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # no temporary left
+
+
+def test_publish_without_a_path_only_prints(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    measure.publish({"images": 1})
+    assert json.loads(capsys.readouterr().out)["images"] == 1
+    assert not list(tmp_path.iterdir())
