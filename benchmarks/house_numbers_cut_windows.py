@@ -48,6 +48,7 @@ def main() -> None:
     train = sequence_inputs.crops(data / "train.tfrecord", config, recipe.batch_size, True,
                                   recipe.seed)
     valid = sequence_inputs.crops(data / "valid.tfrecord", config, recipe.batch_size, False)
+    precision = training.resolve_precision(recipe.precision)
     models = {}
     for kind, epochs in (("coarse", args.coarse_epochs), ("fine", args.fine_epochs)):
         out_path = args.out / "models" / f"{kind}.keras"
@@ -55,13 +56,13 @@ def main() -> None:
             out_path.symlink_to((args.run / "models" / f"{kind}.keras").resolve())
         if not out_path.exists():
             recorded = training.load_model(args.run / "models" / f"{kind}.keras", family)
-            model = training.build(family, kind, recipe.precision)
+            model = training.build(family, kind, precision)
             model.set_weights(recorded.get_weights())
             training.fit(model, family, train, valid, epochs, out_path, args.learning_rate,
                          batch_norm_images=recipe.batch_norm_images,
                          log_dir=out_path.with_name(f"{kind}_logs"),
                          epochs_dir=out_path.with_name(f"{kind}_epochs"))
-            if recipe.precision != "float32":
+            if precision != "float32":
                 trained = training.load_model(out_path, family)
                 copy = training.build(family, kind, "float32")
                 copy.set_weights(trained.get_weights())

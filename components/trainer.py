@@ -48,7 +48,8 @@ def DcnTrainer(
     in `artifacts.resume_dir`, which the rerun's new artifact finds). Trains under
     `dcn_keras.distribute.strategy()`: every worker of a `TF_CONFIG` cluster (a Vertex AI or
     Kubeflow TFJob worker pool) runs this component, the chief writes the artifacts
-    (docs/distributed.md). `precision` "bfloat16" trains in mixed bfloat16;
+    (docs/distributed.md). `precision` "bfloat16" trains in mixed bfloat16, "auto" where
+    the machine that runs it computes bfloat16 natively;
     `batch_norm_images` > 0 re-estimates batch normalisation statistics before each
     validation. A DCN kind with a `base_model` (the DcnComposer's composed DCN, as TFX's
     Trainer warm-starts from its `base_model`) fine-tunes it end to end instead of starting

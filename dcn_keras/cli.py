@@ -197,10 +197,10 @@ def _add_train_args(parser) -> None:
     parser.add_argument("--num-patches", type=_positive, default=None, help="k")
     parser.add_argument("--hint-weight", type=_fraction, default=None,
                         help="convex hint weight of `dcn` models, in [0, 1)")
-    parser.add_argument("--precision", default=None, choices=("float32", "bfloat16"),
+    parser.add_argument("--precision", default=None, choices=("float32", "bfloat16", "auto"),
                         help="training precision; bfloat16 (mixed) is faster on CPUs with "
-                             "AVX512-BF16 and on GPUs, slower elsewhere; models are saved "
-                             "in float32")
+                             "AVX512-BF16 or AMX and on GPUs, many times slower elsewhere; "
+                             "auto picks it where it is native; models are saved in float32")
     parser.add_argument("--verbose", default="auto", type=_verbosity,
                         help="Keras fit verbosity: auto, 0, 1 or 2")
 

@@ -87,6 +87,21 @@ def cpu_features() -> str:
     return "AVX2 (no AVX-512)" if "avx2" in flags else "no AVX2"
 
 
+def native_bfloat16() -> bool:
+    """Whether this machine computes bfloat16 natively: a GPU, or an x86 CPU with AVX512-BF16
+    or AMX. Elsewhere TensorFlow emulates it, and mixed bfloat16 trains slower than float32
+    (docs/bench/multi_digit_precision.md: 11x slower for the svhn fine model on AVX2)."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return True
+    try:
+        flags = pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def machine_description() -> str:
     import tensorflow as tf
 

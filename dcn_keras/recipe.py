@@ -28,7 +28,9 @@ class Recipe:
     # with `experiments.train_model(teacher=...)`); None: labels alone
     distillation_weight: float | None = None
     dcn_epochs: int | None = None  # epochs of the DCN trainers; None: `epochs`
-    precision: str = "float32"  # "bfloat16": mixed precision training (AVX512-BF16 / GPU)
+    # "bfloat16": mixed precision training; "auto": bfloat16 where the machine computes it
+    # natively (AVX512-BF16, AMX, GPU), float32 elsewhere (`training.resolve_precision`)
+    precision: str = "float32"
     # Re-estimate batch normalisation statistics on this many training images before each
     # validation (0: off); short runs need it (`training.recalibrate_batch_norm`).
     batch_norm_images: int = 0
@@ -47,8 +49,8 @@ class Recipe:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
         if self.test_images < 1:
             raise ValueError(f"test_images must be at least 1, got {self.test_images}.")
-        if self.precision not in ("float32", "bfloat16"):
-            raise ValueError(f"precision must be 'float32' or 'bfloat16', got "
+        if self.precision not in ("float32", "bfloat16", "auto"):
+            raise ValueError(f"precision must be 'float32', 'bfloat16' or 'auto', got "
                              f"{self.precision!r}.")
 
     def replace(self, **changes) -> Recipe:

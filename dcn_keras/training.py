@@ -11,15 +11,27 @@ import shutil
 import keras
 import tensorflow as tf
 
-from dcn_keras import distribute
+from dcn_keras import distribute, measure
 from dcn_keras.atomic import atomic_path
+
+PRECISIONS = ("float32", "bfloat16", "auto")
+
+
+def resolve_precision(precision: str) -> str:
+    """"float32" or "bfloat16" ("bfloat16" is Keras' mixed_bfloat16: float32 weights, bfloat16
+    activations). "auto" is bfloat16 where this machine computes it natively
+    (`measure.native_bfloat16`) and float32 elsewhere, where bfloat16 is emulated and slow."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
+    if precision == "auto":
+        return "bfloat16" if measure.native_bfloat16() else "float32"
+    return precision
 
 
 def build(family, kind: str, precision: str = "float32", **options) -> keras.Model:
-    """`family.build(kind, **options)` under the dtype policy of `precision` ("float32", or
-    "bfloat16" for Keras' mixed_bfloat16: float32 weights, bfloat16 activations)."""
-    if precision not in ("float32", "bfloat16"):
-        raise ValueError(f"precision must be 'float32' or 'bfloat16', got {precision!r}.")
+    """`family.build(kind, **options)` under the dtype policy of `precision`
+    (`resolve_precision`)."""
+    precision = resolve_precision(precision)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
     try:
@@ -267,15 +279,19 @@ def train(family, kind: str, train_data, valid_data, epochs: int,
           epochs_dir: str | os.PathLike | None = None, **options) -> keras.callbacks.History:
     """Build a `kind` model of `family` (with `options` such as num_patches), fresh or from
     the weights of `start` (a composed DCN to fine-tune), in the strategy's scope and `fit`
-    it (`backup`, `log_dir`, `epochs_dir`: see `fit`). A model trained in mixed bfloat16
-    (1.33x faster for the multi-digit fine model on a CPU with AVX512-BF16, slower
-    without) is saved as a float32
-    copy of its best weights, so that inference and serving do not depend on it.
+    it (`backup`, `log_dir`, `epochs_dir`: see `fit`). `precision` goes through
+    `resolve_precision`. A model trained in mixed bfloat16 (1.33x faster for the
+    multi-digit fine model on a CPU with AVX512-BF16, 11x slower on AVX2) is saved as a
+    float32 copy of its best weights, so that inference and serving do not depend on it.
 
     In a multi-worker cluster (`distribute.strategy`) every worker trains on its share of
     each batch, and only the chief writes `out_path`, `backup` and `log_dir`; the others
     write to `distribute.worker_path(out_path)` (removed when done) and keep their backup at
     `distribute.worker_path(backup)`, where a rerun finds it."""
+    if precision == "auto":
+        precision = resolve_precision(precision)
+        print(f"Precision auto: training in {precision} on this machine "
+              f"({measure.cpu_features()})", flush=True)
     chief = distribute.is_chief()
     if not chief:
         out_path = distribute.worker_path(out_path)

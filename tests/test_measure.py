@@ -46,3 +46,17 @@ def test_publish_without_a_path_only_prints(tmp_path, capsys, monkeypatch):
     measure.publish({"images": 1})
     assert json.loads(capsys.readouterr().out)["images"] == 1
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("flags, native", [("fpu avx avx2 fma", False),
+                                           ("avx2 avx512f avx512bw", False),
+                                           ("avx2 avx512f avx512_bf16", True),
+                                           ("avx2 amx_bf16 amx_tile", True)])
+def test_native_bfloat16_needs_avx512_bf16_or_amx(flags, native, monkeypatch):
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU computes bfloat16 natively whatever the CPU")
+    monkeypatch.setattr(measure.pathlib.Path, "read_text",
+                        lambda self: f"processor : 0\nflags : {flags}\n")
+    assert measure.native_bfloat16() is native

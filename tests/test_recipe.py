@@ -36,7 +36,7 @@ def test_recorded_recipes_are_the_recorded_runs():
     assert (house.train_images, house.valid_images, house.test_images, house.epochs,
             house.batch_size, house.precision, house.scales, house.all_patches_images,
             house.batch_norm_images) == (
-        60000, 2000, 2000, 5, 32, "bfloat16", (1.0, 0.75, 0.5), 200, 2048)
+        60000, 2000, 2000, 5, 32, "auto", (1.0, 0.75, 0.5), 200, 2048)
 
 
 def test_flags_override_the_recipe_and_none_keeps_it():

@@ -24,6 +24,17 @@ def test_builds_every_kind(family, config):
         family.build("medium")
 
 
+@pytest.mark.parametrize("native, policy", [(True, "mixed_bfloat16"), (False, "float32")])
+def test_auto_precision_is_bfloat16_only_where_it_is_native(family, native, policy,
+                                                            monkeypatch):
+    monkeypatch.setattr(training.measure, "native_bfloat16", lambda: native)
+    assert training.resolve_precision("auto") == policy.removeprefix("mixed_")
+    assert training.resolve_precision("float32") == "float32"
+    assert training.build(family, "coarse", "auto").dtype_policy.name == policy
+    with pytest.raises(ValueError, match="precision must be one of"):
+        training.resolve_precision("float16")
+
+
 def test_load_model_round_trip(family, tmp_path, images):
     model = family.build("fine")
     run_model_saving_test(model, (images,), tmp_path)

@@ -132,13 +132,13 @@ def svhn() -> MultiDigitConfig:
 RECIPES = profiles(
     # The recorded `make house-numbers` run (docs/house_numbers.md): MNIST house numbers,
     # 60k cluttered training crops, 5 epochs of Adam decayed exponentially to a tenth, mixed
-    # bfloat16 (faster only with AVX512-BF16 or a GPU), Table 2 at 1-3 scales on 2,000
-    # SVHN-like test images (and 500 of test_large), the all-patches row on the first 200
-    # (about 100,000 crops, 25 minutes on 2 cores). Batch-norm statistics are re-estimated
-    # on 2,048 training crops before each validation: the fine model's moving averages
-    # validated at 81% error where batch statistics gave 18%.
+    # bfloat16 where it is native (AVX512-BF16, AMX, GPU; float32 elsewhere), Table 2 at 1-3
+    # scales on 2,000 SVHN-like test images (and 500 of test_large), the all-patches row on
+    # the first 200 (about 100,000 crops, 25 minutes on 2 cores). Batch-norm statistics are
+    # re-estimated on 2,048 training crops before each validation: the fine model's moving
+    # averages validated at 81% error where batch statistics gave 18%.
     paper=Recipe(train_images=60000, valid_images=2000, test_images=2000, epochs=5,
-                 batch_size=32, num_patches=6, precision="bfloat16", scales=(1.0, 0.75, 0.5),
+                 batch_size=32, num_patches=6, precision="auto", scales=(1.0, 0.75, 0.5),
                  batch_norm_images=2048, all_patches_images=200),
     # The svhn pipeline's wiring with a little training: minutes on 2 cores.
     quick=dict(train_images=3000, valid_images=200, test_images=60, epochs=1, num_shards=2,
