@@ -1,11 +1,11 @@
 """Why Table 2's average top (Eq. 11) loses on whole images: each coarse model reads the
 first `--images` test images of a `dcn house-numbers` folder at the scale that fits their
 digits (`mnist_sequences.nearest_scale`), and its map positions are split into those whose
-window holds the whole number (`report.holding_positions`) and the others. For each
-model: how many positions hold the number, the error of the average over all positions
-(Eq. 11), over the holding positions alone and over the others alone, and how far each
-kind of position is from uniform (`sequences.distance_to_uniform`, what cut windows train
-towards):
+window holds the whole number and the others, which cut it above or below, beside, or
+both, or hold background only (`report.position_kinds`). For each model: how many
+positions hold the number, the error of the average over all positions (Eq. 11), over the
+holding positions alone and over the others alone, and how far each kind of position is
+from uniform (`sequences.distance_to_uniform`, what cut windows train towards):
 
     .venv/bin/python benchmarks/house_numbers_average_top.py runs/house \\
         runs/house/models/coarse.keras runs/wrong_size/wrong_sizes_s0/coarse.keras \\
@@ -51,6 +51,16 @@ def read_right(length, digits, example) -> bool:
                                               tf.constant(example["digits"][None]))[0])
 
 
+def by_kind(position_kinds, inside, distance) -> dict[str, tuple]:
+    """{kind: (share of an image's positions, their mean distance to uniform or None)}."""
+    result = {}
+    for index, name in enumerate(report.POSITION_KINDS):
+        mask = inside & (position_kinds == index)
+        result[name] = (float(mask.sum() / inside.sum()),
+                        float(distance[mask].mean()) if mask.any() else None)
+    return result
+
+
 def analyse(model, examples: list[dict], scales, desc: str) -> dict:
     reads = position_reads(model)
     grid = model.config.grid()
@@ -62,8 +72,8 @@ def analyse(model, examples: list[dict], scales, desc: str) -> dict:
             *rescale(image[None], tf.constant([image.shape[:2]]), scale,
                      model.config.crop_size))
         inside, distance = inside.numpy(), distance.numpy()
-        holding = report.holding_positions(shape.numpy(), box, scale, grid).reshape(-1)
-        holding, other = holding & inside, ~holding & inside
+        position_kinds = report.position_kinds(shape.numpy(), box, scale, grid).reshape(-1)
+        holding, other = (position_kinds == 0) & inside, (position_kinds != 0) & inside
         kinds = {"all": inside, "holding": holding, "other": other}
         rows.append({
             "positions": int(inside.sum()), "holding": int(holding.sum()),
@@ -72,7 +82,8 @@ def analyse(model, examples: list[dict], scales, desc: str) -> dict:
                                  if mask.any() else None) for kind, mask in kinds.items()},
             **{f"{kind}_distance": (float(distance[kinds[kind]].mean())
                                     if kinds[kind].any() else None)
-               for kind in ("holding", "other")}})
+               for kind in ("holding", "other")},
+            "kinds": by_kind(position_kinds, inside, distance)})
     return summary(rows)
 
 
@@ -99,7 +110,13 @@ def summary(rows: list[dict]) -> dict:
         "distance_to_uniform_mean": {
             kind: float(np.mean([row[f"{kind}_distance"] for row in rows
                                  if row[f"{kind}_distance"] is not None]))
-            for kind in ("holding", "other")}}
+            for kind in ("holding", "other")},
+        "position_kinds": {
+            name: {"share_mean": float(np.mean([row["kinds"][name][0] for row in rows])),
+                   "distance_to_uniform_mean": float(np.mean(
+                       [row["kinds"][name][1] for row in rows
+                        if row["kinds"][name][1] is not None]))}
+            for name in report.POSITION_KINDS}}
 
 
 def main() -> None:
@@ -117,7 +134,7 @@ def main() -> None:
         model = training.load_model(path, family)
         if model.part != "coarse":
             raise ValueError(f"{path} holds a {model.part} model; the windows of "
-                             "`report.holding_positions` are the coarse map's. Pass coarse "
+                             "`report.position_kinds` are the coarse map's. Pass coarse "
                              "models.")
         results[str(path)] = analyse(model.folded(), examples, scales, path.parent.name)
     measure.publish({"data": str(args.run / "data"), "scales": list(scales),

@@ -28,7 +28,7 @@ def main() -> None:
     coarse, fine = (training.load_model(args.run / "models" / f"{kind}.keras", family).folded()
                     for kind in family.model_kinds)
     examples = sequence_inputs.full_images(args.run / "data" / "test.tfrecord")[:args.images]
-    groups = report.groups_of(examples, scales)
+    groups = report.groups_of(examples, scales, family.config)
     models = {"Fine model, average top": (fine, "average"),
               "Fine model, soft-attention top": (fine, "soft_attention"),
               "Soft attention (coarse model)": (coarse, "soft_attention")}

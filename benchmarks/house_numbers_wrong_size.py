@@ -1,10 +1,11 @@
-"""Does training on numbers at the wrong size help whole-image reads at several scales?
-Trains `--kinds` models from scratch on a `dcn house-numbers` folder's data, as the preset
-trains them and with `--wrong-size-share` of each batch wrong-size windows
-(`data.sequence_inputs.wrong_size_windows`, target "no whole number"), for each of
-`--seeds`. Then it reads the first `--images` test images at 1, 2, ... scales with each
-model's average top (Eq. 11, Table 2's coarse and fine rows) and soft-attention top
-(Eq. 12-14), by the scale that fits each image's digits and by number length:
+"""Do other training windows help whole-image reads at several scales? Trains `--kinds`
+models from scratch on a `dcn house-numbers` folder's data, for each of `--seeds` and
+`--variants`: as the preset trains them, with `--wrong-size-share` of each batch wrong-size
+windows (`data.sequence_inputs.wrong_size_windows`, target "no whole number"), or with cut
+windows that also cut the number's rows (`MultiDigitConfig.cut_rows`). Then it reads the
+first `--images` test images at 1, 2, ... scales with each model's average top (Eq. 11,
+Table 2's coarse and fine rows) and soft-attention top (Eq. 12-14), by the scale that fits
+each image's digits, by number length and by map positions at that scale:
 
     .venv/bin/python benchmarks/house_numbers_wrong_size.py runs/house --out runs/wrong_size \\
         --kinds coarse --seeds 0 1 --json docs/bench/house_numbers_wrong_size_coarse.json \\
@@ -25,6 +26,7 @@ from dcn_keras.data import sequence_inputs
 from dcn_keras.multi_digit import report
 
 TOPS = {"average top": "average", "soft-attention top": "soft_attention"}
+VARIANTS = ("preset", "wrong sizes", "cut rows")
 
 
 def main() -> None:
@@ -34,6 +36,10 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="+", choices=("coarse", "fine"), default=["coarse"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--wrong-size-share", type=float, default=0.125)
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=VARIANTS[:2],
+                        help="how the models are trained: as the preset, with wrong-size "
+                             "windows, or with cut windows that also cut the number's rows")
+    parser.add_argument("--epochs", type=int, help="default: the paper recipe's")
     parser.add_argument("--reuse-preset", action="store_true",
                         help="the run's own models are the preset's variant of seed 0")
     parser.add_argument("--images", type=int, default=2000)
@@ -41,13 +47,15 @@ def main() -> None:
     parser.add_argument("--png", type=pathlib.Path, help="error against scales read")
     args = parser.parse_args()
     family = presets.family("svhn")
-    recipe = family.recipe("paper")
+    recipe = family.recipe("paper").replace(epochs=args.epochs)
     variants = {"preset": family.config,
                 "wrong sizes": dataclasses.replace(family.config,
-                                                   wrong_size_share=args.wrong_size_share)}
+                                                   wrong_size_share=args.wrong_size_share),
+                "cut rows": dataclasses.replace(family.config, cut_rows=True)}
+    variants = {name: variants[name] for name in args.variants}
     data = args.run / "data"
     examples = sequence_inputs.full_images(data / "test.tfrecord")[:args.images]
-    groups = report.groups_of(examples, recipe.scales)
+    groups = report.groups_of(examples, recipe.scales, family.config)
     results = []
     for seed in args.seeds:
         for variant, config in variants.items():

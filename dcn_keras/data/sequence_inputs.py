@@ -98,42 +98,66 @@ def cut_windows(records: tf.data.Dataset, config: MultiDigitConfig,
     A serialized crop is resized to `config.train_size` and set beside the background of a
     second one (its number blanked out), on a random side; the window is cut where it
     leaves out at least `CUT` of the number's width, and holds at least `CUT` of it in a
-    `PARTIAL` share of windows. Test-time windows slide over a whole photograph, and most
-    of them cut the number or hold only background; a model trained on whole numbers alone
-    reads such a window as a shorter number with confidence, which both the DCN's choice of
-    patches and its inverse-entropy weighting take for evidence (docs/house_numbers.md).
-    The surroundings come from real crops, so a cut is not told apart by padding; the
-    second number is blanked because a test photograph holds one.
+    `PARTIAL` share of windows. With `config.cut_rows` the crop lies in a random quadrant
+    of a 2x2 canvas of that background (flipped, so its tiles differ), and a window may
+    leave out `CUT` of the number's height or of its width, or both (`_cut_window`).
+
+    Test-time windows slide over a whole photograph, and most of them cut the number or
+    hold only background; a model trained on whole numbers alone reads such a window as a
+    shorter number with confidence, which both the DCN's choice of patches and its
+    inverse-entropy weighting take for evidence (docs/house_numbers.md). The surroundings
+    come from real crops, so a cut is not told apart by padding; the second number is
+    blanked because a test photograph holds one.
     """
     height, width = config.train_size
-    crop_h, crop_w = config.crop_size
 
     def window(pair):
         number, box = _resized(pair[0], config)
         background = _background(pair[1], config)
-        # One draw for the three choices: ops of one seed repeat each other's numbers.
-        side, kind, row = tf.unstack(tf.random.uniform([3], seed=seed))
+        # One draw for every choice: ops of one seed repeat each other's numbers.
+        side, below, kind = tf.unstack(tf.random.uniform([3], seed=seed))
         first = side < 0.5
         strip = tf.where(first, tf.concat([number, background], 1),
                          tf.concat([background, number], 1))
-        offset = tf.where(first, 0.0, float(width))
-        left, right = box[1] + offset, box[3] + offset
-        slack = CUT * (right - left)
-        starts = tf.range(2 * width - crop_w + 1, dtype=tf.float32)
-        holds = (starts <= left + slack) & (starts + crop_w >= right - slack)
-        # Most windows hold part of the number, the others background only.
-        overlaps = tf.minimum(starts + crop_w, right) - tf.maximum(starts, left) >= slack
-        partial = kind < PARTIAL
-        candidates = ~holds & (overlaps | ~partial)
-        candidates = tf.where(tf.reduce_any(candidates), candidates, ~holds)
-        x = tf.random.categorical(tf.where(candidates, 0.0, -1e9)[None], 1, dtype=tf.int32,
-                                  seed=seed)[0, 0]
-        y = tf.cast(row * (height - crop_h + 1), tf.int32)
-        return (tf.ensure_shape(strip[y:y + crop_h, x:x + crop_w],
-                                [crop_h, crop_w, config.channels]), _no_whole_number(config))
+        box = box + tf.where(first, 0.0, float(width)) * tf.constant([0.0, 1.0, 0.0, 1.0])
+        if config.cut_rows:
+            flipped = tf.image.flip_up_down(background)
+            others = tf.concat([flipped, tf.image.flip_left_right(flipped)], 1)
+            upper = below < 0.5
+            strip = tf.where(upper, tf.concat([strip, others], 0),
+                             tf.concat([others, strip], 0))
+            box = box + tf.where(upper, 0.0, float(height)) * tf.constant([1.0, 0.0, 1.0, 0.0])
+        return _cut_window(strip, box, config, kind < PARTIAL, seed), _no_whole_number(config)
 
     return records.batch(2, drop_remainder=True).map(window,
                                                      num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _cut_window(canvas, box, config: MultiDigitConfig, partial, seed: int):
+    """A `config.crop_size` window of `canvas` `[H, W, C]`, drawn uniformly among those that
+    do not hold the number of `box` (top, left, bottom, right): each leaves out at least
+    `CUT` of the number's height or of its width. Where `partial`, only among those that
+    also hold at least `CUT` of both. On a canvas one training crop high every window holds
+    the number's rows, so it is cut sideways only."""
+    crop_h, crop_w = config.crop_size
+
+    def spans(axis, crop, low, high):
+        """Per window start along `axis`: (holds the number's extent, holds CUT of it)."""
+        starts = tf.range(tf.shape(canvas)[axis] - crop + 1, dtype=tf.float32)
+        slack = CUT * (high - low)
+        return ((starts <= low + slack) & (starts + crop >= high - slack),
+                tf.minimum(starts + crop, high) - tf.maximum(starts, low) >= slack)
+
+    holds_y, overlaps_y = spans(0, crop_h, box[0], box[2])
+    holds_x, overlaps_x = spans(1, crop_w, box[1], box[3])
+    holds = holds_y[:, None] & holds_x[None, :]
+    candidates = ~holds & ((overlaps_y[:, None] & overlaps_x[None, :]) | ~partial)
+    candidates = tf.where(tf.reduce_any(candidates), candidates, ~holds)
+    index = tf.random.categorical(tf.where(tf.reshape(candidates, [1, -1]), 0.0, -1e9), 1,
+                                  dtype=tf.int32, seed=seed)[0, 0]
+    y, x = index // tf.shape(candidates)[1], index % tf.shape(candidates)[1]
+    return tf.ensure_shape(canvas[y:y + crop_h, x:x + crop_w],
+                           [crop_h, crop_w, config.channels])
 
 
 # Digit sizes, relative to a training crop's, that no test scale should read: at its

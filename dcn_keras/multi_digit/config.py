@@ -38,6 +38,11 @@ class MultiDigitConfig(SerializableConfig):
     # learns to be unsure there, as the DCN's attention and weighting assume
     # (`data.sequence_inputs.cut_windows`). 0: the paper's whole-number crops only.
     cut_window_share: float = 0.0
+    # Whether cut windows also cut the number's rows (from above or below), as the windows of
+    # a test photograph do: at the scale that fits, most of an image's positions cut the
+    # number's top or bottom (`data.sequence_inputs.cut_windows`). False: they cut its
+    # width only, the number's rows inside the window.
+    cut_rows: bool = False
     # Share of training windows that show a number at about half or twice the training
     # size, labelled "no whole number", so that the scales that do not fit a test image's
     # digits stay unsure (`data.sequence_inputs.wrong_size_windows`). 0: none.

@@ -79,28 +79,77 @@ def rows_by_scales(wrong: np.ndarray, groups: dict[str, np.ndarray]) -> list[dic
     return rows
 
 
-def holding_positions(map_shape, box, scale: float, grid, slack: float = 2) -> np.ndarray:
-    """`[s1, s2]` bool: the coarse map positions whose window (`grid`, a `PatchGrid`) holds
-    the whole of `box` (top, left, bottom, right in input pixels) read at `scale`, cutting
-    off at most `slack` pixels of it."""
+# What a coarse map position's window holds of the number (`position_kinds`).
+POSITION_KINDS = ("holding", "background", "rows cut", "columns cut", "both cut")
+
+
+def position_kinds(map_shape, box, scale: float, grid, slack: float = 2) -> np.ndarray:
+    """`[s1, s2]` int, an index into `POSITION_KINDS` for each coarse map position whose
+    window (`grid`, a `PatchGrid`) sees `box` (top, left, bottom, right in input pixels)
+    read at `scale`: the whole number (cutting off at most `slack` pixels of it), none of
+    it, or the number cut above or below (its rows), beside (its columns), or both."""
     (stride_h, stride_w), (offset_h, offset_w) = grid.stride, grid.offset
     height, width = grid.size
     top, left, bottom, right = (value * scale for value in box)
     y = np.arange(map_shape[0])[:, None] * stride_h - offset_h
     x = np.arange(map_shape[1])[None, :] * stride_w - offset_w
-    return ((y <= top + slack) & (y + height >= bottom - slack)
-            & (x <= left + slack) & (x + width >= right - slack))
+    rows = (y <= top + slack) & (y + height >= bottom - slack)
+    columns = (x <= left + slack) & (x + width >= right - slack)
+    touches = ((np.minimum(y + height, bottom) > np.maximum(y, top))
+               & (np.minimum(x + width, right) > np.maximum(x, left)))
+    return np.select([rows & columns, ~touches, columns, rows], [0, 1, 2, 3], 4)
 
 
-def groups_of(examples: list[dict], scales) -> dict[str, np.ndarray]:
+def holding_positions(map_shape, box, scale: float, grid, slack: float = 2) -> np.ndarray:
+    """`[s1, s2]` bool: the coarse map positions whose window (`grid`, a `PatchGrid`) holds
+    the whole of `box` (top, left, bottom, right in input pixels) read at `scale`, cutting
+    off at most `slack` pixels of it."""
+    return position_kinds(map_shape, box, scale, grid, slack) == 0
+
+
+# Bins of `fitting_positions`, each about a quarter of the `test` split's images: from
+# images about one window large, as most SVHN test photographs are to the paper's scales,
+# to large photographs.
+POSITION_BINS = ((1, 4), (5, 16), (17, 64), (65, None))
+
+
+def fitting_positions(examples: list[dict], config, scales) -> np.ndarray:
+    """`[images]` int: how many coarse map positions (`config.map_size`) each of `examples`
+    has at the scale of `scales` that brings its digits nearest to the training digit
+    height, read as `dcn.rescale` reads it (padded up to one window)."""
+    from dcn_keras.data import mnist_sequences
+
+    counts = []
+    for example in examples:
+        scale = mnist_sequences.nearest_scale(mnist_sequences.digit_height(example["box"]),
+                                              scales)
+        size = [max(int(round(side * scale)), crop)
+                for side, crop in zip(example["image"].shape[:2], config.crop_size)]
+        rows, columns = config.map_size(*size)
+        counts.append(rows * columns)
+    return np.array(counts)
+
+
+def position_bins(counts: np.ndarray) -> np.ndarray:
+    """`[images]` labels of `POSITION_BINS` ("1-4", ..., "65+") for position `counts`."""
+    labels = np.empty(len(counts), object)
+    for low, high in POSITION_BINS:
+        inside = (counts >= low) & (counts <= (high or np.inf))
+        labels[inside] = f"{low}-{high}" if high else f"{low}+"
+    return labels.astype(str)
+
+
+def groups_of(examples: list[dict], scales, config) -> dict[str, np.ndarray]:
     """`rows_by_scales` groups of MNIST house numbers test `examples`: the scale of `scales`
-    that brings each one's digits nearest to the training digit height, and its length."""
+    that brings each one's digits nearest to the training digit height, its length, and
+    its coarse map positions at that scale (`position_bins`)."""
     from dcn_keras.data import mnist_sequences
 
     return {"error_by_nearest_scale": np.array([
                 mnist_sequences.nearest_scale(mnist_sequences.digit_height(e["box"]), scales)
                 for e in examples]),
-            "error_by_length": np.array([int(e["length"]) for e in examples])}
+            "error_by_length": np.array([int(e["length"]) for e in examples]),
+            "error_by_positions": position_bins(fitting_positions(examples, config, scales))}
 
 
 def rows_by_top(model, top: str, examples: list[dict], scales, groups: dict[str, np.ndarray],
@@ -114,20 +163,24 @@ def rows_by_top(model, top: str, examples: list[dict], scales, groups: dict[str,
     return rows_by_scales(wrong, groups)
 
 
-def _row(name: str, scales: int, wrong: np.ndarray, lengths: np.ndarray, patches=None,
-         label=None) -> dict:
+def _row(name: str, scales: int, wrong: np.ndarray, lengths: np.ndarray, bins: np.ndarray,
+         patches=None, label=None) -> dict:
     """A Table 2 row from the `[images]` bool wrong marks of model `name` at `scales` scales
     with `patches` fine patches in all (`label`, default name and patches, heads it), and
-    its error per sequence length of the images (`lengths` `[images]`)."""
+    its error per sequence length of the images (`lengths` `[images]`) and per bin of
+    their map positions at the scale that fits them (`bins` `[images]`, `position_bins`)."""
     error = float(wrong.mean()) if len(wrong) else 0.0
     label = label or (name if patches is None else f"{name}, {patches} patches")
-    lengths = lengths[:len(wrong)]
+    lengths, bins = lengths[:len(wrong)], bins[:len(wrong)]
     return {"model": f"{label}, {scales} scale{'s' if scales > 1 else ''}", "name": name,
             "scales": scales, "patches": patches, "test_error": error,
             "standard_error": measure.standard_error(error, len(wrong)), "images": len(wrong),
             "error_by_length": {int(n): float(wrong[lengths == n].mean())
                                 for n in np.unique(lengths)},
-            "images_by_length": {int(n): int((lengths == n).sum()) for n in np.unique(lengths)}}
+            "images_by_length": {int(n): int((lengths == n).sum()) for n in np.unique(lengths)},
+            "error_by_positions": {str(b): {"test_error": float(wrong[bins == b].mean()),
+                                            "images": int((bins == b).sum())}
+                                   for b in np.unique(bins)}}
 
 
 def batch_one_times(functions: dict, images) -> dict[str, dict[str, float]]:
@@ -170,19 +223,20 @@ def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
              for name, predict in functions.items() if name != dcn_name}
     wrong[dcn_name] = dcn_wrong_by_scales(dcn, examples, scales, desc=dcn_name)
     lengths = np.array([int(e["length"]) for e in examples])
-    rows = [_row(name, n, wrong[name][n - 1], lengths)
+    bins = position_bins(fitting_positions(examples, coarse.config, scales))
+    rows = [_row(name, n, wrong[name][n - 1], lengths, bins)
             for name in ("Coarse model", "Fine model", "Soft-attention")
             for n in range(1, len(scales) + 1)]
-    rows += [_row("DCN, k per scale", n, wrong[dcn_name][n - 1], lengths, k * n,
+    rows += [_row("DCN, k per scale", n, wrong[dcn_name][n - 1], lengths, bins, k * n,
                   f"DCN, {k} patches per scale") for n in range(2, len(scales) + 1)]
     paper = _paper_counted(coarse, fine, k, scales, (dcn.attention, dcn.combination),
                            examples, first=wrong[dcn_name][0])
     half = paper_patches(k, len(scales))
-    rows += [_row("DCN", n, paper[n - 1], lengths, k if n == 1 else half * n)
+    rows += [_row("DCN", n, paper[n - 1], lengths, bins, k if n == 1 else half * n)
              for n in range(1, len(scales) + 1)]
     if (dcn.attention, dcn.combination) != PAPER_DCN:
         name = "DCN as in the paper"
-        rows += [_row(name, n, marks, lengths, k if n == 1 else half * n)
+        rows += [_row(name, n, marks, lengths, bins, k if n == 1 else half * n)
                  for n, marks in enumerate(_paper_counted(coarse, fine, k, scales, PAPER_DCN,
                                                           examples), 1)]
     if all_patches_images:
@@ -195,7 +249,7 @@ def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
         # Paired: both read the same images, so the difference's spread is that of the
         # per-image differences.
         difference = every_wrong.astype(float) - reference.astype(float)
-        rows.append(_row("DCN, all patches", len(scales), every_wrong, lengths, "all",
+        rows.append(_row("DCN, all patches", len(scales), every_wrong, lengths, bins, "all",
                          "DCN, all patches")
                     | {"same_images_dcn_error": float(reference.mean()),
                        "same_images_dcn_standard_error": measure.standard_error(

@@ -69,6 +69,31 @@ def test_cut_windows_never_hold_the_whole_number(boxed):
     assert (held == 0).any()
 
 
+def test_cut_windows_with_rows_cut_the_number_above_below_or_beside(boxed):
+    config = dataclasses.replace(presets.svhn(), cut_rows=True)
+    records = tf.data.TFRecordDataset(str(boxed)).repeat()
+    # The box spans rows 8-40 of 48 and columns 20-60 of 96: 10.7-53.3 of the 64 resized
+    # rows, 26.7-80 of the 128 resized columns.
+    number_height, number_width = (40 - 8) * 64 / 48, (60 - 20) * 128 / 96
+    rows, columns = [], []
+    for image, (length, digits) in cut_windows_of(records, config, 300):
+        assert image.shape == (54, 110, 1)
+        assert length == 0 and digits.tolist() == [10] * 5
+        ink = image[..., 0] > 0.5
+        rows.append(int(ink.any(axis=1).sum()))
+        columns.append(int(ink.any(axis=0).sum()))
+    rows, columns = np.array(rows), np.array(columns)
+    cut_rows = rows <= (1 - sequence_inputs.CUT) * number_height + 2
+    cut_columns = columns <= (1 - sequence_inputs.CUT) * number_width + 2
+    # No window holds the whole number; windows cut its rows, its columns, or both.
+    assert (cut_rows | cut_columns).all()
+    all_rows, all_columns = rows >= number_height - 2, columns >= number_width - 2
+    for cut in (cut_rows & all_columns, cut_columns & all_rows,
+                cut_rows & cut_columns & (rows > 0)):
+        assert cut.mean() > 0.05
+    assert (rows == 0).any()
+
+
 def cut_windows_of(records, config, count):
     windows = sequence_inputs.cut_windows(records, config).take(count)
     return [(image, (int(length), digits)) for image, (length, digits)

@@ -14,7 +14,9 @@ from dcn_keras.multi_digit.model import MultiDigitModel
 def _example(digits, height=70, width=150):
     padded = np.array([*digits, *[10] * (5 - len(digits))], np.int32)
     image = np.random.default_rng(len(digits)).random((height, width, 1), dtype=np.float32)
-    return {"image": image, "length": np.int32(len(digits)), "digits": padded}
+    # The number's box (top, left, bottom, right): 40 rows, digits of 35, read at scale 1.
+    box = np.array([10, 20, 50, 20 + 25 * len(digits)], np.int64)
+    return {"image": image, "length": np.int32(len(digits)), "digits": padded, "box": box}
 
 
 def _oracle(answer):
@@ -41,7 +43,10 @@ def test_table_2_rows_put_each_models_marks_in_its_rows(monkeypatch):
     """Known wrong-marks per (model, scales): each row's error, standard error, errors per
     length and the all-patches comparison come from its own marks."""
     lengths = [1, 2, 2, 3]
-    examples = [_example(list(range(1, n + 1))) for n in lengths]
+    # 70x150 images have 3 x 3 coarse positions at scale 1, the scale that fits their
+    # digits; the last image, one window large, has one.
+    examples = [_example(list(range(1, n + 1))) for n in lengths[:3]] + [
+        _example([1, 2, 3], 54, 110)]
     marks = {  # per model: rows for 1, 2, 3 scales, over the 4 images
         "Coarse model": [[1, 1, 1, 1], [1, 1, 1, 0], [1, 1, 0, 0]],
         "Fine model": [[0, 1, 1, 1], [0, 1, 1, 0], [0, 1, 0, 0]],
@@ -66,6 +71,8 @@ def test_table_2_rows_put_each_models_marks_in_its_rows(monkeypatch):
     assert rows["Fine model, 1 scale"]["error_by_length"] == {1: 0.0, 2: 1.0, 3: 1.0}
     assert rows["Soft-attention, 3 scales"]["error_by_length"] == {1: 0.0, 2: 0.5, 3: 0.0}
     assert rows["Soft-attention, 3 scales"]["images_by_length"] == {1: 1, 2: 2, 3: 1}
+    assert rows["Fine model, 1 scale"]["error_by_positions"] == {
+        "1-4": {"test_error": 1.0, "images": 1}, "5-16": {"test_error": 2 / 3, "images": 3}}
     assert rows["DCN, 4 patches per scale, 3 scales"]["test_error"] == 0.75
     # The paper's counting: k at one scale, k / 2 per scale at 2 and 3 scales.
     assert rows["DCN, 4 patches, 1 scale"]["test_error"] == 0.25
@@ -163,6 +170,22 @@ def test_holding_positions_are_the_windows_around_the_whole_box():
     assert np.argwhere(half.any(axis=0)).ravel().tolist() == [0, 1]
     # A box wider than a window is held nowhere.
     assert not multi_digit_report.holding_positions((6, 8), (0, 0, 30, 140), 1.0, grid).any()
+
+
+def test_position_kinds_say_how_each_window_cuts_the_number():
+    grid = presets.svhn().grid()
+    kinds = multi_digit_report.position_kinds((6, 8), (20, 40, 50, 100), 1.0, grid)
+    names = np.array(multi_digit_report.POSITION_KINDS)[kinds]
+    # Rows 0-2 and columns 0-2 hold the number (as above). The window at row 3 starts at
+    # y = 24, cutting 4 of its rows; at column 3 it starts at x = 48, cutting 8 columns.
+    assert names[0, 0] == "holding" and names[2, 2] == "holding"
+    assert names[3, 0] == "rows cut" and names[0, 3] == "columns cut"
+    assert names[3, 3] == "both cut"
+    # Row 5's windows (y = 40) still hold 10 of its rows; column 7's (x = 112) start right
+    # of its last column, 100.
+    assert names[5, 0] == "rows cut" and (names[:, 7] == "background").all()
+    assert (kinds == 0).tolist() == multi_digit_report.holding_positions(
+        (6, 8), (20, 40, 50, 100), 1.0, grid).tolist()
 
 
 def test_rows_by_scales_split_the_error_by_group():
