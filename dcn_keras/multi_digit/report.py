@@ -107,16 +107,16 @@ def holding_positions(map_shape, box, scale: float, grid, slack: float = 2) -> n
     return position_kinds(map_shape, box, scale, grid, slack) == 0
 
 
-# Bins of `fitting_positions`, each about a quarter of the `test` split's images: from
-# images about one window large, as most SVHN test photographs are to the paper's scales,
-# to large photographs.
+# Bins of `fitting_positions`, from images about one window large to large photographs;
+# each holds a fifth to three tenths of the MNIST house numbers `test` images.
 POSITION_BINS = ((1, 4), (5, 16), (17, 64), (65, None))
 
 
 def fitting_positions(examples: list[dict], config, scales) -> np.ndarray:
     """`[images]` int: how many coarse map positions (`config.map_size`) each of `examples`
     has at the scale of `scales` that brings its digits nearest to the training digit
-    height, read as `dcn.rescale` reads it (padded up to one window)."""
+    height, read as `dcn.rescale` reads it (padded up to one window). The digit height comes
+    from the number's box as MNIST house numbers draws it (`mnist_sequences.digit_height`)."""
     from dcn_keras.data import mnist_sequences
 
     counts = []
