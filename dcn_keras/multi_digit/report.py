@@ -115,19 +115,23 @@ POSITION_BINS = ((1, 4), (5, 16), (17, 64), (65, None))
 def fitting_positions(examples: list[dict], config, scales) -> np.ndarray:
     """`[images]` int: how many coarse map positions (`config.map_size`) each of `examples`
     has at the scale of `scales` that brings its digits nearest to the training digit
-    height, read as `dcn.rescale` reads it (padded up to one window). The digit height comes
-    from the number's box as MNIST house numbers draws it (`mnist_sequences.digit_height`)."""
-    from dcn_keras.data import mnist_sequences
-
+    height (`nearest_scales`), read as `dcn.rescale` reads it (padded up to one window)."""
     counts = []
-    for example in examples:
-        scale = mnist_sequences.nearest_scale(mnist_sequences.digit_height(example["box"]),
-                                              scales)
+    for example, scale in zip(examples, nearest_scales(examples, scales)):
         size = [max(int(round(side * scale)), crop)
                 for side, crop in zip(example["image"].shape[:2], config.crop_size)]
         rows, columns = config.map_size(*size)
         counts.append(rows * columns)
     return np.array(counts)
+
+
+def nearest_scales(examples: list[dict], scales) -> np.ndarray:
+    """`[images]`: the scale of `scales` that brings each of `examples`' digits nearest to
+    the training digit height (`mnist_sequences.nearest_scale` of its box's digit height)."""
+    from dcn_keras.data import mnist_sequences
+
+    return np.array([mnist_sequences.nearest_scale(mnist_sequences.digit_height(e["box"]),
+                                                   scales) for e in examples])
 
 
 def position_bins(counts: np.ndarray) -> np.ndarray:
@@ -143,11 +147,7 @@ def groups_of(examples: list[dict], scales, config) -> dict[str, np.ndarray]:
     """`rows_by_scales` groups of MNIST house numbers test `examples`: the scale of `scales`
     that brings each one's digits nearest to the training digit height, its length, and
     its coarse map positions at that scale (`position_bins`)."""
-    from dcn_keras.data import mnist_sequences
-
-    return {"error_by_nearest_scale": np.array([
-                mnist_sequences.nearest_scale(mnist_sequences.digit_height(e["box"]), scales)
-                for e in examples]),
+    return {"error_by_nearest_scale": nearest_scales(examples, scales),
             "error_by_length": np.array([int(e["length"]) for e in examples]),
             "error_by_positions": position_bins(fitting_positions(examples, config, scales))}
 
