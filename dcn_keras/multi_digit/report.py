@@ -69,14 +69,23 @@ def rows_by_scales(wrong: np.ndarray, groups: dict[str, np.ndarray]) -> list[dic
     rows = []
     for n, marks in enumerate(wrong, 1):
         error = float(marks.mean())
-        row = {"scales": n, "test_error": error,
-               "standard_error": measure.standard_error(error, len(marks))}
-        for key, values in groups.items():
-            row[key] = {str(value): {"test_error": float(marks[values == value].mean()),
-                                     "images": int((values == value).sum())}
-                        for value in np.unique(values)}
-        rows.append(row)
+        rows.append({"scales": n, "test_error": error,
+                     "standard_error": measure.standard_error(error, len(marks)),
+                     **grouped(marks, groups)})
     return rows
+
+
+def grouped(marks: np.ndarray, groups: dict[str, np.ndarray]) -> dict[str, dict]:
+    """{key of `groups`: {value: {"test_error", "images"}}}: the error of the `[images]`
+    wrong `marks` within each value of each group's `[images]` values (the first
+    len(`marks`) of them)."""
+    result = {}
+    for key, values in groups.items():
+        values = values[:len(marks)]
+        result[key] = {str(value): {"test_error": float(marks[values == value].mean()),
+                                    "images": int((values == value).sum())}
+                       for value in np.unique(values)}
+    return result
 
 
 # What a coarse map position's window holds of the number (`position_kinds`).
@@ -163,24 +172,22 @@ def rows_by_top(model, top: str, examples: list[dict], scales, groups: dict[str,
     return rows_by_scales(wrong, groups)
 
 
-def _row(name: str, scales: int, wrong: np.ndarray, lengths: np.ndarray, bins: np.ndarray,
-         patches=None, label=None) -> dict:
+def _row(name: str, scales: int, wrong: np.ndarray, lengths: np.ndarray,
+         groups: dict[str, np.ndarray], patches=None, label=None) -> dict:
     """A Table 2 row from the `[images]` bool wrong marks of model `name` at `scales` scales
     with `patches` fine patches in all (`label`, default name and patches, heads it), and
-    its error per sequence length of the images (`lengths` `[images]`) and per bin of
-    their map positions at the scale that fits them (`bins` `[images]`, `position_bins`)."""
+    its error per sequence length of the images (`lengths` `[images]`) and within each of
+    `groups` (`grouped`: the scale that fits the digits, the map positions there)."""
     error = float(wrong.mean()) if len(wrong) else 0.0
     label = label or (name if patches is None else f"{name}, {patches} patches")
-    lengths, bins = lengths[:len(wrong)], bins[:len(wrong)]
+    lengths = lengths[:len(wrong)]
     return {"model": f"{label}, {scales} scale{'s' if scales > 1 else ''}", "name": name,
             "scales": scales, "patches": patches, "test_error": error,
             "standard_error": measure.standard_error(error, len(wrong)), "images": len(wrong),
             "error_by_length": {int(n): float(wrong[lengths == n].mean())
                                 for n in np.unique(lengths)},
             "images_by_length": {int(n): int((lengths == n).sum()) for n in np.unique(lengths)},
-            "error_by_positions": {str(b): {"test_error": float(wrong[bins == b].mean()),
-                                            "images": int((bins == b).sum())}
-                                   for b in np.unique(bins)}}
+            **grouped(wrong, groups)}
 
 
 def batch_one_times(functions: dict, images) -> dict[str, dict[str, float]]:
@@ -223,20 +230,21 @@ def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
              for name, predict in functions.items() if name != dcn_name}
     wrong[dcn_name] = dcn_wrong_by_scales(dcn, examples, scales, desc=dcn_name)
     lengths = np.array([int(e["length"]) for e in examples])
-    bins = position_bins(fitting_positions(examples, coarse.config, scales))
-    rows = [_row(name, n, wrong[name][n - 1], lengths, bins)
+    groups = groups_of(examples, scales, coarse.config)
+    groups.pop("error_by_length")
+    rows = [_row(name, n, wrong[name][n - 1], lengths, groups)
             for name in ("Coarse model", "Fine model", "Soft-attention")
             for n in range(1, len(scales) + 1)]
-    rows += [_row("DCN, k per scale", n, wrong[dcn_name][n - 1], lengths, bins, k * n,
+    rows += [_row("DCN, k per scale", n, wrong[dcn_name][n - 1], lengths, groups, k * n,
                   f"DCN, {k} patches per scale") for n in range(2, len(scales) + 1)]
     paper = _paper_counted(coarse, fine, k, scales, (dcn.attention, dcn.combination),
                            examples, first=wrong[dcn_name][0])
     half = paper_patches(k, len(scales))
-    rows += [_row("DCN", n, paper[n - 1], lengths, bins, k if n == 1 else half * n)
+    rows += [_row("DCN", n, paper[n - 1], lengths, groups, k if n == 1 else half * n)
              for n in range(1, len(scales) + 1)]
     if (dcn.attention, dcn.combination) != PAPER_DCN:
         name = "DCN as in the paper"
-        rows += [_row(name, n, marks, lengths, bins, k if n == 1 else half * n)
+        rows += [_row(name, n, marks, lengths, groups, k if n == 1 else half * n)
                  for n, marks in enumerate(_paper_counted(coarse, fine, k, scales, PAPER_DCN,
                                                           examples), 1)]
     if all_patches_images:
@@ -249,7 +257,7 @@ def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
         # Paired: both read the same images, so the difference's spread is that of the
         # per-image differences.
         difference = every_wrong.astype(float) - reference.astype(float)
-        rows.append(_row("DCN, all patches", len(scales), every_wrong, lengths, bins, "all",
+        rows.append(_row("DCN, all patches", len(scales), every_wrong, lengths, groups, "all",
                          "DCN, all patches")
                     | {"same_images_dcn_error": float(reference.mean()),
                        "same_images_dcn_standard_error": measure.standard_error(

@@ -73,6 +73,9 @@ def test_table_2_rows_put_each_models_marks_in_its_rows(monkeypatch):
     assert rows["Soft-attention, 3 scales"]["images_by_length"] == {1: 1, 2: 2, 3: 1}
     assert rows["Fine model, 1 scale"]["error_by_positions"] == {
         "1-4": {"test_error": 1.0, "images": 1}, "5-16": {"test_error": 2 / 3, "images": 3}}
+    # Digits of 35 pixels: scale 1 brings them nearest to the training height.
+    assert rows["Fine model, 1 scale"]["error_by_nearest_scale"] == {
+        "1.0": {"test_error": 0.75, "images": 4}}
     assert rows["DCN, 4 patches per scale, 3 scales"]["test_error"] == 0.75
     # The paper's counting: k at one scale, k / 2 per scale at 2 and 3 scales.
     assert rows["DCN, 4 patches, 1 scale"]["test_error"] == 0.25
@@ -82,6 +85,7 @@ def test_table_2_rows_put_each_models_marks_in_its_rows(monkeypatch):
     assert rows["Coarse model, 3 scales"]["standard_error"] == pytest.approx(0.25)
     every = rows["DCN, all patches, 3 scales"]
     assert every["images"] == 3 and every["test_error"] == pytest.approx(2 / 3)
+    assert every["error_by_positions"] == {"5-16": {"test_error": 2 / 3, "images": 3}}
     assert every["same_images_dcn_error"] == 0.0  # the 3-scale paper DCN on those 3 images
     assert every["paired_difference"] == pytest.approx(2 / 3)
     assert every["paired_difference_standard_error"] == pytest.approx(
