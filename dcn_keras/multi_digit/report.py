@@ -229,10 +229,9 @@ def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
     wrong = {name: sequence_wrong_by_scales(predict, examples, scales, crop, desc=name)
              for name, predict in functions.items() if name != dcn_name}
     wrong[dcn_name] = dcn_wrong_by_scales(dcn, examples, scales, desc=dcn_name)
-    lengths = np.array([int(e["length"]) for e in examples])
     groups = groups_of(examples, scales, coarse.config)
     # Table 2's rows keep error_by_length in the form the pipeline's report also writes.
-    groups.pop("error_by_length")
+    lengths = groups.pop("error_by_length")
     rows = [_row(name, n, wrong[name][n - 1], lengths, groups)
             for name in ("Coarse model", "Fine model", "Soft-attention")
             for n in range(1, len(scales) + 1)]
