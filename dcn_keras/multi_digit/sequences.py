@@ -62,8 +62,8 @@ def sequence_vote(length: tf.Tensor, digits: tf.Tensor,
                   valid: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Combine P predictions per example by their most probable sequences: each valid
     prediction votes for its own best sequence (`best_sequence`) with that sequence's
-    probability (Eq. 9), and the output is the probability-weighted mean of the predictions
-    that voted for the winning sequence.
+    probability (`sequence_log_probability`), and the output is the probability-weighted
+    mean of the predictions that voted for the winning sequence.
 
     Unlike averaging softmaxes, this never mixes windows that see the number from different
     offsets: one that reads "37" and one that reads "7" disagree on the first digit, and
@@ -110,7 +110,14 @@ def digit_entropy(digits: tf.Tensor) -> tf.Tensor:
 
 
 def best_sequence(length: tf.Tensor, digits: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """The most probable sequence under Eq. 9.
+    """The most probable sequence under the likelihood the models are trained on
+    (`sequence_log_probability`): Eq. 9's p(S0 = n) prod_{i <= n} p(S_i = s_i), times
+    p(S_i = no digit) for i > n.
+
+    The "no digit" factors are what the paper's eleventh class is for. Without them, an
+    average of many softmaxes (Eq. 11, or scales averaged) reads numbers too short: each
+    extra digit costs the log of a diluted digit probability and earns nothing, while the
+    readings that end earlier never pay for the "no digit" they do not see.
 
     Args:
       length: `[batch, L]` probabilities of lengths 1..L.
@@ -119,10 +126,14 @@ def best_sequence(length: tf.Tensor, digits: tf.Tensor) -> tuple[tf.Tensor, tf.T
     Returns:
       (`[batch]` int32 lengths 1..L, `[batch, L]` int32 digits, 10 after the length).
     """
+    floor = 1e-12
     best = tf.argmax(digits[..., :NO_DIGIT], axis=-1, output_type=tf.int32)
-    best_log = tf.math.log(tf.maximum(tf.reduce_max(digits[..., :NO_DIGIT], axis=-1), 1e-12))
-    # log p(S0 = n) + sum_{i <= n} max_d log p(S_i = d), for n = 1..L.
-    scores = tf.math.log(tf.maximum(length, 1e-12)) + tf.cumsum(best_log, axis=-1)
+    best_log = tf.math.log(tf.maximum(tf.reduce_max(digits[..., :NO_DIGIT], axis=-1), floor))
+    none_log = tf.math.log(tf.maximum(digits[..., NO_DIGIT], floor))
+    # For n = 1..L: log p(S0 = n) + sum_{i <= n} max_d log p(S_i = d)
+    # + sum_{i > n} log p(S_i = no digit).
+    after = tf.reduce_sum(none_log, axis=-1, keepdims=True) - tf.cumsum(none_log, axis=-1)
+    scores = tf.math.log(tf.maximum(length, floor)) + tf.cumsum(best_log, axis=-1) + after
     n = tf.argmax(scores, axis=-1, output_type=tf.int32) + 1
     present = tf.range(tf.shape(digits)[1])[None, :] < n[:, None]
     return n, tf.where(present, best, NO_DIGIT)
