@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import tensorflow as tf
 
@@ -32,8 +34,6 @@ def test_best_sequence_reads_a_clear_prediction():
 
 def test_best_sequence_maximises_the_trained_likelihood():
     # Every sequence of lengths 1..3: the decoded one has the highest log p(S | x) of them.
-    import itertools
-
     logits = tf.random.stateless_normal([6, 3 * 12], seed=[5, 6]) * 2.0
     length, digits = sequences.probabilities(logits, max_length=3)
     n, read = sequences.best_sequence(length, digits)
@@ -49,9 +49,9 @@ def test_best_sequence_maximises_the_trained_likelihood():
 
 def test_an_average_of_mostly_uniform_positions_keeps_the_number_length():
     # One position of five reads "40"; the others are uniform, as a window that cuts no
-    # number is trained to be. Eq. 9's factors alone prefer "4": p(S0 = 1) + the diluted
-    # second digit (log .162 > log .352 + log .253). The "no digit" factor of S2 (.075)
-    # makes "40" the more probable reading.
+    # number is trained to be. Eq. 9's factors alone prefer "4", since p(S0 = 1) beats
+    # p(S0 = 2) times the diluted second digit: log .162 > log .352 + log .253. The "no
+    # digit" factor of S2 (.075) makes "40" the more probable reading.
     sure = _one_hot_digits([4, 0])
     uniform = tf.fill([1, 5, 11], 1 / 11)
     digits = 0.2 * sure + 0.8 * uniform
