@@ -4,11 +4,11 @@ The fine layers pad with zeros and each position sees 108x108 pixels, twice a 54
 training crop's height, so in training everything beyond the crop is zero. On a whole test
 image (Table 2's fine row, Eq. 11) it is the image. This reads the fine model's Eq. 11
 average, at scale 1, on the `test` images whose digits scale 1 fits, three ways: on the
-whole image; over its own 54x110 windows (every coarse position's, zero padded as in
-training); and over the same windows given 16 rows and 32 columns of the image around
-them, averaging only the positions of the window. The coarse model's average (no padding:
-a position sees its window only) is read beside them. The recorded figures in
-docs/house_numbers.md came from:
+whole image; over its own 54x110 windows (every one inside the image at the coarse
+stride, zero padded as in training); and over the same windows given 16 rows and 32
+columns of the image around them, averaging only the positions of the window. The coarse
+model's average (no padding: a position sees its window only) is read beside them. The
+recorded figures in docs/house_numbers.md came from:
 
     .venv/bin/python benchmarks/house_numbers_fine_context.py runs/house_cr --images 150 \\
         --json docs/bench/house_numbers_fine_context_cut_rows.json
@@ -24,8 +24,9 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from dcn_keras import atomic, measure, presets, training
+from dcn_keras.core.layers import receptive_field
 from dcn_keras.data import mnist_sequences, sequence_inputs
-from dcn_keras.multi_digit import sequences
+from dcn_keras.multi_digit import report, sequences
 
 CONTEXT = (16, 32)  # rows and columns around a window: 2 and 4 fine positions
 
@@ -62,15 +63,16 @@ def main() -> None:
     config = family.config
     coarse, fine = (training.load_model(args.run / "models" / f"{kind}.keras", family).folded()
                     for kind in family.model_kinds)
-    examples = [e for e in sequence_inputs.full_images(args.run / "data" / "test.tfrecord")
-                if mnist_sequences.nearest_scale(mnist_sequences.digit_height(e["box"]),
-                                                 mnist_sequences.PAPER_SCALES) == 1.0]
-    examples = examples[:args.images]
+    examples = sequence_inputs.full_images(args.run / "data" / "test.tfrecord")
+    fits = report.nearest_scales(examples, mnist_sequences.PAPER_SCALES) == 1.0
+    examples = [e for e, fit in zip(examples, fits) if fit][:args.images]
     crop, stride = config.crop_size, config.stride()
     # A window's fine positions inside a window with CONTEXT around it.
     window_map = fine(tf.zeros([1, *crop, config.channels])).shape[1:3]
-    rows = slice(CONTEXT[0] // 8, CONTEXT[0] // 8 + window_map[0])
-    columns = slice(CONTEXT[1] // 8, CONTEXT[1] // 8 + window_map[1])
+    first = [extra // receptive_field(config.fine_layers, axis)[1]
+             for axis, extra in enumerate(CONTEXT)]
+    rows = slice(first[0], first[0] + window_map[0])
+    columns = slice(first[1], first[1] + window_map[1])
     wrong = {"coarse model, whole image": [], "fine model, whole image": [],
              "fine model, its 54x110 windows zero padded": [],
              "fine model, its windows with 16 rows and 32 columns around": []}
