@@ -101,13 +101,20 @@ def MultiDigitEvaluator(
     (`multi_digit.report.compare`, as `dcn house-numbers` writes it): sequence error on the
     original-size test images at 1-3 scales, soft attention, the DCN with every patch on the
     first `all_patches_images`, batch-1 times on the `largest` test images and the selected
-    patches, written to `evaluation`; blesses the DCN (`multi_digit_blessing`)."""
+    patches, written to `evaluation`; blesses the DCN (`multi_digit_blessing`). Rerun
+    after a kill, it resumes from the test images it had read (`artifacts.resume_dir`)."""
     dcn = training.load_model(artifacts.keras_path(model), presets.family(preset))
     test = sequence_inputs.full_images(artifacts.split_pattern(examples, "test"))
+    # A rerun of a killed evaluation gets a new artifact URI; the marks it had read wait
+    # where the rerun finds them.
+    progress = artifacts.resume_dir(evaluation, {
+        "model": model.uri, "examples": examples.uri, "preset": preset, "largest": largest,
+        "all_patches_images": all_patches_images})
     out = multi_digit_report.compare(dcn, test,
                                      examples.get_string_custom_property("description"),
                                      measure.machine_description(), evaluation.uri, largest,
-                                     all_patches_images=all_patches_images)
+                                     all_patches_images=all_patches_images,
+                                     progress_dir=progress)
     decision = multi_digit_blessing(out["result"]["rows"], max_error_gap)
     evaluation.set_float_custom_property("dcn_test_error", decision["dcn_error"])
     evaluation.set_float_custom_property("fine_test_error", decision["fine_error"])

@@ -1,7 +1,6 @@
 """DcnTrainer: trains one model (coarse, fine, DCN) on an Examples artifact."""
 
 # No `from __future__ import annotations`: TFX reads these annotations at runtime.
-import dataclasses
 import os
 import shutil
 
@@ -62,13 +61,16 @@ def DcnTrainer(
     train, valid = family.datasets(
         artifacts.split_pattern(examples, "train"), artifacts.split_pattern(examples, "eval"),
         batch_size, seed, (artifacts.split_count(examples, "train"),
-                           artifacts.split_count(examples, "eval")))
+                           artifacts.split_count(examples, "eval")), model_kind)
     recipe = family.recipe(epochs=epochs, dcn_epochs=epochs, learning_rate=learning_rate,
                            precision=precision, num_patches=num_patches,
                            hint_weight=hint_weight, batch_norm_images=batch_norm_images)
     start = None if base_model is None else \
         training.load_model(artifacts.keras_path(base_model), family)
-    settings = {**dataclasses.asdict(recipe), "examples": examples.uri,
+    options = family.train_options(model_kind, recipe)
+    # Only what shapes training: a recipe change that concerns evaluation (such as the
+    # all-patches images) must not throw away a killed run's epochs.
+    settings = {**options, "examples": examples.uri,
                 "base_model": base_model and base_model.uri, "model_kind": model_kind,
                 "preset": preset, "seed": seed, "batch_size": batch_size}
     backup = artifacts.resume_dir(model, settings)
@@ -76,7 +78,7 @@ def DcnTrainer(
           flush=True)
     training.train(family, model_kind, train, valid, out_path=artifacts.keras_path(model),
                    verbose=2, start=start, backup=backup, log_dir=model_run.uri,
-                   **family.train_options(model_kind, recipe))
+                   **options)
     if distribute.is_chief():
         _record(model, model_run, model_kind, examples, family)
 

@@ -237,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=_non_negative, default=None)
     train.add_argument("--start", default=None,
                        help="a composed DCN (`dcn compose`) that a dcn / dcn_no_hints model "
-                            "fine-tunes end to end instead of starting from fresh weights")
+                            "fine-tunes end to end instead of starting from fresh weights; "
+                            "for svhn, a trained model of the same kind to train further")
     _add_train_args(train)
     train.set_defaults(run=cmd_train)
 

@@ -36,7 +36,7 @@ def train_model(family, kind: str, data_dir, out_path, recipe: Recipe,
                          "recipe.distillation_weight; pass both or neither.")
     keras.utils.set_random_seed(recipe.seed)
     train, valid = family.datasets(data_dir / "train.tfrecord", data_dir / "valid.tfrecord",
-                                   recipe.batch_size, recipe.seed)
+                                   recipe.batch_size, recipe.seed, kind=kind)
     if teacher is not None:
         from dcn_keras.core import distillation
 

@@ -80,17 +80,18 @@ class Family:
     def build(self, kind: str, num_patches: int | None = None,
               hint_weight: float | None = None, start=None):
         """A model of `kind`; `num_patches` and `hint_weight` set DCN kinds only. Fresh
-        weights, or those of `start`, a composed DCN that a DCN kind fine-tunes end to end
-        (families whose DCN is only composed refuse it)."""
+        weights, or those of `start`: a composed DCN that a DCN kind fine-tunes end to end,
+        or where the DCN is only composed, a trained model of `kind` to train further."""
         raise NotImplementedError
 
     def compile(self, model, learning_rate: float, total_steps: int) -> None:
         raise NotImplementedError
 
     def datasets(self, train_files, valid_files, batch_size: int, seed: int = 0,
-                 counts: tuple[int | None, int | None] = (None, None)):
+                 counts: tuple[int | None, int | None] = (None, None), kind: str | None = None):
         """(shuffled training, validation) batched `tf.data` pipelines of TFRecord files (a
-        path, glob or list each); `counts` are the record counts when already known."""
+        path, glob or list each) for training a `kind` model; `counts` are the record
+        counts when already known."""
         raise NotImplementedError
 
     def compose(self, coarse, fine, num_patches: int | None = None, scales=None, train=None):

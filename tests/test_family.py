@@ -1,10 +1,13 @@
 """Both families answer what training, export, the components and the CLI ask."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from dcn_keras import presets
+from dcn_keras.multi_digit.model import MultiDigitModel
 
 
 @pytest.mark.parametrize("preset", ["cluttered_mnist", "svhn"])
@@ -56,3 +59,15 @@ def test_with_config_resizes_a_family():
     big = family.with_config(family.config.resized(200, 200))
     model = big.build("dcn")
     assert model(np.zeros((1, 200, 200, 1), np.float32)).shape == (1, 10)
+
+
+def test_a_multi_digit_model_goes_on_from_a_trained_one_of_its_kind():
+    family = presets.family("svhn")
+    trained = MultiDigitModel(family.config, "fine")
+    context = family.with_config(dataclasses.replace(family.config, fine_context=(16, 32)))
+    model = context.build("fine", start=trained)
+    assert model.config.fine_context == (16, 32)
+    for have, want in zip(model.get_weights(), trained.get_weights(), strict=True):
+        np.testing.assert_array_equal(have, want)
+    with pytest.raises(ValueError, match="starts from a trained fine model"):
+        family.build("fine", start=MultiDigitModel(family.config, "coarse"))

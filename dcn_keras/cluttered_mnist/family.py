@@ -64,7 +64,8 @@ class ClutteredMnistFamily(Family):
             model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
                           metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 
-    def datasets(self, train_files, valid_files, batch_size, seed=0, counts=(None, None)):
+    def datasets(self, train_files, valid_files, batch_size, seed=0, counts=(None, None),
+                 kind=None):
         from dcn_keras.data import tfrecords
 
         shape = self.config.image_shape

@@ -12,7 +12,7 @@ from dcn_keras.multi_digit.sequences import NO_DIGIT
 
 
 def crops(paths, config: MultiDigitConfig, batch_size: int, training: bool,
-          seed: int = 0) -> tf.data.Dataset:
+          seed: int = 0, context: tuple[int, int] = (0, 0)) -> tf.data.Dataset:
     """Batched `(images [b, P_h, P_w, C], (length [b], digits [b, 5]))` for the coarse and
     fine models: each image resized to `config.train_size`, then a random (training) or
     central (validation) crop of `config.crop_size`, as in the paper's appendix 6.2.
@@ -20,7 +20,10 @@ def crops(paths, config: MultiDigitConfig, batch_size: int, training: bool,
     In training, `config.cut_window_share` of each batch are instead windows that cut a
     number (`cut_windows`) and `config.wrong_size_share` windows that show one at a size no
     test scale should read it at (`wrong_size_windows`), both labelled length 0: "no whole
-    number here"."""
+    number here". With `context` (rows, columns), every other training batch holds windows
+    with that much real surroundings on each side, `[b, P_h + 2 rows, P_w + 2 columns, C]`
+    (`context_windows`), and cut windows with as much, so that an epoch has as many
+    batches as without."""
     files = tfrecords.list_files(paths)
     count = tfrecords.checked_count(files)
     crop_h, crop_w = config.crop_size
@@ -36,23 +39,43 @@ def crops(paths, config: MultiDigitConfig, batch_size: int, training: bool,
 
     records = tf.data.TFRecordDataset(files).apply(
         tf.data.experimental.assert_cardinality(count)).cache()
-    if training:
-        records = records.shuffle(8192, seed=seed, reshuffle_each_iteration=True)
-    examples = records.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    if not training:
+        return records.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).batch(
+            batch_size).prefetch(tf.data.AUTOTUNE)
     kinds = ((cut_windows, config.cut_window_share), (wrong_size_windows, config.wrong_size_share))
-    counts = [round(batch_size * share) if training else 0 for _, share in kinds]
+    counts = [round(batch_size * share) for _, share in kinds]
+    shuffled = records.shuffle(8192, seed=seed, reshuffle_each_iteration=True)
+    whole = shuffled.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    batches = _with_windows(whole, records, config, batch_size, kinds, counts, seed)
+    if not any(context):
+        return batches.prefetch(tf.data.AUTOTUNE)
+    # Its own shuffles and seeds (3 on): ops of one seed repeat each other's numbers.
+    framed = context_windows(
+        records.shuffle(8192, seed=seed + 3, reshuffle_each_iteration=True).repeat(),
+        config, context, seed + 3)
+    kinds = ((lambda *args: cut_windows(*args, context=context), config.cut_window_share),)
+    framed = _with_windows(framed, records, config, batch_size, kinds, counts[:1], seed + 4)
+    steps = int(batches.cardinality())
+    every_other = tf.data.Dataset.range(steps).map(lambda step: step % 2)
+    return (tf.data.Dataset.choose_from_datasets([batches, framed], every_other)
+            .apply(tf.data.experimental.assert_cardinality(steps))
+            .prefetch(tf.data.AUTOTUNE))
+
+
+def _with_windows(whole: tf.data.Dataset, records: tf.data.Dataset, config: MultiDigitConfig,
+                  batch_size: int, kinds, counts, seed: int) -> tf.data.Dataset:
+    """Batches of `batch_size`: `whole` examples beside `counts` windows of each of `kinds`
+    ((windows function, share) pairs) per batch, so that an epoch still passes over every
+    whole-number crop once. Each kind draws from its own shuffle and seed: ops of one seed
+    repeat each other's numbers."""
     if not any(counts):
-        return examples.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    # Every batch holds its windows beside its whole-number crops, so an epoch still passes
-    # over every crop once. Each kind draws from its own shuffle and seed: ops of one seed
-    # repeat each other's numbers.
-    parts = [examples.batch(batch_size - sum(counts))]
+        return whole.batch(batch_size)
+    parts = [whole.batch(batch_size - sum(counts))]
     for offset, ((windows, _), count) in enumerate(zip(kinds, counts), 1):
         if count:
             shuffled = records.shuffle(8192, seed=seed + offset, reshuffle_each_iteration=True)
             parts.append(windows(shuffled.repeat(), config, seed + offset - 1).batch(count))
-    return (tf.data.Dataset.zip(*parts).map(_concat, num_parallel_calls=tf.data.AUTOTUNE)
-            .prefetch(tf.data.AUTOTUNE))
+    return tf.data.Dataset.zip(*parts).map(_concat, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _concat(*parts):
@@ -90,8 +113,51 @@ CUT = 0.2  # a window cuts a number when it leaves out this share of its width o
 PARTIAL = 0.8  # share of cut windows that hold at least CUT of the number, not background
 
 
+def context_windows(records: tf.data.Dataset, config: MultiDigitConfig,
+                    context: tuple[int, int], seed: int = 0) -> tf.data.Dataset:
+    """Training windows that hold a whole number, with `context` (rows, columns) of real
+    surroundings on each side: `(image [P_h + 2 rows, P_w + 2 columns, C], (length,
+    digits))`. The crop of `config.crop_size` inside lies where `crops` would cut it
+    (uniformly within the resized training image); beyond that image, the surroundings are
+    a second one's background, its number blanked out (`_surrounded`): a test photograph
+    holds one number among clutter."""
+    height, width = config.train_size
+    (crop_h, crop_w), (rows, columns) = config.crop_size, context
+
+    def window(pair):
+        number, _ = _resized(pair[0], config)
+        framed = _surrounded(number, _background(pair[1], config), context)
+        start = tf.random.uniform([2], 0, 1, seed=seed) * [height - crop_h + 1,
+                                                           width - crop_w + 1]
+        y, x = tf.unstack(tf.cast(start, tf.int32))
+        image = framed[y:y + crop_h + 2 * rows, x:x + crop_w + 2 * columns]
+        example = tfrecords.parse_sequence(pair[0])
+        return (tf.ensure_shape(image, [crop_h + 2 * rows, crop_w + 2 * columns,
+                                        config.channels]),
+                (example["length"], example["digits"]))
+
+    return records.batch(2, drop_remainder=True).map(window,
+                                                     num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _surrounded(canvas, background, context: tuple[int, int]):
+    """`canvas` `[H, W, C]` in a frame `context` (rows, columns) wide cut from `background`
+    `[h, w, C]` and its mirror images, tiled so that neighbouring tiles differ:
+    `[H + 2 rows, W + 2 columns, C]`."""
+    rows, columns = context
+    band = tf.concat([background, tf.image.flip_left_right(background)], 1)
+    tile = tf.concat([band, tf.image.flip_up_down(band)], 0)
+    height = tf.shape(canvas)[0] + 2 * rows
+    width = tf.shape(canvas)[1] + 2 * columns
+    frame = tf.tile(tile, [height // tf.shape(tile)[0] + 1, width // tf.shape(tile)[1] + 1,
+                           1])[:height, :width]
+    paddings = [[rows, rows], [columns, columns], [0, 0]]
+    inside = tf.pad(tf.ones_like(canvas, tf.bool), paddings)
+    return tf.where(inside, tf.pad(canvas, paddings), frame)
+
+
 def cut_windows(records: tf.data.Dataset, config: MultiDigitConfig,
-                seed: int = 0) -> tf.data.Dataset:
+                seed: int = 0, context: tuple[int, int] = (0, 0)) -> tf.data.Dataset:
     """Training windows that hold part of a number but not all of it, or only background,
     each labelled length 0 and no digits: `(image [P_h, P_w, C], (0, [10] * 5))`.
 
@@ -100,16 +166,19 @@ def cut_windows(records: tf.data.Dataset, config: MultiDigitConfig,
     leaves out at least `CUT` of the number's width, and holds at least `CUT` of it in a
     `PARTIAL` share of windows. With `config.cut_rows` the crop lies in a random quadrant
     of a 2x2 canvas of that background (flipped, so its tiles differ), and a window may
-    leave out `CUT` of the number's height or of its width, or both (`_cut_window`).
+    leave out `CUT` of the number's height or of its width, or both (`_cut_window_start`).
 
     Test-time windows slide over a whole photograph, and most of them cut the number or
     hold only background; a model trained on whole numbers alone reads such a window as a
     shorter number with confidence, which both the DCN's choice of patches and its
     inverse-entropy weighting take for evidence (docs/house_numbers.md). The surroundings
     come from real crops, so a cut is not told apart by padding; the second number is
-    blanked because a test photograph holds one.
+    blanked because a test photograph holds one. With `context` (rows, columns) each window
+    has that much more of its surroundings on each side (beyond the canvas: the background
+    tiled, `_surrounded`), as `context_windows` have.
     """
     height, width = config.train_size
+    (crop_h, crop_w), (rows, columns) = config.crop_size, context
 
     def window(pair):
         number, box = _resized(pair[0], config)
@@ -127,14 +196,21 @@ def cut_windows(records: tf.data.Dataset, config: MultiDigitConfig,
             strip = tf.where(upper, tf.concat([strip, others], 0),
                              tf.concat([others, strip], 0))
             box = box + tf.where(upper, 0.0, float(height)) * tf.constant([1.0, 0.0, 1.0, 0.0])
-        return _cut_window(strip, box, config, kind < PARTIAL, seed), _no_whole_number(config)
+        y, x = _cut_window_start(strip, box, config, kind < PARTIAL, seed)
+        if any(context):
+            strip = _surrounded(strip, tf.image.flip_left_right(background), context)
+        image = strip[y:y + crop_h + 2 * rows, x:x + crop_w + 2 * columns]
+        return (tf.ensure_shape(image, [crop_h + 2 * rows, crop_w + 2 * columns,
+                                        config.channels]),
+                _no_whole_number(config))
 
     return records.batch(2, drop_remainder=True).map(window,
                                                      num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _cut_window(canvas, box, config: MultiDigitConfig, partial, seed: int):
-    """A `config.crop_size` window of `canvas` `[H, W, C]`, drawn uniformly among those that
+def _cut_window_start(canvas, box, config: MultiDigitConfig, partial, seed: int):
+    """The start (row, column) of a `config.crop_size` window of `canvas` `[H, W, C]`,
+    drawn uniformly among those that
     do not hold the number of `box` (top, left, bottom, right): each leaves out at least
     `CUT` of the number's height or of its width. Where `partial`, only among those that
     also hold at least `CUT` of both. On a canvas one training crop high every window holds
@@ -155,9 +231,7 @@ def _cut_window(canvas, box, config: MultiDigitConfig, partial, seed: int):
     candidates = tf.where(tf.reduce_any(candidates), candidates, ~holds)
     index = tf.random.categorical(tf.where(tf.reshape(candidates, [1, -1]), 0.0, -1e9), 1,
                                   dtype=tf.int32, seed=seed)[0, 0]
-    y, x = index // tf.shape(candidates)[1], index % tf.shape(candidates)[1]
-    return tf.ensure_shape(canvas[y:y + crop_h, x:x + crop_w],
-                           [crop_h, crop_w, config.channels])
+    return index // tf.shape(candidates)[1], index % tf.shape(candidates)[1]
 
 
 # Digit sizes, relative to a training crop's, that no test scale should read: at its

@@ -47,6 +47,13 @@ class MultiDigitConfig(SerializableConfig):
     # size, labelled "no whole number", so that the scales that do not fit a test image's
     # digits stay unsure (`data.sequence_inputs.wrong_size_windows`). 0: none.
     wrong_size_share: float = 0.0
+    # Rows and columns of real surroundings on each side of the fine model's training
+    # windows in every other training batch, scored on the window's own positions
+    # (`MultiDigitModel.window_positions`). Its zero padding makes a fine position see
+    # twice a window's height, so on a whole image it meets surroundings it never saw in
+    # training (docs/house_numbers.md); the other batches keep the zero-padded windows that
+    # the DCN's patches are. Multiples of the fine layers' stride (8). (0, 0): none.
+    fine_context: tuple[int, int] = (0, 0)
 
     @property
     def num_logits(self) -> int:
@@ -139,12 +146,13 @@ RECIPES = profiles(
     # 60k cluttered training crops, 5 epochs of Adam decayed exponentially to a tenth, mixed
     # bfloat16 where it is native (AVX512-BF16, AMX, GPU; float32 elsewhere), Table 2 at 1-3
     # scales on 2,000 SVHN-like test images (and 500 of test_large), the all-patches row on
-    # the first 200 (about 100,000 crops, 25 minutes on 2 cores). Batch-norm statistics are
+    # the same 2,000 (about a million fine crops, about 4 hours on 2 cores; a killed report
+    # resumes from the images it had read, `report.compare`). Batch-norm statistics are
     # re-estimated on 2,048 training crops before each validation: the fine model's moving
     # averages validated at 81% error where batch statistics gave 18%.
     paper=Recipe(train_images=60000, valid_images=2000, test_images=2000, epochs=5,
                  batch_size=32, num_patches=6, precision="auto", scales=(1.0, 0.75, 0.5),
-                 batch_norm_images=2048, all_patches_images=200),
+                 batch_norm_images=2048, all_patches_images=2000),
     # The svhn pipeline's wiring with a little training: minutes on 2 cores.
     quick=dict(train_images=3000, valid_images=200, test_images=60, epochs=1, num_shards=2,
                max_error_gap=1.0, largest=20, all_patches_images=10),

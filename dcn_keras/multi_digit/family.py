@@ -32,13 +32,25 @@ class MultiDigitFamily(Family):
         return mnist_sequences
 
     def build(self, kind, num_patches=None, hint_weight=None, start=None) -> MultiDigitModel:
-        if start is not None:
-            raise ValueError(f"The {self.name} preset has no DCN to fine-tune: its DCN is "
-                             "composed at test time and never trained.")
+        """A fresh `kind` model, or one that goes on from the weights of `start`, a trained
+        model of that kind (to train it further under this family's config, such as with
+        `fine_context`)."""
         if kind not in self.model_kinds:
             raise ValueError(f"The {self.name} preset trains coarse and fine models apart (the "
                              f"DCN is composed from them at test time), not {kind!r}.")
-        return MultiDigitModel(self.config, kind)
+        model = MultiDigitModel(self.config, kind)
+        if start is None:
+            return model
+        if getattr(start, "part", None) != kind:
+            raise ValueError(f"A {kind} model starts from a trained {kind} model; got "
+                             f"{type(start).__name__} {start.name!r}. The {self.name} "
+                             "preset's DCN is composed at test time and never trained.")
+        try:
+            model.set_weights(start.get_weights())
+        except ValueError as error:
+            raise ValueError(f"{start.name!r} has other layers than this {self.name} config "
+                             f"builds ({error}); start from a model of this config.") from error
+        return model
 
     def compile(self, model, learning_rate, total_steps) -> None:
         """Adam with the exponential decay (to a tenth) of the paper's appendix 6.2, whose
@@ -47,10 +59,15 @@ class MultiDigitFamily(Family):
                                                                max(1, total_steps), 0.1)
         model.compile(optimizer=keras.optimizers.Adam(schedule))
 
-    def datasets(self, train_files, valid_files, batch_size, seed=0, counts=(None, None)):
+    def datasets(self, train_files, valid_files, batch_size, seed=0, counts=(None, None),
+                 kind=None):
+        """Training and validation crops (`sequence_inputs.crops`); the fine model's
+        training crops alternate with windows in `config.fine_context` surroundings."""
         from dcn_keras.data import sequence_inputs
 
-        return (sequence_inputs.crops(train_files, self.config, batch_size, True, seed),
+        context = self.config.fine_context if kind == "fine" else (0, 0)
+        return (sequence_inputs.crops(train_files, self.config, batch_size, True, seed,
+                                      context),
                 sequence_inputs.crops(valid_files, self.config, batch_size, False))
 
     def compose(self, coarse, fine, num_patches=None, scales=None, train=None) -> MultiDigitDCN:

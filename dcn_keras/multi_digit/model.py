@@ -82,9 +82,24 @@ class MultiDigitModel(keras.Model):
         return (sequences.soft_attention if top == "soft_attention"
                 else sequences.average_pool)(*maps, mask)
 
+    def window_positions(self, logits, image_size) -> tf.Tensor:
+        """The positions of `logits` `[b, s1, s2, n]` of `image_size` (height, width) images
+        that a centred `config.crop_size` window of them alone would have: a fine training
+        window with real surroundings (`config.fine_context`) is scored on those. The
+        whole map for the coarse model, without context, or for images of the crop size."""
+        if self.part != "fine" or not any(self.config.fine_context):
+            return logits
+        layers = self.config.fine_layers
+        starts, counts = [], []
+        for axis, crop in enumerate(self.config.crop_size):
+            starts.append(output_size(layers, (image_size[axis] - crop) // 2, axis))
+            counts.append(output_size(layers, crop, axis))
+        return logits[:, starts[0]:starts[0] + counts[0], starts[1]:starts[1] + counts[1]]
+
     def _step_values(self, data, training):
         images, (length, digits), _ = keras.utils.unpack_x_y_sample_weight(data)
-        logits = self(images, training=training)
+        logits = self.window_positions(self(images, training=training),
+                                       tf.shape(images)[1:3])
         length_p, digit_p = sequences.average_pool(*sequences.probabilities(
             logits, self.config.max_length, self.config.digit_classes))
         whole = length > 0  # length 0: a window that cuts a number (`cut_windows`)

@@ -3,14 +3,17 @@ scales on original-size test images, inference times, and the selected patches (
 
 from __future__ import annotations
 
+import contextlib
 import math
 import pathlib
+import re
+import shutil
 import statistics
 
 import numpy as np
 import tensorflow as tf
 
-from dcn_keras import measure
+from dcn_keras import measure, resumable
 from dcn_keras.multi_digit import sequences
 from dcn_keras.multi_digit.dcn import MultiDigitDCN, pad_batch, rescale
 
@@ -39,26 +42,37 @@ def size_batches(examples: list[dict], batch_size: int) -> list[list[int]]:
 
 
 def sequence_wrong_by_scales(predict, examples: list[dict], scales, minimum_size,
-                             batch_size: int = 8, desc: str = "", merge=None) -> np.ndarray:
+                             batch_size: int = 8, desc: str = "", merge=None,
+                             progress_dir=None) -> np.ndarray:
     """`[len(scales), len(examples)]` bool: row n - 1 marks the `examples` (original sizes,
     batched padded) that `predict` reads wrong with its outputs at the first n scales
     merged by `merge` (a list of `predict` outputs -> (length, digits); default: the
-    mean of (length, digits)). Each scale is predicted once."""
+    mean of (length, digits)). Each scale is predicted once.
+    `progress_dir`: where the marks are saved as they come (`resumable.SavedMarks`, one
+    file per `desc`), so that a rerun after a kill reads only the batches left."""
     from tqdm import tqdm
 
-    wrong = np.zeros((len(scales), len(examples)), bool)
-    for batch in tqdm(size_batches(examples, batch_size), desc=desc, unit="batch",
-                      leave=False):
+    shape = (len(scales), len(examples))
+    name = re.sub(r"[^A-Za-z0-9]+", "_", desc).strip("_") or "marks"
+    marks = resumable.SavedMarks(
+        progress_dir and pathlib.Path(progress_dir) /
+        f"{name}-{len(scales)}scales-batch{batch_size}.npz", shape)
+    batches = size_batches(examples, batch_size)
+    left = [batch for batch in batches if marks.pending(batch)]
+    for batch in tqdm(left, desc=desc, unit="batch", total=len(batches),
+                      initial=len(batches) - len(left), leave=False):
         images, sizes = pad_batch([examples[i]["image"] for i in batch])
         length = tf.constant([examples[i]["length"] for i in batch])
         digits = tf.constant(np.stack([examples[i]["digits"] for i in batch]))
         outputs = [predict(*rescale(images, sizes, scale, minimum_size)) for scale in scales]
+        wrong = []
         for n in range(1, len(scales) + 1):
             merged = (merge(outputs[:n]) if merge else
                       [tf.add_n(list(parts)) / n for parts in zip(*outputs[:n])])
             predicted = sequences.best_sequence(*merged)
-            wrong[n - 1, batch] = sequences.sequence_errors(*predicted, length, digits).numpy()
-    return wrong
+            wrong.append(sequences.sequence_errors(*predicted, length, digits).numpy())
+        marks.record(batch, np.stack(wrong))
+    return marks.values
 
 
 def rows_by_scales(wrong: np.ndarray, groups: dict[str, np.ndarray]) -> list[dict]:
@@ -212,7 +226,8 @@ def paper_patches(num_patches: int, scales: int) -> int:
 
 
 def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
-                 all_patches_images: int = 0, functions: dict | None = None) -> list[dict]:
+                 all_patches_images: int = 0, functions: dict | None = None,
+                 progress_dir=None) -> list[dict]:
     """Table 2's rows on `examples`, each with its standard error: coarse, fine and soft
     attention at 1, 2, ... len(`scales`) scales; the DCN with k = `dcn.num_patches` per
     scale; the DCN as the paper counts it (k patches at one scale, k / 2 per scale at more:
@@ -221,14 +236,19 @@ def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
     `all_patches_images` examples, the DCN with every patch at all scales (the paper's
     11.6%), whose row also gives the paper-style DCN's error on the same images and the
     paired difference.
-    `functions`: `predictors(dcn)`, where the caller has them already."""
+    `functions`: `predictors(dcn)`, where the caller has them already.
+    `progress_dir`: where each row's marks are saved as they come, for a rerun after a kill
+    (`sequence_wrong_by_scales`); it must be this call's own (`compare` keys it by the
+    models, images and scales)."""
     coarse, fine, k = dcn.coarse, dcn.fine, dcn.num_patches
     crop = coarse.config.crop_size
     functions = functions or predictors(dcn)
     dcn_name = f"DCN, {k} patches"
-    wrong = {name: sequence_wrong_by_scales(predict, examples, scales, crop, desc=name)
+    wrong = {name: sequence_wrong_by_scales(predict, examples, scales, crop, desc=name,
+                                            progress_dir=progress_dir)
              for name, predict in functions.items() if name != dcn_name}
-    wrong[dcn_name] = dcn_wrong_by_scales(dcn, examples, scales, desc=dcn_name)
+    wrong[dcn_name] = dcn_wrong_by_scales(dcn, examples, scales, desc=dcn_name,
+                                          progress_dir=progress_dir)
     groups = groups_of(examples, scales, coarse.config)
     # Table 2's rows keep error_by_length in the form the pipeline's report also writes.
     lengths = groups.pop("error_by_length")
@@ -238,7 +258,7 @@ def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
     rows += [_row("DCN, k per scale", n, wrong[dcn_name][n - 1], lengths, groups, k * n,
                   f"DCN, {k} patches per scale") for n in range(2, len(scales) + 1)]
     paper = _paper_counted(coarse, fine, k, scales, (dcn.attention, dcn.combination),
-                           examples, first=wrong[dcn_name][0])
+                           examples, first=wrong[dcn_name][0], progress_dir=progress_dir)
     half = paper_patches(k, len(scales))
     rows += [_row("DCN", n, paper[n - 1], lengths, groups, k if n == 1 else half * n)
              for n in range(1, len(scales) + 1)]
@@ -246,13 +266,15 @@ def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
         name = "DCN as in the paper"
         rows += [_row(name, n, marks, lengths, groups, k if n == 1 else half * n)
                  for n, marks in enumerate(_paper_counted(coarse, fine, k, scales, PAPER_DCN,
-                                                          examples), 1)]
+                                                          examples,
+                                                          progress_dir=progress_dir), 1)]
     if all_patches_images:
         subset = examples[:all_patches_images]
         every = MultiDigitDCN(coarse, fine, ALL_PATCHES, scales,
                               patch_batch=ALL_PATCHES_BATCH, combination=dcn.combination)
         every_wrong = dcn_wrong_by_scales(every, subset, scales, batch_size=1,
-                                          desc="DCN, all patches")[-1]
+                                          desc="DCN, all patches",
+                                          progress_dir=progress_dir)[-1]
         reference = paper[-1][:len(subset)]
         # Paired: both read the same images, so the difference's spread is that of the
         # per-image differences.
@@ -270,7 +292,8 @@ def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
 
 
 def _paper_counted(coarse, fine, k: int, scales, method: tuple[str, str],
-                   examples: list[dict], first: np.ndarray | None = None) -> list[np.ndarray]:
+                   examples: list[dict], first: np.ndarray | None = None,
+                   progress_dir=None) -> list[np.ndarray]:
     """Wrong marks `[images]` of the DCN with `method` (attention, combination) as Table 2
     counts it, at 1, 2, ... len(`scales`) scales: k patches at one scale (`first`, where
     known), k / 2 per scale at more (`paper_patches`)."""
@@ -279,23 +302,25 @@ def _paper_counted(coarse, fine, k: int, scales, method: tuple[str, str],
         one = MultiDigitDCN(coarse, fine, k, scales, attention=attention,
                             combination=combination)
         first = dcn_wrong_by_scales(one, examples, scales[:1],
-                                    desc=f"DCN, {k} patches, {attention}")[0]
+                                    desc=f"DCN, {k} patches, {attention}",
+                                    progress_dir=progress_dir)[0]
     if len(scales) == 1:
         return [first]
     half = paper_patches(k, len(scales))
     split = MultiDigitDCN(coarse, fine, half, scales, attention=attention,
                           combination=combination)
     return [first, *dcn_wrong_by_scales(split, examples, scales,
-                                        desc=f"DCN, {half} patches, {attention}")[1:]]
+                                        desc=f"DCN, {half} patches, {attention}",
+                                        progress_dir=progress_dir)[1:]]
 
 
 def dcn_wrong_by_scales(dcn: MultiDigitDCN, examples: list[dict], scales,
-                        batch_size: int = 8, desc: str = "") -> np.ndarray:
+                        batch_size: int = 8, desc: str = "", progress_dir=None) -> np.ndarray:
     """`sequence_wrong_by_scales` of `dcn`, its picks merged over the scales as it merges
     them (`MultiDigitDCN.merge_scales`)."""
     return sequence_wrong_by_scales(graph_function(dcn.picks_one_scale, dcn.coarse), examples,
                                     scales, dcn.config.crop_size, batch_size, desc,
-                                    merge=dcn.merge_scales)
+                                    merge=dcn.merge_scales, progress_dir=progress_dir)
 
 
 def graph_function(function, coarse):
@@ -323,16 +348,22 @@ def markdown_rows(rows: list[dict]) -> list[str]:
 
 def compare(dcn: MultiDigitDCN, examples: list[dict], data: str, machine: str, out_dir,
             largest: int = 100, scales: tuple[float, ...] | None = None,
-            all_patches_images: int = 0) -> dict:
+            all_patches_images: int = 0, progress_dir=None) -> dict:
     """Table 2 (`table_2_rows`) for the DCN and the coarse and fine models it holds, on
     `examples` (original-size test images), averaged over the first 1, 2, ... of `scales`
     (default: the DCN's), with times on the `largest` of them, written to `out_dir` as
-    results.json, results.md and patches.png."""
+    results.json, results.md and patches.png.
+    A killed run, rerun, resumes from the marks saved under `progress_dir` (default
+    `out_dir`/.progress), in a folder keyed by the models' weights, the images and the
+    settings, which is removed once the results are written."""
     from dcn_keras import results, visualize
 
     scales = tuple(scales or dcn.scales)
+    out_dir = pathlib.Path(out_dir)
+    progress = pathlib.Path(progress_dir or out_dir / ".progress") / run_digest(
+        dcn, examples, scales, all_patches_images)
     functions = predictors(dcn)
-    rows = table_2_rows(dcn, examples, scales, all_patches_images, functions)
+    rows = table_2_rows(dcn, examples, scales, all_patches_images, functions, progress)
     big = sorted(examples, key=lambda e: e["image"].shape[0] * e["image"].shape[1])[-largest:]
     times = batch_one_times(functions, [e["image"] for e in big])
     sizes = [list(e["image"].shape[:2]) for e in big]
@@ -346,11 +377,25 @@ def compare(dcn: MultiDigitDCN, examples: list[dict], data: str, machine: str, o
     lines += [f"- {name}: {ms:.1f} ms" for name, ms in times["mean_ms"].items()]
     lines += ["", f"Data: {data}", f"Machine: {machine}"]
     text = "\n".join(lines) + "\n"
-    out_dir = pathlib.Path(out_dir)
     shown = examples[:6]
     # The reading of every scale; the boxes are the picks of the first.
     visualize.plot_sequence_patches(
         shown, [dcn(e["image"][None]) for e in shown], out_dir / "patches.png",
         f"at {len(dcn.scales)} scale{'s' if len(dcn.scales) > 1 else ''} "
         f"(boxes: its picks at scale {dcn.scales[0]:g})")
-    return results.write(out_dir, result, text)
+    written = results.write(out_dir, result, text)
+    shutil.rmtree(progress, ignore_errors=True)
+    with contextlib.suppress(OSError):  # left where other runs' progress waits
+        progress.parent.rmdir()
+    return written
+
+
+def run_digest(dcn: MultiDigitDCN, examples: list[dict], scales, all_patches_images: int
+               ) -> str:
+    """`resumable.digest` of what Table 2's marks depend on: both models' weights, the
+    DCN's settings, the `examples` and their labels, the `scales`."""
+    weights = [np.asarray(w) for model in (dcn.coarse, dcn.fine) for w in model.weights]
+    settings = (dcn.num_patches, dcn.attention, dcn.combination, tuple(scales),
+                all_patches_images)
+    images = [array for e in examples for array in (e["image"], e["length"], e["digits"])]
+    return resumable.digest(*weights, settings, *images)

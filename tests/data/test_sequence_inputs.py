@@ -153,3 +153,54 @@ def test_training_batches_mix_in_wrong_size_windows(boxed):
     # Most windows hold ink: wrong-size ones always do, cut ones in most draws.
     images = np.concatenate([images for images, _ in batches])[lengths == 0]
     assert ((images[..., 0] > 0.5).any(axis=(1, 2))).sum() >= 4
+
+
+@pytest.fixture
+def grey(tmp_path):
+    """Grey (100) crops of 48x96 with the number's box (rows 8-40, columns 20-60) white."""
+    path = tmp_path / "grey.tfrecord"
+    image = np.full((48, 96), 100, np.uint8)
+    image[8:40, 20:60] = 255
+    tfrecords.write(path, [tfrecords.serialize_sequence(image, [1, 2], (8, 20, 40, 60))
+                           for _ in range(8)])
+    return path
+
+
+def test_context_windows_hold_the_whole_number_inside_real_surroundings(grey):
+    config = presets.svhn()
+    records = tf.data.TFRecordDataset(str(grey)).repeat()
+    windows = sequence_inputs.context_windows(records, config, (16, 32)).take(50)
+    # Resized to 64x128, the box is 42.7 rows by 53.3 columns.
+    number_h, number_w = (40 - 8) * 64 / 48, (60 - 20) * 128 / 96
+    for image, (length, digits) in windows.as_numpy_iterator():
+        assert image.shape == (86, 174, 1)
+        assert length == 2 and digits.tolist() == [1, 2, 10, 10, 10]
+        ink = image[..., 0] > 0.9
+        rows, columns = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        # One number, whole, inside the central 54x110 crop.
+        assert abs(len(rows) - number_h) <= 2 and abs(len(columns) - number_w) <= 2
+        assert rows[0] >= 16 and rows[-1] < 16 + 54
+        assert columns[0] >= 32 and columns[-1] < 32 + 110
+        # Around the crop: grey background, not zero padding (the second crop's number is
+        # blanked, so part of it may be black).
+        frame = np.ones((86, 174), bool)
+        frame[16:70, 32:142] = False
+        grey_share = (np.abs(image[..., 0][frame] - 100 / 255) < 0.05).mean()
+        assert grey_share > 0.5
+
+
+def test_training_batches_with_context_alternate_with_zero_padded_ones(grey):
+    config = presets.svhn()
+    data = sequence_inputs.crops(grey, config, 4, True, context=(16, 32))
+    plain = sequence_inputs.crops(grey, config, 4, True)
+    assert data.cardinality() == plain.cardinality() == 3  # 8 crops, 3 per batch
+    batches = list(data.as_numpy_iterator())
+    # Steps 1 and 3 take the zero-padded stream's first two batches; its third waits for
+    # the next epoch's shuffle.
+    assert [images.shape for images, _ in batches] == [
+        (4, 54, 110, 1), (4, 86, 174, 1), (4, 54, 110, 1)]
+    # Each batch, with context or without, holds 1 cut window (length 0).
+    assert [(length == 0).sum() for _, (length, _) in batches] == [1, 1, 1]
+    framed, (length, _) = batches[1]
+    cut = framed[length == 0][0, ..., 0]
+    assert cut.shape == (86, 174) and (np.abs(cut - 100 / 255) < 0.05).mean() > 0.3

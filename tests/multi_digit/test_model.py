@@ -30,6 +30,28 @@ def test_a_window_without_a_whole_number_is_trained_towards_uniform_softmaxes():
     np.testing.assert_allclose(error, tf.reduce_mean(tf.cast(wrong, tf.float32)))
 
 
+def test_a_fine_window_with_context_is_scored_on_the_positions_of_its_crop():
+    config = dataclasses.replace(presets.svhn(), fine_context=(16, 32))
+    fine, coarse = MultiDigitModel(config, "fine"), MultiDigitModel(config, "coarse")
+    framed = tf.random.stateless_uniform([2, 86, 174, 1], [5, 6])
+    logits = fine(framed)
+    assert logits.shape[1:3] == (10, 21)
+    # A 54x110 crop alone has 6 x 13 fine positions; inside the frame they start 16 rows
+    # and 32 columns (2 and 4 positions) in.
+    np.testing.assert_array_equal(fine.window_positions(logits, (86, 174)),
+                                  logits[:, 2:8, 4:17])
+    crop_logits = fine(framed[:, 16:70, 32:142])
+    assert fine.window_positions(crop_logits, (54, 110)).shape == crop_logits.shape
+    assert crop_logits.shape[1:3] == (6, 13)
+    whole = coarse(framed)
+    assert coarse.window_positions(whole, (86, 174)) is whole
+    # Training steps take both kinds of batch.
+    length, digits = tf.constant([2, 0]), tf.constant([[3, 4, 10, 10, 10], [10] * 5])
+    for images in (framed, framed[:, 16:70, 32:142]):
+        loss, _ = fine._step_values((images, (length, digits)), training=False)
+        assert np.isfinite(loss.numpy())
+
+
 def test_a_folded_model_reads_images_as_the_trained_one():
     model = MultiDigitModel(presets.svhn(), "fine")
     rng = np.random.default_rng(0)

@@ -57,7 +57,8 @@ def test_table_2_rows_put_each_models_marks_in_its_rows(monkeypatch):
         "DCN, all patches": [[1, 1, 1, 1], [1, 1, 1, 1], [0, 1, 1, 1]],
     }
 
-    def fake(predict, examples, scales, minimum_size, batch_size=8, desc="", merge=None):
+    def fake(predict, examples, scales, minimum_size, batch_size=8, desc="", merge=None,
+             progress_dir=None):
         return np.array(marks[desc], bool)[:, :len(examples)]
 
     monkeypatch.setattr(multi_digit_report, "sequence_wrong_by_scales", fake)
@@ -106,6 +107,38 @@ def test_table_2_rows_put_each_models_marks_in_its_rows(monkeypatch):
             for k, n in ((4, "1 scale"), (4, "2 scales"), (6, "3 scales"))] == [0.5, 0.75, 0.25]
 
 
+def test_a_killed_reading_resumes_from_the_batches_it_had_saved(tmp_path):
+    examples = [_example([1, 2]), _example([7]), _example([1, 2], 90, 200),
+                _example([4], 60, 120), _example([1, 2], 54, 110)]
+    scales = (1.0, 0.5)
+    whole = multi_digit_report.sequence_wrong_by_scales(_oracle([1, 2]), examples, scales,
+                                                        (54, 110), batch_size=2)
+    calls = []
+
+    def dies_on_the_second_batch(images, sizes):
+        calls.append(int(images.shape[0]))
+        if len(calls) > len(scales):
+            raise KeyboardInterrupt
+        return _oracle([1, 2])(images, sizes)
+
+    with pytest.raises(KeyboardInterrupt):
+        multi_digit_report.sequence_wrong_by_scales(
+            dies_on_the_second_batch, examples, scales, (54, 110), batch_size=2,
+            desc="Coarse model", progress_dir=tmp_path)
+    calls.clear()
+
+    def counted(images, sizes):
+        calls.append(int(images.shape[0]))
+        return _oracle([1, 2])(images, sizes)
+
+    resumed = multi_digit_report.sequence_wrong_by_scales(
+        counted, examples, scales, (54, 110), batch_size=2, desc="Coarse model",
+        progress_dir=tmp_path)
+    # Batches of 2, 2 and 1 images; the first was saved, so 3 images are read at 2 scales.
+    assert calls == [2, 2, 1, 1]
+    assert resumed.tolist() == whole.tolist()
+
+
 def test_batches_group_images_of_similar_size():
     examples = [_example([1], h, w) for h, w in [(300, 600), (60, 120), (310, 620), (70, 130)]]
     assert multi_digit_report.size_batches(examples, 2) == [[1, 3], [0, 2]]
@@ -146,6 +179,7 @@ def test_compare_writes_table_2_times_and_patches(tmp_path):
                                       "DCN, 2 patches"}
     assert "toy data" in (tmp_path / "results.md").read_text()
     assert (tmp_path / "patches.png").stat().st_size > 1000
+    assert not (tmp_path / ".progress").exists()  # removed once the results are written
 
 
 def test_all_patches_reads_every_position_of_the_coarse_map():
