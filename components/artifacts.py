@@ -36,7 +36,7 @@ def serving_path(model) -> str:
 
 def resume_dir(model, settings: dict) -> str:
     """Where a component keeps the state of unfinished work (a trainer's epochs, an
-    evaluator's marks): beside its output artifacts,
+    evaluator's marks): beside its output artifacts, in
     `<pipeline root>/<component id>/.resume/<digest of settings>`. A rerun of a killed
     execution gets a new artifact URI but the same inputs and parameters, so it finds the
     state; other inputs or parameters get another folder."""

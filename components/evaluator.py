@@ -106,10 +106,8 @@ def MultiDigitEvaluator(
     dcn = training.load_model(artifacts.keras_path(model), presets.family(preset))
     test = sequence_inputs.full_images(artifacts.split_pattern(examples, "test"))
     # A rerun of a killed evaluation gets a new artifact URI; the marks it had read wait
-    # where the rerun finds them.
-    progress = artifacts.resume_dir(evaluation, {
-        "model": model.uri, "examples": examples.uri, "preset": preset, "largest": largest,
-        "all_patches_images": all_patches_images})
+    # where the rerun finds them, under a digest of the models and images (`compare`).
+    progress = artifacts.resume_dir(evaluation, {"preset": preset})
     out = multi_digit_report.compare(dcn, test,
                                      examples.get_string_custom_property("description"),
                                      measure.machine_description(), evaluation.uri, largest,

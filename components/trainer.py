@@ -68,9 +68,9 @@ def DcnTrainer(
     start = None if base_model is None else \
         training.load_model(artifacts.keras_path(base_model), family)
     options = family.train_options(model_kind, recipe)
-    # Only what shapes training: a recipe change that concerns evaluation (such as the
-    # all-patches images) must not throw away a killed run's epochs.
-    settings = {**options, "examples": examples.uri,
+    # What shapes training, and only that: a recipe change that concerns evaluation (such
+    # as the all-patches images) must not throw away a killed run's epochs.
+    settings = {**options, "config": family.config.to_dict(), "examples": examples.uri,
                 "base_model": base_model and base_model.uri, "model_kind": model_kind,
                 "preset": preset, "seed": seed, "batch_size": batch_size}
     backup = artifacts.resume_dir(model, settings)

@@ -21,8 +21,9 @@ def train_model(family, kind: str, data_dir, out_path, recipe: Recipe,
                 verbose: int | str = "auto", start=None, teacher=None):
     """Train one `kind` model on a data directory made by `build_data`, as `recipe` says,
     from fresh weights or from `start` (a composed DCN, for DCN kinds: end-to-end
-    fine-tuning), with `teacher`'s predictions beside the labels when given (a trained
-    model; `recipe.distillation_weight` sets its share, `core.distillation`); saves the
+    fine-tuning; for the multi-digit family, a trained model of `kind`), with `teacher`'s
+    predictions beside the labels when given (a trained model; `recipe.distillation_weight`
+    sets its share, `core.distillation`); saves the
     best validation epoch to `out_path` (.keras), its history and its TensorBoard logs
     (`<stem>_logs/`) and every epoch's weights (`<stem>_epochs/`) beside it."""
     import keras

@@ -279,8 +279,8 @@ def train(family, kind: str, train_data, valid_data, epochs: int,
           epochs_dir: str | os.PathLike | None = None, **options) -> keras.callbacks.History:
     """Build a `kind` model of `family` (with `options` such as num_patches), fresh or from
     the weights of `start` (a composed DCN to fine-tune; for the multi-digit family, a
-    trained model of `kind`), in the strategy's scope and `fit`
-    it (`backup`, `log_dir`, `epochs_dir`: see `fit`). `precision` goes through
+    trained model of `kind`), in the strategy's scope and `fit` it (`backup`, `log_dir`,
+    `epochs_dir`: see `fit`). `precision` goes through
     `resolve_precision`. A model trained in mixed bfloat16 (1.33x faster for the
     multi-digit fine model on a CPU with AVX512-BF16, 11x slower on AVX2) is saved as a
     float32 copy of its best weights, so that inference and serving do not depend on it.

@@ -3,9 +3,12 @@ and original-size test images."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
+from dcn_keras.core.layers import receptive_field
 from dcn_keras.data import tfrecords
 from dcn_keras.multi_digit.config import MultiDigitConfig
 from dcn_keras.multi_digit.sequences import NO_DIGIT
@@ -20,10 +23,12 @@ def crops(paths, config: MultiDigitConfig, batch_size: int, training: bool,
     In training, `config.cut_window_share` of each batch are instead windows that cut a
     number (`cut_windows`) and `config.wrong_size_share` windows that show one at a size no
     test scale should read it at (`wrong_size_windows`), both labelled length 0: "no whole
-    number here". With `context` (rows, columns), every other training batch holds windows
-    with that much real surroundings on each side, `[b, P_h + 2 rows, P_w + 2 columns, C]`
-    (`context_windows`), and cut windows with as much, so that an epoch has as many
-    batches as without."""
+    number here". With `context` (rows, columns; multiples of the fine layers' stride),
+    every other training batch holds windows with that much real surroundings on each side,
+    `[b, P_h + 2 rows, P_w + 2 columns, C]` (`context_windows`), and cut windows with as
+    much, but no wrong-size windows. An epoch has as many batches as without: half of them
+    from the zero-padded crops, which so meet about half of the training crops per epoch,
+    the other half from an independent shuffle of the crops in their surroundings."""
     files = tfrecords.list_files(paths)
     count = tfrecords.checked_count(files)
     crop_h, crop_w = config.crop_size
@@ -42,19 +47,25 @@ def crops(paths, config: MultiDigitConfig, batch_size: int, training: bool,
     if not training:
         return records.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).batch(
             batch_size).prefetch(tf.data.AUTOTUNE)
-    kinds = ((cut_windows, config.cut_window_share), (wrong_size_windows, config.wrong_size_share))
-    counts = [round(batch_size * share) for _, share in kinds]
+    kinds = [(cut_windows, round(batch_size * config.cut_window_share)),
+             (wrong_size_windows, round(batch_size * config.wrong_size_share))]
     shuffled = records.shuffle(8192, seed=seed, reshuffle_each_iteration=True)
     whole = shuffled.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-    batches = _with_windows(whole, records, config, batch_size, kinds, counts, seed)
+    batches = _with_windows(whole, records, config, batch_size, kinds, seed)
     if not any(context):
         return batches.prefetch(tf.data.AUTOTUNE)
-    # Its own shuffles and seeds (3 on): ops of one seed repeat each other's numbers.
+    stride = tuple(receptive_field(config.fine_layers, axis)[1] for axis in (0, 1))
+    if any(margin % step for margin, step in zip(context, stride)):
+        raise ValueError(f"context {tuple(context)} must be multiples of the fine layers' "
+                         f"stride {stride}, so that the crop's positions line up with the "
+                         "positions of the crop alone; round it to such multiples.")
+    # Their own shuffles and op seeds (from seed + 3 on), as `_with_windows` draws them.
     framed = context_windows(
-        records.shuffle(8192, seed=seed + 3, reshuffle_each_iteration=True).repeat(),
+        records.repeat().shuffle(8192, seed=seed + 4, reshuffle_each_iteration=True),
         config, context, seed + 3)
-    kinds = ((lambda *args: cut_windows(*args, context=context), config.cut_window_share),)
-    framed = _with_windows(framed, records, config, batch_size, kinds, counts[:1], seed + 4)
+    framed = _with_windows(framed, records, config, batch_size,
+                           [(functools.partial(cut_windows, context=context), kinds[0][1])],
+                           seed + 5)
     steps = int(batches.cardinality())
     every_other = tf.data.Dataset.range(steps).map(lambda step: step % 2)
     return (tf.data.Dataset.choose_from_datasets([batches, framed], every_other)
@@ -63,18 +74,24 @@ def crops(paths, config: MultiDigitConfig, batch_size: int, training: bool,
 
 
 def _with_windows(whole: tf.data.Dataset, records: tf.data.Dataset, config: MultiDigitConfig,
-                  batch_size: int, kinds, counts, seed: int) -> tf.data.Dataset:
-    """Batches of `batch_size`: `whole` examples beside `counts` windows of each of `kinds`
-    ((windows function, share) pairs) per batch, so that an epoch still passes over every
-    whole-number crop once. Each kind draws from its own shuffle and seed: ops of one seed
-    repeat each other's numbers."""
+                  batch_size: int, kinds, seed: int) -> tf.data.Dataset:
+    """Batches of `batch_size`: `whole` examples (as many batches as they fill) with, in
+    each batch, `count` windows of each of `kinds` ((windows function, count) pairs) drawn
+    from `records`.
+
+    Each kind draws from its own shuffle and op seed: ops of one seed repeat each other's
+    numbers. Shuffled after repeating: a resumed run replays the epochs before without
+    reading them (`training._replay_epochs`), and a pass that read-ahead started early
+    would otherwise draw an order the replay never draws."""
+    counts = [count for _, count in kinds]
     if not any(counts):
         return whole.batch(batch_size)
     parts = [whole.batch(batch_size - sum(counts))]
-    for offset, ((windows, _), count) in enumerate(zip(kinds, counts), 1):
+    for offset, (windows, count) in enumerate(kinds, 1):
         if count:
-            shuffled = records.shuffle(8192, seed=seed + offset, reshuffle_each_iteration=True)
-            parts.append(windows(shuffled.repeat(), config, seed + offset - 1).batch(count))
+            shuffled = records.repeat().shuffle(8192, seed=seed + offset,
+                                                reshuffle_each_iteration=True)
+            parts.append(windows(shuffled, config, seed + offset - 1).batch(count))
     return tf.data.Dataset.zip(*parts).map(_concat, num_parallel_calls=tf.data.AUTOTUNE)
 
 
@@ -125,13 +142,13 @@ def context_windows(records: tf.data.Dataset, config: MultiDigitConfig,
     (crop_h, crop_w), (rows, columns) = config.crop_size, context
 
     def window(pair):
-        number, _ = _resized(pair[0], config)
+        example = tfrecords.parse_sequence(pair[0])
+        number = tf.image.resize(example["image"], config.train_size, antialias=True)
         framed = _surrounded(number, _background(pair[1], config), context)
         start = tf.random.uniform([2], 0, 1, seed=seed) * [height - crop_h + 1,
                                                            width - crop_w + 1]
         y, x = tf.unstack(tf.cast(start, tf.int32))
         image = framed[y:y + crop_h + 2 * rows, x:x + crop_w + 2 * columns]
-        example = tfrecords.parse_sequence(pair[0])
         return (tf.ensure_shape(image, [crop_h + 2 * rows, crop_w + 2 * columns,
                                         config.channels]),
                 (example["length"], example["digits"]))

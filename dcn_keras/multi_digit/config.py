@@ -8,6 +8,9 @@ from dcn_keras.core.layers import Conv, MaxPool, SerializableConfig, output_size
 from dcn_keras.core.patches import PatchGrid
 from dcn_keras.recipe import Recipe, profiles
 
+# The fields of `MultiDigitConfig` that say which windows a model trains on, not how it reads.
+TRAINING_DATA = ("cut_window_share", "cut_rows", "wrong_size_share", "fine_context")
+
 
 @dataclasses.dataclass(frozen=True)
 class MultiDigitConfig(SerializableConfig):
@@ -54,6 +57,13 @@ class MultiDigitConfig(SerializableConfig):
     # training (docs/house_numbers.md); the other batches keep the zero-padded windows that
     # the DCN's patches are. Multiples of the fine layers' stride (8). (0, 0): none.
     fine_context: tuple[int, int] = (0, 0)
+
+    def without_training_data(self) -> MultiDigitConfig:
+        """This config with the fields that only shape the training windows (`TRAINING_DATA`)
+        at their defaults: a coarse and a fine model trained on other windows compose."""
+        defaults = {field.name: field.default for field in dataclasses.fields(self)
+                    if field.name in TRAINING_DATA}
+        return dataclasses.replace(self, **defaults)
 
     @property
     def num_logits(self) -> int:

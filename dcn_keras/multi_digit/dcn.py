@@ -55,7 +55,7 @@ class MultiDigitDCN(keras.Model):
                  attention: str | None = None, combination: str | None = None, **kwargs):
         kwargs.setdefault("name", "multi_digit_dcn")
         super().__init__(**kwargs)
-        if coarse.config != fine.config:
+        if coarse.config.without_training_data() != fine.config.without_training_data():
             raise ValueError("The coarse and fine models were built for different presets.")
         if coarse.part != "coarse" or fine.part != "fine":
             raise ValueError(f"Compose a coarse and a fine model, got {coarse.part!r} and "

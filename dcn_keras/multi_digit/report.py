@@ -302,7 +302,7 @@ def _paper_counted(coarse, fine, k: int, scales, method: tuple[str, str],
         one = MultiDigitDCN(coarse, fine, k, scales, attention=attention,
                             combination=combination)
         first = dcn_wrong_by_scales(one, examples, scales[:1],
-                                    desc=f"DCN, {k} patches, {attention}",
+                                    desc=f"DCN, {k} patches, {attention}, {combination}",
                                     progress_dir=progress_dir)[0]
     if len(scales) == 1:
         return [first]
@@ -310,7 +310,8 @@ def _paper_counted(coarse, fine, k: int, scales, method: tuple[str, str],
     split = MultiDigitDCN(coarse, fine, half, scales, attention=attention,
                           combination=combination)
     return [first, *dcn_wrong_by_scales(split, examples, scales,
-                                        desc=f"DCN, {half} patches, {attention}",
+                                        desc=f"DCN, {half} patches, {attention}, "
+                                             f"{combination}",
                                         progress_dir=progress_dir)[1:]]
 
 
@@ -390,12 +391,18 @@ def compare(dcn: MultiDigitDCN, examples: list[dict], data: str, machine: str, o
     return written
 
 
+# Raise it when the way an image is read changes (decoding, picks, merging scales): a rerun
+# must not resume from marks read the old way.
+READING_VERSION = 1
+
+
 def run_digest(dcn: MultiDigitDCN, examples: list[dict], scales, all_patches_images: int
                ) -> str:
-    """`resumable.digest` of what Table 2's marks depend on: both models' weights, the
-    DCN's settings, the `examples` and their labels, the `scales`."""
+    """`resumable.digest` of what Table 2's marks depend on: the reading's version, both
+    models' weights, the DCN's config and settings, the `examples` and their labels, the
+    `scales`."""
     weights = [np.asarray(w) for model in (dcn.coarse, dcn.fine) for w in model.weights]
-    settings = (dcn.num_patches, dcn.attention, dcn.combination, tuple(scales),
-                all_patches_images)
+    settings = (READING_VERSION, dcn.config.to_dict(), dcn.num_patches, dcn.attention,
+                dcn.combination, tuple(scales), all_patches_images)
     images = [array for e in examples for array in (e["image"], e["length"], e["digits"])]
     return resumable.digest(*weights, settings, *images)

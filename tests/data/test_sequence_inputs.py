@@ -1,4 +1,7 @@
 import dataclasses
+import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -155,15 +158,19 @@ def test_training_batches_mix_in_wrong_size_windows(boxed):
     assert ((images[..., 0] > 0.5).any(axis=(1, 2))).sum() >= 4
 
 
-@pytest.fixture
-def grey(tmp_path):
-    """Grey (100) crops of 48x96 with the number's box (rows 8-40, columns 20-60) white."""
-    path = tmp_path / "grey.tfrecord"
+def grey_records(path, count: int = 8):
+    """`count` grey (100) crops of 48x96 with the number's box (rows 8-40, columns 20-60)
+    white, written to `path`."""
     image = np.full((48, 96), 100, np.uint8)
     image[8:40, 20:60] = 255
     tfrecords.write(path, [tfrecords.serialize_sequence(image, [1, 2], (8, 20, 40, 60))
-                           for _ in range(8)])
+                           for _ in range(count)])
     return path
+
+
+@pytest.fixture
+def grey(tmp_path):
+    return grey_records(tmp_path / "grey.tfrecord")
 
 
 def test_context_windows_hold_the_whole_number_inside_real_surroundings(grey):
@@ -195,8 +202,8 @@ def test_training_batches_with_context_alternate_with_zero_padded_ones(grey):
     plain = sequence_inputs.crops(grey, config, 4, True)
     assert data.cardinality() == plain.cardinality() == 3  # 8 crops, 3 per batch
     batches = list(data.as_numpy_iterator())
-    # Steps 1 and 3 take the zero-padded stream's first two batches; its third waits for
-    # the next epoch's shuffle.
+    # Steps 1 and 3 take the zero-padded stream's first two batches; its third is left out
+    # of this epoch, and the next epoch shuffles anew.
     assert [images.shape for images, _ in batches] == [
         (4, 54, 110, 1), (4, 86, 174, 1), (4, 54, 110, 1)]
     # Each batch, with context or without, holds 1 cut window (length 0).
@@ -204,3 +211,51 @@ def test_training_batches_with_context_alternate_with_zero_padded_ones(grey):
     framed, (length, _) = batches[1]
     cut = framed[length == 0][0, ..., 0]
     assert cut.shape == (86, 174) and (np.abs(cut - 100 / 255) < 0.05).mean() > 0.3
+
+    with pytest.raises(ValueError, match="multiples of the fine layers' stride"):
+        sequence_inputs.crops(grey, config, 4, True, context=(12, 32))
+
+
+REPLAY = """
+import sys
+import numpy as np
+import tensorflow as tf
+tf.config.experimental.enable_op_determinism()
+from dcn_keras import presets
+from dcn_keras.data import sequence_inputs
+
+def second_epoch(read_first):
+    data = sequence_inputs.crops(sys.argv[1], presets.svhn(), 8, True, context=(16, 32))
+    # Keras makes an iterator as an epoch starts and one as it ends; a resumed run makes
+    # both without reading (`training._replay_epochs`).
+    if read_first:
+        for _ in data:
+            pass
+    else:
+        iter(data)
+    iter(data)
+    return [images for images, _ in data.as_numpy_iterator()]
+
+read, replayed = second_epoch(True), second_epoch(False)
+same = all(np.array_equal(a, b) for a, b in zip(read, replayed, strict=True))
+print("same" if same else "differ")
+"""
+
+
+def test_a_resumed_run_sees_the_batches_of_an_uninterrupted_one(tmp_path):
+    """`training._replay_epochs` makes an epoch's iterators without reading them; the next
+    epoch must then hold the batches it holds after a read epoch, windows in surroundings
+    included: 48 distinct crops in batches of 6 and 2 cut windows, so the windows in
+    surroundings read about one pass of their shuffle per epoch, and read-ahead starts the
+    next."""
+    rng = np.random.default_rng(0)
+    records = tmp_path / "noise.tfrecord"
+    tfrecords.write(records, [tfrecords.serialize_sequence(
+        rng.integers(0, 256, (48, 96), dtype=np.uint8), [i % 10], (8, 20, 40, 60))
+        for i in range(48)])
+    script = tmp_path / "replay.py"
+    script.write_text(REPLAY)
+    done = subprocess.run([sys.executable, str(script), str(records)], capture_output=True,
+                          text=True, timeout=600, cwd=pathlib.Path(__file__).parents[2])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "same"

@@ -1,3 +1,5 @@
+import dataclasses
+
 import keras
 import numpy as np
 import pytest
@@ -196,3 +198,18 @@ def test_composing_needs_a_coarse_and_a_fine_model(models):
     coarse, fine = models
     with pytest.raises(ValueError, match="coarse and a fine"):
         multi_digit_dcn.MultiDigitDCN(fine, coarse)
+
+
+def test_models_trained_on_other_windows_compose_other_presets_do_not(models):
+    coarse, fine = models
+    framed = MultiDigitModel(dataclasses.replace(fine.config, fine_context=(16, 32),
+                                                 cut_rows=True), "fine")
+    framed.set_weights(fine.get_weights())
+    dcn = multi_digit_dcn.MultiDigitDCN(coarse, framed, 2)
+    for have, want in zip(tf.nest.flatten(dcn(_images())),
+                          tf.nest.flatten(multi_digit_dcn.MultiDigitDCN(coarse, fine, 2)(
+                              _images())), strict=True):
+        np.testing.assert_allclose(have, want, atol=1e-6)
+    other = MultiDigitModel(dataclasses.replace(fine.config, crop_size=(54, 100)), "fine")
+    with pytest.raises(ValueError, match="different presets"):
+        multi_digit_dcn.MultiDigitDCN(coarse, other)

@@ -53,7 +53,8 @@ def test_table_2_rows_put_each_models_marks_in_its_rows(monkeypatch):
         "Soft-attention": [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]],
         "DCN, 4 patches": [[0, 0, 0, 1], [0, 0, 1, 1], [0, 1, 1, 1]],
         # k / 2 per scale
-        "DCN, 2 patches, entropy_gradient": [[1, 1, 1, 1], [1, 0, 0, 0], [0, 0, 0, 0]],
+        "DCN, 2 patches, entropy_gradient, inverse_entropy": [[1, 1, 1, 1], [1, 0, 0, 0],
+                                                              [0, 0, 0, 0]],
         "DCN, all patches": [[1, 1, 1, 1], [1, 1, 1, 1], [0, 1, 1, 1]],
     }
 
@@ -94,9 +95,10 @@ def test_table_2_rows_put_each_models_marks_in_its_rows(monkeypatch):
     assert not any("as in the paper" in name for name in rows)
 
     # The preset's DCN (confidence, vote) also gets the paper's, counted the same way.
-    marks["DCN, 2 patches, confidence"] = marks.pop("DCN, 2 patches, entropy_gradient")
-    marks["DCN, 4 patches, entropy_gradient"] = [[1, 1, 0, 0]]
-    marks["DCN, 2 patches, entropy_gradient"] = [[1, 1, 1, 1], [1, 1, 1, 0], [1, 0, 0, 0]]
+    paper_split = "DCN, 2 patches, entropy_gradient, inverse_entropy"
+    marks["DCN, 2 patches, confidence, sequence_vote"] = marks.pop(paper_split)
+    marks["DCN, 4 patches, entropy_gradient, inverse_entropy"] = [[1, 1, 0, 0]]
+    marks[paper_split] = [[1, 1, 1, 1], [1, 1, 1, 0], [1, 0, 0, 0]]
     dcn = MultiDigitDCN(dcn.coarse, dcn.fine, 4)
     rows = {row["model"]: row for row in multi_digit_report.table_2_rows(
         dcn, examples, (1.0, 0.75, 0.5),
