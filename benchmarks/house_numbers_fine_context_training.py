@@ -9,7 +9,8 @@ benchmarks/house_numbers_table2.py reads Table 2, side by side with the run's ow
         --out runs/house_ctx --epochs 1
     .venv/bin/python benchmarks/house_numbers_table2.py runs/house_ctx --all-patches 0
 
-A killed run resumes from its last finished epoch when rerun; a trained model is kept.
+`--context 0 0` trains the control: the same epochs on zero-padded windows only. A
+killed run resumes from its last finished epoch when rerun; a trained model is kept.
 """
 
 import argparse
