@@ -139,7 +139,7 @@ def context_windows(records: tf.data.Dataset, config: MultiDigitConfig,
     a second one's background, its number blanked out (`_surrounded`): a test photograph
     holds one number among clutter."""
     height, width = config.train_size
-    (crop_h, crop_w), (rows, columns) = config.crop_size, context
+    crop_h, crop_w = config.crop_size
 
     def window(pair):
         example = tfrecords.parse_sequence(pair[0])
@@ -148,13 +148,19 @@ def context_windows(records: tf.data.Dataset, config: MultiDigitConfig,
         start = tf.random.uniform([2], 0, 1, seed=seed) * [height - crop_h + 1,
                                                            width - crop_w + 1]
         y, x = tf.unstack(tf.cast(start, tf.int32))
-        image = framed[y:y + crop_h + 2 * rows, x:x + crop_w + 2 * columns]
-        return (tf.ensure_shape(image, [crop_h + 2 * rows, crop_w + 2 * columns,
-                                        config.channels]),
+        return (_window_at(framed, y, x, config, context),
                 (example["length"], example["digits"]))
 
     return records.batch(2, drop_remainder=True).map(window,
                                                      num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _window_at(canvas, y, x, config: MultiDigitConfig, context: tuple[int, int]):
+    """The `config.crop_size` window of `canvas` whose crop starts at row `y`, column `x`,
+    with `context` (rows, columns) more on each side, where `canvas` is framed by that
+    much (`_surrounded`): `[P_h + 2 rows, P_w + 2 columns, C]`."""
+    size = [crop + 2 * margin for crop, margin in zip(config.crop_size, context)]
+    return tf.ensure_shape(canvas[y:y + size[0], x:x + size[1]], [*size, config.channels])
 
 
 def _surrounded(canvas, background, context: tuple[int, int]):
@@ -195,7 +201,6 @@ def cut_windows(records: tf.data.Dataset, config: MultiDigitConfig,
     tiled, `_surrounded`), as `context_windows` have.
     """
     height, width = config.train_size
-    (crop_h, crop_w), (rows, columns) = config.crop_size, context
 
     def window(pair):
         number, box = _resized(pair[0], config)
@@ -216,10 +221,7 @@ def cut_windows(records: tf.data.Dataset, config: MultiDigitConfig,
         y, x = _cut_window_start(strip, box, config, kind < PARTIAL, seed)
         if any(context):
             strip = _surrounded(strip, tf.image.flip_left_right(background), context)
-        image = strip[y:y + crop_h + 2 * rows, x:x + crop_w + 2 * columns]
-        return (tf.ensure_shape(image, [crop_h + 2 * rows, crop_w + 2 * columns,
-                                        config.channels]),
-                _no_whole_number(config))
+        return _window_at(strip, y, x, config, context), _no_whole_number(config)
 
     return records.batch(2, drop_remainder=True).map(window,
                                                      num_parallel_calls=tf.data.AUTOTUNE)
