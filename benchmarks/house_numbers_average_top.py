@@ -1,11 +1,14 @@
-"""Why Table 2's average top (Eq. 11) loses on whole images: each coarse model reads the
+"""Why Table 2's average top (Eq. 11) loses on whole images: each model reads the
 first `--images` test images of a `dcn house-numbers` folder at the scale that fits their
 digits (`mnist_sequences.nearest_scale`), and its map positions are split into those whose
 window holds the whole number and the others, which cut it above or below, beside, or
 both, or hold background only (`report.position_kinds`). For each model: how many
 positions hold the number, the error of the average over all positions (Eq. 11), over the
 holding positions alone and over the others alone, and how far each kind of position is
-from uniform (`sequences.distance_to_uniform`, what cut windows train towards):
+from uniform (`sequences.distance_to_uniform`, what cut windows train towards). A coarse
+position's window is the 54x110 window it sees (`MultiDigitConfig.grid`); a fine position
+sees more, and its window here is the 54x110 crop centred on it (`fine_grid`), the crop in
+whose middle it lies in training:
 
     .venv/bin/python benchmarks/house_numbers_average_top.py runs/house \\
         runs/house/models/coarse.keras runs/wrong_size/wrong_sizes_s0/coarse.keras \\
@@ -20,9 +23,24 @@ import tensorflow as tf
 import tqdm
 
 from dcn_keras import measure, presets, training
+from dcn_keras.core.layers import output_size, receptive_field
+from dcn_keras.core.patches import PatchGrid
 from dcn_keras.data import mnist_sequences, sequence_inputs
 from dcn_keras.multi_digit import report, sequences
 from dcn_keras.multi_digit.dcn import rescale
+
+
+def fine_grid(config) -> PatchGrid:
+    """The 54x110 crop centred on each fine map position: the fine positions of a crop
+    alone sit `stride` apart, centred in it."""
+    stride, offset = [], []
+    for axis, crop in enumerate(config.crop_size):
+        step = receptive_field(config.fine_layers, axis)[1]
+        count = output_size(config.fine_layers, crop, axis)
+        first_centre = (crop - step * count) / 2 + step / 2
+        stride.append(step)
+        offset.append(crop / 2 - first_centre)
+    return PatchGrid(tuple(stride), tuple(offset), config.crop_size)
 
 
 def position_reads(model):
@@ -63,7 +81,7 @@ def by_kind(position_kinds, inside, distance) -> dict[str, tuple]:
 
 def analyse(model, examples: list[dict], scales, desc: str) -> dict:
     reads = position_reads(model)
-    grid = model.config.grid()
+    grid = model.config.grid() if model.part == "coarse" else fine_grid(model.config)
     rows = []
     for example in tqdm.tqdm(examples, desc=desc, unit="image"):
         image, box = example["image"], example["box"]
@@ -122,7 +140,7 @@ def summary(rows: list[dict]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=pathlib.Path, help="a `dcn house-numbers --out` folder")
-    parser.add_argument("models", type=pathlib.Path, nargs="+", help="coarse .keras files")
+    parser.add_argument("models", type=pathlib.Path, nargs="+", help="coarse or fine .keras files")
     parser.add_argument("--images", type=int, default=2000)
     parser.add_argument("--json", type=pathlib.Path)
     args = parser.parse_args()
@@ -132,10 +150,6 @@ def main() -> None:
     results = {}
     for path in args.models:
         model = training.load_model(path, family)
-        if model.part != "coarse":
-            raise ValueError(f"{path} holds a {model.part} model; the windows of "
-                             "`report.position_kinds` are the coarse map's. Pass coarse "
-                             "models.")
         results[str(path)] = analyse(model.folded(), examples, scales, path.parent.name)
     measure.publish({"data": str(args.run / "data"), "scales": list(scales),
                      "results": results}, args.json)

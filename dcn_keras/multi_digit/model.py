@@ -19,8 +19,8 @@ class MultiDigitModel(keras.Model):
     """The coarse or fine baseline: a fully convolutional part network whose probability
     map the top layer averages (Eq. 11). Trained on crops by minimising -log p(S | x) of the
     averaged prediction (`fit` on `(images, (length, digits))`, digits padded with 10); a
-    length of 0 marks a window that holds no whole number, whose target is the uniform
-    distribution (`sequences.distance_to_uniform`).
+    length of 0 marks a window that holds no whole number, where every position's target
+    is the uniform distribution (`sequences.distance_to_uniform`, averaged over them).
 
     Calling it maps `[batch, H, W, C]` images of any size >= the crop size to the logits map
     `[batch, s1, s2, num_logits]`. Images of different sizes share a batch by zero padding
@@ -100,12 +100,17 @@ class MultiDigitModel(keras.Model):
         images, (length, digits), _ = keras.utils.unpack_x_y_sample_weight(data)
         logits = self.window_positions(self(images, training=training),
                                        tf.shape(images)[1:3])
-        length_p, digit_p = sequences.average_pool(*sequences.probabilities(
-            logits, self.config.max_length, self.config.digit_classes))
+        maps = sequences.probabilities(logits, self.config.max_length,
+                                       self.config.digit_classes)
+        length_p, digit_p = sequences.average_pool(*maps)
         whole = length > 0  # length 0: a window that cuts a number (`cut_windows`)
         log_p = sequences.sequence_log_probability(length_p, digit_p,
                                                    tf.maximum(length, 1), digits)
-        loss = tf.where(whole, -log_p, sequences.distance_to_uniform(length_p, digit_p))
+        # Each position, not only their average: a fine window's positions can be confident
+        # and disagree while their average is uniform, and on a whole image each of them is
+        # averaged in beside other windows' positions (docs/house_numbers.md).
+        uniform = tf.reduce_mean(sequences.distance_to_uniform(*maps), [1, 2])
+        loss = tf.where(whole, -log_p, uniform)
         predicted = sequences.best_sequence(length_p, digit_p)
         errors = tf.cast(sequences.sequence_errors(*predicted, length, digits) & whole,
                          tf.float32)

@@ -30,6 +30,23 @@ def test_a_window_without_a_whole_number_is_trained_towards_uniform_softmaxes():
     np.testing.assert_allclose(error, tf.reduce_mean(tf.cast(wrong, tf.float32)))
 
 
+def test_each_fine_position_of_a_window_without_a_whole_number_is_trained_towards_uniform():
+    # A fine window has 6 x 13 positions; positions that are confident and disagree average
+    # to near uniform, so the target is each position's distance, not their average's.
+    model = MultiDigitModel(presets.svhn(), "fine")
+    images = tf.random.stateless_uniform([2, 54, 110, 1], [3, 4])
+    length = tf.constant([0, 0])
+    digits = tf.fill([2, 5], 10)
+    loss, _ = model._step_values((images, (length, digits)), training=False)
+
+    maps = sequences.probabilities(model(images), 5, 11)
+    assert maps[0].shape[1:3] == (6, 13)
+    per_position = sequences.distance_to_uniform(*maps)
+    np.testing.assert_allclose(loss, tf.reduce_mean(per_position), rtol=1e-4)
+    of_average = tf.reduce_mean(sequences.distance_to_uniform(*sequences.average_pool(*maps)))
+    assert float(loss) > float(of_average)
+
+
 def test_a_fine_window_with_context_is_scored_on_the_positions_of_its_crop():
     config = dataclasses.replace(presets.svhn(), fine_context=(16, 32))
     fine, coarse = MultiDigitModel(config, "fine"), MultiDigitModel(config, "coarse")
