@@ -23,7 +23,7 @@ import tensorflow as tf
 import tqdm
 
 from dcn_keras import measure, presets, training
-from dcn_keras.core.layers import output_size, receptive_field
+from dcn_keras.core.layers import receptive_field
 from dcn_keras.core.patches import PatchGrid
 from dcn_keras.data import mnist_sequences, sequence_inputs
 from dcn_keras.multi_digit import report, sequences
@@ -31,15 +31,14 @@ from dcn_keras.multi_digit.dcn import rescale
 
 
 def fine_grid(config) -> PatchGrid:
-    """The 54x110 crop centred on each fine map position: the fine positions of a crop
-    alone sit `stride` apart, centred in it."""
+    """The 54x110 crop centred on each fine map position. The fine layers pad and pool by
+    flooring, so a crop's positions (6 x 13) tile its top-left corner `stride` apart, each
+    centred `stride / 2` into its tile."""
     stride, offset = [], []
     for axis, crop in enumerate(config.crop_size):
         step = receptive_field(config.fine_layers, axis)[1]
-        count = output_size(config.fine_layers, crop, axis)
-        first_centre = (crop - step * count) / 2 + step / 2
         stride.append(step)
-        offset.append(crop / 2 - first_centre)
+        offset.append(crop // 2 - step // 2)
     return PatchGrid(tuple(stride), tuple(offset), config.crop_size)
 
 

@@ -11,10 +11,6 @@ benchmarks/house_numbers_table2.py reads Table 2, side by side with the run's ow
 
 `--context 0 0` trains the control: the same epochs on zero-padded windows only. A
 killed run resumes from its last finished epoch when rerun; a trained model is kept.
-`--parts N` cuts the epochs into N checkpointed parts, each the first 1/N of a fresh
-shuffle, under the same learning-rate schedule, so that a run longer than a sitting
-loses at most one part; the model kept is then the last part's, not the best on the
-zero-padded validation crops, which do not measure what the surroundings are for.
 """
 
 import argparse
@@ -22,10 +18,7 @@ import dataclasses
 import pathlib
 import time
 
-import keras
-import tensorflow as tf
-
-from dcn_keras import atomic, experiments, presets, training
+from dcn_keras import experiments, presets, training
 
 
 def main() -> None:
@@ -39,7 +32,6 @@ def main() -> None:
                         help="Adam's start, decayed to a tenth over the epochs (the paper "
                              "recipe starts from scratch at 1e-3)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--parts", type=int, default=1)
     args = parser.parse_args()
     family = presets.family("svhn")
     fine = training.load_model(args.run / "models" / "fine.keras", family)
@@ -57,35 +49,9 @@ def main() -> None:
     start = time.perf_counter()
     recipe = family.recipe("paper").replace(epochs=args.epochs, seed=args.seed,
                                             learning_rate=args.learning_rate)
-    if args.parts == 1:
-        experiments.train_model(family.with_config(config), "fine", args.out / "data",
-                                out_path, recipe, verbose=2, start=fine)
-    else:
-        train_in_parts(family.with_config(config), args.out / "data", out_path, recipe,
-                       args.parts, fine)
+    experiments.train_model(family.with_config(config), "fine", args.out / "data", out_path,
+                            recipe, verbose=2, start=fine)
     print(f"{out_path}: {(time.perf_counter() - start) / 60:.0f} min")
-
-
-def train_in_parts(family, data_dir, out_path, recipe, parts: int, start) -> None:
-    """`recipe.epochs` of the fine model as `parts` epochs of 1/`parts` as many steps each;
-    keeps the last part's weights."""
-    keras.utils.set_random_seed(recipe.seed)
-    train, valid = family.datasets(data_dir / "train.tfrecord", data_dir / "valid.tfrecord",
-                                   recipe.batch_size, recipe.seed, kind="fine")
-    steps = int(train.cardinality()) * recipe.epochs // parts
-    train = train.take(steps).apply(tf.data.experimental.assert_cardinality(steps))
-    options = {**family.train_options("fine", recipe), "epochs": parts}
-    epochs_dir = out_path.with_name(f"{out_path.stem}_epochs")
-    trained = out_path.with_name(f"{out_path.stem}_best_on_crops.keras")
-    if not trained.exists():  # else killed after the last part, before the copy below
-        training.train(family, "fine", train, valid, out_path=trained, verbose=2,
-                       start=start, backup=training.backup_dir(out_path),
-                       log_dir=out_path.with_name(f"{out_path.stem}_logs"),
-                       epochs_dir=epochs_dir, **options)
-    model = training.load_model(trained, family)
-    model.load_weights(epochs_dir / f"epoch_{parts:02d}.weights.h5")
-    with atomic.atomic_path(out_path) as path:
-        model.save(path)
 
 
 if __name__ == "__main__":

@@ -152,8 +152,8 @@ def sequence_log_probability(length_probs: tf.Tensor, digit_probs: tf.Tensor,
 
 def distance_to_uniform(length_probs: tf.Tensor, digit_probs: tf.Tensor) -> tf.Tensor:
     """KL(uniform || p) summed over the length and digit softmaxes of a prediction (length
-    `[batch, L]`, digits `[batch, L, C]`) -> `[batch]`: 0 when every softmax is uniform,
-    the loss of a window that holds no whole number."""
+    `[..., L]`, digits `[..., L, C]`) -> `[...]`, per position on maps: 0 when every
+    softmax is uniform, the loss of a window that holds no whole number."""
     floor = 1e-12
 
     def kl(probs):
