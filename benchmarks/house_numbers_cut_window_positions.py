@@ -32,7 +32,7 @@ def distances(model, images: tf.Tensor, batch: int = 64) -> tuple[np.ndarray, np
         maps = sequences.probabilities(model(images[start:start + batch]),
                                        model.config.max_length, model.config.digit_classes)
         of_average.append(sequences.distance_to_uniform(*sequences.average_pool(*maps)))
-        of_positions.append(tf.reduce_mean(sequences.distance_to_uniform(*maps), [1, 2]))
+        of_positions.append(sequences.position_distance_to_uniform(*maps))
     return np.concatenate(of_average), np.concatenate(of_positions)
 
 

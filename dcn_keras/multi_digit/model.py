@@ -20,7 +20,7 @@ class MultiDigitModel(keras.Model):
     map the top layer averages (Eq. 11). Trained on crops by minimising -log p(S | x) of the
     averaged prediction (`fit` on `(images, (length, digits))`, digits padded with 10); a
     length of 0 marks a window that holds no whole number, where every position's target
-    is the uniform distribution (`sequences.distance_to_uniform`, averaged over them).
+    is the uniform distribution (`sequences.position_distance_to_uniform`).
 
     Calling it maps `[batch, H, W, C]` images of any size >= the crop size to the logits map
     `[batch, s1, s2, num_logits]`. Images of different sizes share a batch by zero padding
@@ -106,11 +106,7 @@ class MultiDigitModel(keras.Model):
         whole = length > 0  # length 0: a window that cuts a number (`cut_windows`)
         log_p = sequences.sequence_log_probability(length_p, digit_p,
                                                    tf.maximum(length, 1), digits)
-        # Each position, not only their average: a fine window's positions can be confident
-        # and disagree while their average is uniform, and on a whole image each of them is
-        # averaged in beside other windows' positions (docs/house_numbers.md).
-        uniform = tf.reduce_mean(sequences.distance_to_uniform(*maps), [1, 2])
-        loss = tf.where(whole, -log_p, uniform)
+        loss = tf.where(whole, -log_p, sequences.position_distance_to_uniform(*maps))
         predicted = sequences.best_sequence(length_p, digit_p)
         errors = tf.cast(sequences.sequence_errors(*predicted, length, digits) & whole,
                          tf.float32)

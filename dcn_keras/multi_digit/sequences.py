@@ -163,6 +163,16 @@ def distance_to_uniform(length_probs: tf.Tensor, digit_probs: tf.Tensor) -> tf.T
     return kl(length_probs) + tf.reduce_sum(kl(digit_probs), -1)
 
 
+def position_distance_to_uniform(length_maps: tf.Tensor, digit_maps: tf.Tensor) -> tf.Tensor:
+    """The mean over a map's positions of each one's `distance_to_uniform` (length
+    `[batch, s1, s2, L]`, digits `[batch, s1, s2, L, C]`) -> `[batch]`: the loss of a window
+    that holds no whole number. Each position, not only their average: a fine window's
+    positions can be confident and disagree while their average is uniform, and on a whole
+    image each of them is averaged in beside other windows' positions
+    (docs/house_numbers.md)."""
+    return tf.reduce_mean(distance_to_uniform(length_maps, digit_maps), [1, 2])
+
+
 def sequence_errors(predicted_length, predicted_digits, length, digits) -> tf.Tensor:
     """`[batch]` bool: the whole sequence is wrong (length or any digit differs)."""
     return tf.logical_or(tf.not_equal(predicted_length, length),
