@@ -130,11 +130,15 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
     """Compile `model` as `family` does, train it, keep the epoch with the best validation
     score (`family.monitor`) and save it atomically.
 
-    Training resumes after an interruption: each finished epoch leaves the weights, the
-    optimizer state, the best model so far and the history in `backup_dir(out_path)`, and a
-    rerun with the same `out_path` goes on from the next epoch (Keras' `BackupAndRestore`).
-    The backup is removed once `out_path` is written. `backup` puts it elsewhere: where a
-    rerun finds it when `out_path` changes from run to run (a TFX artifact).
+    Training resumes after an interruption: each finished epoch, and each eighth of an
+    epoch (`BACKUPS_PER_EPOCH`), leaves the weights, the optimizer state, the best model so
+    far and the history in `backup_dir(out_path)`, and a rerun with the same `out_path`
+    goes on from there (Keras' `BackupAndRestore`; `EpochBackup` for the steps within an
+    epoch, which the rerun skips in that epoch's shuffle). The resumed run's weights are
+    the uninterrupted run's; only the training metrics logged for an epoch resumed inside
+    it cover its remaining steps alone. The backup is removed once `out_path` is written.
+    `backup` puts it elsewhere: where a rerun finds it when `out_path` changes from run to
+    run (a TFX artifact).
 
     With `log_dir`, TensorBoard logs (per-epoch scalars: losses, accuracy, and the hint
     distance of a DCN) go there.
@@ -158,7 +162,7 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
     monitor, mode = family.monitor
     backup = pathlib.Path(backup) if backup else backup_dir(out_path)
     best, history_csv = backup / out_path.name, backup / "history.csv"
-    finished = _finished_epochs(backup)
+    finished, done = _progress(backup)
     previous = _history_rows(history_csv)[:finished]
     _write_rows(history_csv, previous)  # drops the row of an epoch that did not finish
     scores = [float(row[monitor]) for row in previous if row.get(monitor)]
@@ -188,14 +192,20 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
             str(pathlib.Path(epochs_dir) / "epoch_{epoch:02d}.weights.h5"),
             save_weights_only=True))
     # Last: an epoch counts as finished only once its checkpoint and history row exist.
-    callbacks.append(keras.callbacks.BackupAndRestore(str(backup / "state"),
-                                                      double_checkpoint=True))
-    if finished:
-        print(f"Resuming from {backup} after epoch {finished} of {epochs} "
-              "(delete that folder to start over)", flush=True)
+    callbacks.append(EpochBackup(backup / "state", max(1, steps // BACKUPS_PER_EPOCH), done))
+    if finished or done:
+        where = f"in epoch {finished + 1} after step {done} of {steps}" if done else \
+            f"after epoch {finished}"
+        print(f"Resuming from {backup} {where} of {epochs} (delete that folder to start "
+              "over)", flush=True)
         _replay_epochs(train, finished, recalibration)
     if tf.distribute.has_strategy():
         _build_from_spec(model, train.element_spec)
+    if done:
+        # The rest of the epoch that was cut: `skip` reads that epoch's order (the shuffle
+        # draws it as the uninterrupted run did) and drops the steps already taken.
+        model.fit(train.skip(done), validation_data=valid, initial_epoch=finished,
+                  epochs=finished + 1, callbacks=callbacks, verbose=verbose, shuffle=False)
     # The training dataset shuffles itself.
     history = model.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
                         verbose=verbose, shuffle=False)
@@ -242,15 +252,45 @@ def backup_dir(out_path: str | os.PathLike) -> pathlib.Path:
     return out_path.with_name(f".{out_path.name}.backup")
 
 
-def _finished_epochs(backup: pathlib.Path) -> int:
-    """Epochs whose state `BackupAndRestore` saved in `backup` (0 when none)."""
+BACKUPS_PER_EPOCH = 8  # an interrupted 2-hour epoch loses at most 15 minutes
+
+
+class EpochBackup(keras.callbacks.BackupAndRestore):
+    """Keras' `BackupAndRestore` (state at every epoch's end, the previous one kept), which
+    also saves every `every` steps within an epoch, with how many of the epoch's steps are
+    done: counted from the epoch's start in a run that resumed inside it (`first_step`
+    steps done before). The state stays when training ends (`fit` removes it once the model
+    is written), so the `fit` call that finishes a cut epoch hands it to the next.
+
+    Saving by steps, not minutes, keeps the workers of a multi-worker run at one step."""
+
+    def __init__(self, backup_dir, every: int, first_step: int = 0):
+        super().__init__(str(backup_dir), double_checkpoint=True, delete_checkpoint=False)
+        self.every, self.first_step = every, first_step
+
+    def on_train_batch_end(self, batch, logs=None):
+        done = self.first_step + batch + 1
+        # Not at the epoch's last step: its end saves, and a cut there would leave no steps.
+        if done % self.every == 0 and batch + 1 < self.params["steps"]:
+            self._last_batch_seen = done  # what the saved metadata calls "batch"
+            self._save_model()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.first_step = 0
+        super().on_epoch_end(epoch, logs)
+
+
+def _progress(backup: pathlib.Path) -> tuple[int, int]:
+    """(epochs finished, steps done in the next) whose state `EpochBackup` saved in
+    `backup` ((0, 0) when none)."""
     for name in ("training_metadata.json", "training_metadata.json.bkp"):
         path = backup / "state" / name
         try:
-            return int(json.loads(path.read_text())["epoch"])
+            metadata = json.loads(path.read_text())
+            return int(metadata["epoch"]), int(metadata.get("batch", 0))
         except (OSError, ValueError, KeyError):
             continue
-    return 0
+    return 0, 0
 
 
 def _history_rows(path: pathlib.Path) -> list[dict]:

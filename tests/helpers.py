@@ -42,18 +42,20 @@ def multi_digit_dcn(num_patches: int = 2):
 
 # Put at the top of a training script run in a subprocess: with "die" as its last argument,
 # the process kills itself (SIGKILL: nothing cleaned up) right after the first epoch's
-# backup is written.
+# backup is written; with "die-inside", right after the first backup within the second
+# epoch (`training.EpochBackup`).
 KILL_AFTER_FIRST_BACKUP = r"""
 import os, signal, sys
 
 import keras
 
-if sys.argv[-1] == "die":
+if sys.argv[-1] in ("die", "die-inside"):
     save = keras.callbacks.BackupAndRestore._save_model
+    inside = sys.argv[-1] == "die-inside"
 
     def save_then_die(self):
         save(self)
-        if self._current_epoch == 1:
+        if self._current_epoch == 1 and (self._last_batch_seen > 0) == inside:
             os.kill(os.getpid(), signal.SIGKILL)
 
     keras.callbacks.BackupAndRestore._save_model = save_then_die

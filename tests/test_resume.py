@@ -1,5 +1,5 @@
-"""A training killed after an epoch resumes at the next one and ends where an uninterrupted
-training ends."""
+"""A training killed after an epoch, or inside one, resumes where it was and ends where an
+uninterrupted training ends."""
 
 import os
 import subprocess
@@ -45,8 +45,28 @@ def _train(tmp_path, out, mode):
                           text=True, env=environment, timeout=600)
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The model and history rows of the training run without a kill."""
+    tmp_path = tmp_path_factory.mktemp("whole")
+    whole = tmp_path / "coarse.keras"
+    done = _train(tmp_path, whole, "live")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return whole, _history(whole)
+
+
+def _history(model_path):
+    return model_path.with_name("coarse_history.csv").read_text().splitlines()
+
+
+def _assert_same_weights(path, other):
+    for got, want in zip(keras.models.load_model(path).get_weights(),
+                         keras.models.load_model(other).get_weights(), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.slow
-def test_a_killed_training_resumes_at_the_next_epoch(tmp_path):
+def test_a_killed_training_resumes_at_the_next_epoch(tmp_path, uninterrupted):
     killed = tmp_path / "resumed" / "coarse.keras"
     done = _train(tmp_path, killed, "die")
     assert done.returncode == -9, done.stderr[-3000:]
@@ -59,14 +79,42 @@ def test_a_killed_training_resumes_at_the_next_epoch(tmp_path):
     assert "Epoch 1/3" not in done.stdout and "Epoch 2/3" in done.stdout
     assert not training.backup_dir(killed).exists()
 
-    whole = tmp_path / "whole" / "coarse.keras"
-    assert _train(tmp_path, whole, "live").returncode == 0
-    histories = [(path.with_name("coarse_history.csv")).read_text().splitlines()
-                 for path in (killed, whole)]
-    assert [line.split(",")[0] for line in histories[0]] == ["epoch", "0", "1", "2"]
+    whole, history = uninterrupted
+    assert [line.split(",")[0] for line in _history(killed)] == ["epoch", "0", "1", "2"]
     # CPU ops run deterministically here, and the weights, optimizer state and learning-rate
     # step are restored: the resumed run is the uninterrupted run, to the bit.
-    assert histories[0] == histories[1]
-    for got, want in zip(keras.models.load_model(killed).get_weights(),
-                         keras.models.load_model(whole).get_weights(), strict=True):
-        np.testing.assert_array_equal(got, want)
+    assert _history(killed) == history
+    _assert_same_weights(killed, whole)
+
+
+@pytest.mark.slow
+def test_a_training_killed_inside_an_epoch_resumes_at_the_step_after_its_backup(
+        tmp_path, uninterrupted):
+    # 4 steps an epoch: `EpochBackup` saves after steps 1, 2 and 3, and the kill comes
+    # right after step 1 of the second epoch.
+    killed = tmp_path / "resumed" / "coarse.keras"
+    done = _train(tmp_path, killed, "die-inside")
+    assert done.returncode == -9, done.stderr[-3000:]
+    assert "Epoch 2/3" in done.stdout and "Epoch 3/3" not in done.stdout
+
+    done = _train(tmp_path, killed, "live")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "in epoch 2 after step 1 of 4 of 3" in done.stdout
+    assert "Epoch 1/3" not in done.stdout
+    # Keras counts the cut epoch's progress bar from its remaining 3 steps.
+    assert "3/3" in done.stdout.split("Epoch 3/3")[0]
+    assert not training.backup_dir(killed).exists()
+
+    whole, history = uninterrupted
+    # The skipped step is the one the uninterrupted run took: same weights to the bit, and
+    # the same validation scores; the cut epoch's training metrics cover its last 3 steps.
+    _assert_same_weights(killed, whole)
+    resumed = [line.split(",") for line in _history(killed)]
+    rows = [line.split(",") for line in history]
+    assert [row[0] for row in resumed] == ["epoch", "0", "1", "2"]
+    validation = [i for i, name in enumerate(rows[0]) if name.startswith("val_")]
+    assert validation and resumed[0] == rows[0]
+    for got, want in zip(resumed[1:], rows[1:], strict=True):
+        assert [got[i] for i in validation] == [want[i] for i in validation]
+    assert resumed[1] == rows[1] and resumed[3] == rows[3]
+    assert resumed[2] != rows[2]
