@@ -178,15 +178,20 @@ class MultiDigitDCN(keras.Model):
 
     def read_patches(self, crops) -> tuple[tf.Tensor, tf.Tensor]:
         """The fine model's prediction for each of `[n, P_h, P_w, C]` crops -> (length
-        `[n, L]`, digits `[n, L, C]`), `patch_batch` crops per call (one after another)."""
+        `[n, L]`, digits `[n, L, C]`), at most `patch_batch` crops per call (one after
+        another), in calls of equal size."""
         if not self.patch_batch:
             return self.fine.predict_sequence_probabilities(crops)
-        config, size = self.config, self.patch_batch
+        config = self.config
         count = tf.shape(crops)[0]
-        padded = tf.pad(crops, [[0, (size - count % size) % size], [0, 0], [0, 0], [0, 0]])
+        # Equal calls pad at most one crop per call; padding to a multiple of patch_batch
+        # read up to 255 blank crops per image and scale, most of the work on small images.
+        calls = tf.maximum(1, -(-count // self.patch_batch))
+        size = -(-count // calls)
+        padded = tf.pad(crops, [[0, calls * size - count], [0, 0], [0, 0], [0, 0]])
         length, digits = tf.map_fn(
             self.fine.predict_sequence_probabilities,
-            tf.reshape(padded, [-1, size, *config.crop_size, config.channels]),
+            tf.reshape(padded, [calls, size, *config.crop_size, config.channels]),
             fn_output_signature=(tf.float32, tf.float32), parallel_iterations=1)
         return (tf.reshape(length, [-1, config.max_length])[:count],
                 tf.reshape(digits, [-1, config.max_length, config.digit_classes])[:count])

@@ -90,13 +90,16 @@ def test_k_is_capped_by_the_positions_and_scales_are_merged(models):
         np.testing.assert_allclose(digits, expected[1], rtol=1e-5, atol=1e-6)
 
 
-def test_reading_patches_in_batches_changes_nothing(models):
-    """`patch_batch` bounds memory for large k (Table 2's all-patches row): 23 crops read 5
-    at a time, the last batch padded, give what reading them at once gives."""
+@pytest.mark.parametrize("patch_batch", [5, 6, 64])
+def test_reading_patches_in_batches_changes_nothing(models, patch_batch):
+    """`patch_batch` bounds memory for large k (Table 2's all-patches row): 18 crops read
+    at most 5 at a time (4 calls of 5, padded with 2 blank crops), 6 at a time (3 calls, no
+    padding) or in one call give what reading them at once gives."""
     coarse, fine = models
     image = np.random.default_rng(2).random((1, 70, 190, 1), np.float32)
     at_once = multi_digit_dcn.MultiDigitDCN(coarse, fine, 23).attend(image)
-    batched = multi_digit_dcn.MultiDigitDCN(coarse, fine, 23, patch_batch=5).attend(image)
+    batched = multi_digit_dcn.MultiDigitDCN(coarse, fine, 23,
+                                            patch_batch=patch_batch).attend(image)
     assert at_once["positions"].shape == (1, 3 * 6, 2)  # k capped by the 3 x 6 positions
     np.testing.assert_array_equal(at_once["positions"], batched["positions"])
     for key in ("length", "digits"):
