@@ -82,13 +82,17 @@ def wrong(read, example) -> bool:
                                           tf.constant(example["digits"][None]))[0])
 
 
+def label(margin) -> str:
+    return margin if isinstance(margin, str) else "/".join(map(str, margin))
+
+
 def plot(rows: dict, images: int, png: pathlib.Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r}/{c}" for r, c in MARGINS] + [WHOLE]
+    labels = [label(margin) for margin in MARGINS] + [WHOLE]
     figure, axes = plt.subplots(figsize=(7.5, 4.2))
     for name, row in rows.items():
         if name.startswith("coarse"):
@@ -158,9 +162,8 @@ def main() -> None:
         plot(rows, read, args.png)
     for name, row in rows.items():
         print(name + ": " + ", ".join(
-            f"{point['margin'] if isinstance(point['margin'], str) else '/'.join(map(str, point['margin']))}"
-            f" {100 * point['test_error']:.1f} ± {100 * point['standard_error']:.1f}%"
-            for point in row))
+            f"{label(point['margin'])} {100 * point['test_error']:.1f} ± "
+            f"{100 * point['standard_error']:.1f}%" for point in row))
     print(f"{read} of {len(examples)} images have a window holding the number; "
           f"{time.perf_counter() - start:.0f} s")
 
