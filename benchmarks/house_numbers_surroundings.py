@@ -7,7 +7,8 @@ it sees the image. This reads, for each of the first `--images` test images of a
 the 54x110 window that holds the whole number (of the coarse windows that do, the one
 centred nearest it): the fine model's Eq. 11 average over the window's own positions
 (6 x 13), given 0, 8, 16, ... rows and columns of the image around the window (`MARGINS`;
-zeros beyond the image), and over the same positions of the whole image. Margin 0 is how
+zeros beyond the image), and over the same positions of the whole image, each with its
+difference from margin 0 on the same images (paired). Margin 0 is how
 the DCN reads a patch. The coarse model's one position on that window is read beside
 them. Each fine model given is read the same way, so models trained with and without
 surroundings compare side by side:
@@ -82,6 +83,15 @@ def wrong(read, example) -> bool:
                                           tf.constant(example["digits"][None]))[0])
 
 
+def paired(points, zero) -> dict:
+    """The difference from margin 0 on the same images, and its standard error (the spread
+    of the per-image differences)."""
+    difference = np.array(points, float) - np.array(zero, float)
+    spread = difference.std(ddof=1) / np.sqrt(len(difference)) if len(difference) > 1 else 0
+    return {"paired_difference_from_margin_0": float(difference.mean()),
+            "paired_difference_standard_error": float(spread)}
+
+
 def label(margin) -> str:
     return margin if isinstance(margin, str) else "/".join(map(str, margin))
 
@@ -151,7 +161,8 @@ def main() -> None:
                                             example))
     rows = {name: [{"margin": list(margin) if margin else WHOLE,
                     "test_error": float(np.mean(points)),
-                    "standard_error": measure.standard_error(float(np.mean(points)), read)}
+                    "standard_error": measure.standard_error(float(np.mean(points)), read),
+                    **paired(points, columns[0])}
                    for margin, points in zip([*MARGINS, None], columns)]
             for name, columns in marks.items()}
     rows["coarse model, the window"][0]["margin"] = [0, 0]
@@ -163,7 +174,9 @@ def main() -> None:
     for name, row in rows.items():
         print(name + ": " + ", ".join(
             f"{label(point['margin'])} {100 * point['test_error']:.1f} ± "
-            f"{100 * point['standard_error']:.1f}%" for point in row))
+            f"{100 * point['standard_error']:.1f}% "
+            f"({100 * point['paired_difference_from_margin_0']:+.1f} ± "
+            f"{100 * point['paired_difference_standard_error']:.1f})" for point in row))
     print(f"{read} of {len(examples)} images have a window holding the number; "
           f"{time.perf_counter() - start:.0f} s")
 
