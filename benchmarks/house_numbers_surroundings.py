@@ -51,8 +51,9 @@ def number_window(image_shape, box, scale: float, config):
     if not holding.any():
         return None
     centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]) * scale
-    spots = np.argwhere(holding) * grid.stride + np.array(config.crop_size) / 2
-    i, j = np.argwhere(holding)[np.argmin(np.sum((spots - centre) ** 2, axis=1))]
+    positions = np.argwhere(holding)
+    spots = positions * grid.stride + np.array(config.crop_size) / 2
+    i, j = positions[np.argmin(np.sum((spots - centre) ** 2, axis=1))]
     return i * grid.stride[0], j * grid.stride[1]
 
 
@@ -84,12 +85,10 @@ def wrong(read, example) -> bool:
 
 
 def paired(points, zero) -> dict:
-    """The difference from margin 0 on the same images, and its standard error (the spread
-    of the per-image differences)."""
-    difference = np.array(points, float) - np.array(zero, float)
-    spread = difference.std(ddof=1) / np.sqrt(len(difference)) if len(difference) > 1 else 0
-    return {"paired_difference_from_margin_0": float(difference.mean()),
-            "paired_difference_standard_error": float(spread)}
+    """The difference from margin 0 on the same images (`measure.paired_difference`)."""
+    difference, spread = measure.paired_difference(points, zero)
+    return {"paired_difference_from_margin_0": difference,
+            "paired_difference_standard_error": spread}
 
 
 def label(margin) -> str:

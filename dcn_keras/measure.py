@@ -1,5 +1,6 @@
 """The one timer: functions called side by side, interleaved, medians; the machine; the
-standard error of a measured error rate; and a benchmark's result, printed and written."""
+standard error of a measured error rate, and of a paired difference; and a benchmark's result,
+printed and written."""
 
 from __future__ import annotations
 
@@ -123,3 +124,14 @@ def publish(result: dict, path: pathlib.Path | None = None) -> None:
 def standard_error(error: float, images: int) -> float:
     """The binomial standard error of an error rate measured on `images` images."""
     return math.sqrt(error * (1 - error) / images) if images else 0.0
+
+
+def paired_difference(marks, reference) -> tuple[float, float]:
+    """(mean, standard error) of the per-image difference `marks` - `reference`, two
+    `[images]` arrays of wrong marks read on the same images: the spread is that of the
+    per-image differences (0 for one image)."""
+    difference = [float(a) - float(b) for a, b in zip(marks, reference, strict=True)]
+    if len(difference) < 2:
+        return (difference[0] if difference else 0.0), 0.0
+    return statistics.fmean(difference), statistics.stdev(difference) / math.sqrt(
+        len(difference))

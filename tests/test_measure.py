@@ -30,6 +30,17 @@ def test_medians_ms_and_standard_error():
     assert measure.standard_error(0.5, 0) == 0.0
 
 
+def test_paired_difference_is_the_mean_and_standard_error_of_per_image_differences():
+    # Per-image differences 1, 0, 0, 0: mean 0.25, sample standard deviation 0.5.
+    marks, reference = [1, 1, 0, 1], [0, 1, 0, 1]
+    difference, spread = measure.paired_difference(marks, reference)
+    assert difference == 0.25
+    assert math.isclose(spread, 0.5 / math.sqrt(4))
+    assert measure.paired_difference([1], [0]) == (1.0, 0.0)
+    with pytest.raises(ValueError):
+        measure.paired_difference([1, 0], [1])
+
+
 def test_publish_prints_and_writes_the_same_json_headed_by_the_machine(tmp_path, capsys):
     path = tmp_path / "result.json"
     measure.publish({"images": 3, "errors": [0.25]}, path)

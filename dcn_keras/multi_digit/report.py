@@ -4,7 +4,6 @@ scales on original-size test images, inference times, and the selected patches (
 from __future__ import annotations
 
 import contextlib
-import math
 import pathlib
 import re
 import shutil
@@ -276,18 +275,14 @@ def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
                                           desc="DCN, all patches",
                                           progress_dir=progress_dir)[-1]
         reference = paper[-1][:len(subset)]
-        # Paired: both read the same images, so the difference's spread is that of the
-        # per-image differences.
-        difference = every_wrong.astype(float) - reference.astype(float)
+        difference, spread = measure.paired_difference(every_wrong, reference)
         rows.append(_row("DCN, all patches", len(scales), every_wrong, lengths, groups, "all",
                          "DCN, all patches")
                     | {"same_images_dcn_error": float(reference.mean()),
                        "same_images_dcn_standard_error": measure.standard_error(
                            float(reference.mean()), len(subset)),
-                       "paired_difference": float(difference.mean()),
-                       "paired_difference_standard_error": float(
-                           difference.std(ddof=1) / math.sqrt(len(subset)))
-                       if len(subset) > 1 else 0.0})
+                       "paired_difference": difference,
+                       "paired_difference_standard_error": spread})
     return rows
 
 
