@@ -268,6 +268,11 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
         super().__init__(str(backup_dir), double_checkpoint=True, delete_checkpoint=False)
         self.every, self.first_step = every, first_step
 
+    def on_epoch_begin(self, epoch, logs=None):
+        # Keras sets the epoch it saves only as an epoch ends: a resumed run, before its
+        # first epoch ended, would save its steps as epoch 0's.
+        self._current_epoch = epoch
+
     def on_train_batch_end(self, batch, logs=None):
         done = self.first_step + batch + 1
         # Not at the epoch's last step: its end saves, and a cut there would leave no steps.

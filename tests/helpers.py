@@ -43,19 +43,27 @@ def multi_digit_dcn(num_patches: int = 2):
 # Put at the top of a training script run in a subprocess: with "die" as its last argument,
 # the process kills itself (SIGKILL: nothing cleaned up) right after the first epoch's
 # backup is written; with "die-inside", right after the first backup within the second
-# epoch (`training.EpochBackup`).
+# epoch (`training.EpochBackup`); with "die-next-inside", right after the first backup
+# this process writes within an epoch. Each is judged by the state written, as a rerun
+# reads it.
 KILL_AFTER_FIRST_BACKUP = r"""
-import os, signal, sys
+import json, os, pathlib, signal, sys
 
 import keras
 
-if sys.argv[-1] in ("die", "die-inside"):
+if sys.argv[-1] in ("die", "die-inside", "die-next-inside"):
     save = keras.callbacks.BackupAndRestore._save_model
-    inside = sys.argv[-1] == "die-inside"
+    mode = sys.argv[-1]
 
     def save_then_die(self):
         save(self)
-        if self._current_epoch == 1 and (self._last_batch_seen > 0) == inside:
+        state = json.loads(pathlib.Path(self._training_metadata_path).read_text())
+        inside = state["batch"] > 0
+        if mode == "die-next-inside":
+            die = inside
+        else:
+            die = state["epoch"] == 1 and inside == (mode == "die-inside")
+        if die:
             os.kill(os.getpid(), signal.SIGKILL)
 
     keras.callbacks.BackupAndRestore._save_model = save_then_die

@@ -65,6 +65,28 @@ def _assert_same_weights(path, other):
         np.testing.assert_array_equal(got, want)
 
 
+def _assert_same_run(killed, uninterrupted, cut_epoch=None):
+    """`killed` ended with the uninterrupted run's weights, to the bit, and its history; the
+    training metrics of an epoch resumed inside it (`cut_epoch`) cover its remaining steps
+    only, its validation scores are the same."""
+    assert not training.backup_dir(killed).exists()
+    whole, history = uninterrupted
+    # CPU ops run deterministically here, and the weights, optimizer state and learning-rate
+    # step are restored: the resumed run is the uninterrupted run.
+    _assert_same_weights(killed, whole)
+    resumed = [line.split(",") for line in _history(killed)]
+    rows = [line.split(",") for line in history]
+    assert [row[0] for row in resumed] == ["epoch", "0", "1", "2"]
+    validation = [i for i, name in enumerate(rows[0]) if name.startswith("val_")]
+    assert validation and resumed[0] == rows[0]
+    for epoch, (got, want) in enumerate(zip(resumed[1:], rows[1:], strict=True)):
+        if epoch == cut_epoch:
+            assert [got[i] for i in validation] == [want[i] for i in validation]
+            assert got != want
+        else:
+            assert got == want
+
+
 @pytest.mark.slow
 def test_a_killed_training_resumes_at_the_next_epoch(tmp_path, uninterrupted):
     killed = tmp_path / "resumed" / "coarse.keras"
@@ -77,14 +99,7 @@ def test_a_killed_training_resumes_at_the_next_epoch(tmp_path, uninterrupted):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Resuming" in done.stdout and "after epoch 1 of 3" in done.stdout
     assert "Epoch 1/3" not in done.stdout and "Epoch 2/3" in done.stdout
-    assert not training.backup_dir(killed).exists()
-
-    whole, history = uninterrupted
-    assert [line.split(",")[0] for line in _history(killed)] == ["epoch", "0", "1", "2"]
-    # CPU ops run deterministically here, and the weights, optimizer state and learning-rate
-    # step are restored: the resumed run is the uninterrupted run, to the bit.
-    assert _history(killed) == history
-    _assert_same_weights(killed, whole)
+    _assert_same_run(killed, uninterrupted)
 
 
 @pytest.mark.slow
@@ -103,18 +118,26 @@ def test_a_training_killed_inside_an_epoch_resumes_at_the_step_after_its_backup(
     assert "Epoch 1/3" not in done.stdout
     # Keras counts the cut epoch's progress bar from its remaining 3 steps.
     assert "3/3" in done.stdout.split("Epoch 3/3")[0]
-    assert not training.backup_dir(killed).exists()
+    # The skipped step is the one the uninterrupted run took.
+    _assert_same_run(killed, uninterrupted, cut_epoch=1)
 
-    whole, history = uninterrupted
-    # The skipped step is the one the uninterrupted run took: same weights to the bit, and
-    # the same validation scores; the cut epoch's training metrics cover its last 3 steps.
-    _assert_same_weights(killed, whole)
-    resumed = [line.split(",") for line in _history(killed)]
-    rows = [line.split(",") for line in history]
-    assert [row[0] for row in resumed] == ["epoch", "0", "1", "2"]
-    validation = [i for i, name in enumerate(rows[0]) if name.startswith("val_")]
-    assert validation and resumed[0] == rows[0]
-    for got, want in zip(resumed[1:], rows[1:], strict=True):
-        assert [got[i] for i in validation] == [want[i] for i in validation]
-    assert resumed[1] == rows[1] and resumed[3] == rows[3]
-    assert resumed[2] != rows[2]
+
+@pytest.mark.slow
+@pytest.mark.parametrize("first_kill, resumed_where", [
+    ("die", "after epoch 1 of 3"), ("die-inside", "in epoch 2 after step 1 of 4 of 3")])
+def test_a_resumed_training_killed_inside_an_epoch_resumes_there_again(
+        tmp_path, uninterrupted, first_kill, resumed_where):
+    # Runs that outlive several sittings are cut again after a resume: the resumed process
+    # saves its steps in the epoch it is in (here the second, after its first or second
+    # step), not in the epoch its callbacks began with.
+    killed = tmp_path / "resumed" / "coarse.keras"
+    assert _train(tmp_path, killed, first_kill).returncode == -9
+    done = _train(tmp_path, killed, "die-next-inside")
+    assert done.returncode == -9, done.stderr[-3000:]
+    assert resumed_where in done.stdout and "Epoch 3/3" not in done.stdout
+    step = 1 if first_kill == "die" else 2
+
+    done = _train(tmp_path, killed, "live")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"in epoch 2 after step {step} of 4 of 3" in done.stdout
+    _assert_same_run(killed, uninterrupted, cut_epoch=1)
