@@ -204,8 +204,11 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
     if done:
         # The rest of the epoch that was cut: `skip` reads that epoch's order (the shuffle
         # draws it as the uninterrupted run did) and drops the steps already taken.
+        # `epochs` in full, stopped after the one, so the progress reads "Epoch N/epochs".
+        stop = keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: setattr(model, "stop_training", True))
         model.fit(train.skip(done), validation_data=valid, initial_epoch=finished,
-                  epochs=finished + 1, callbacks=callbacks, verbose=verbose, shuffle=False)
+                  epochs=epochs, callbacks=[*callbacks, stop], verbose=verbose, shuffle=False)
     # The training dataset shuffles itself.
     history = model.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
                         verbose=verbose, shuffle=False)
