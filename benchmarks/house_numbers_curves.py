@@ -84,6 +84,7 @@ def plot(curves: dict, images: int, patches: int, scales: int, path: pathlib.Pat
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for kind, errors in curves["valid_crops"].items():
@@ -91,12 +92,16 @@ def plot(curves: dict, images: int, patches: int, scales: int, path: pathlib.Pat
     left.set(title="validation crops", xlabel="epoch", ylabel="sequence error (%)")
     labels = {"coarse": f"coarse model, {scales} scales",
               "dcn": f"DCN, {patches} patches, {scales} scales (fine model of that epoch)"}
+    # A run that kept no epochs of a model (the pipeline keeps only the last) has no curve.
     for kind, errors in curves["test_canvases"].items():
-        right.plot(list(errors), [100 * e for e in errors.values()], "o-", label=labels[kind])
+        if errors:
+            right.plot(list(errors), [100 * e for e in errors.values()], "o-",
+                       label=labels[kind])
     right.set(title=f"test canvases (first {images})", xlabel="epoch")
     for axes in (left, right):
         axes.grid(alpha=0.3)
         axes.legend()
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.tight_layout()
     with atomic.atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=100)
