@@ -34,9 +34,14 @@ def predictors(dcn: MultiDigitDCN) -> dict:
 
 def size_batches(examples: list[dict], batch_size: int) -> list[list[int]]:
     """Indices of `examples` in batches of similar image area, so that padding to the
-    largest image of a batch wastes little."""
-    order = sorted(range(len(examples)),
-                   key=lambda i: examples[i]["image"].shape[0] * examples[i]["image"].shape[1])
+    largest image of a batch wastes little. The same images in any order fall into the same
+    batches: an image resized in a padded batch is read a little differently beside a
+    larger one (`rescale`), so the order of a split's shards must not change a table."""
+    def key(i):
+        image = examples[i]["image"]
+        return (image.shape[0] * image.shape[1], image.shape, resumable.digest(image))
+
+    order = sorted(range(len(examples)), key=key)
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
@@ -386,9 +391,9 @@ def compare(dcn: MultiDigitDCN, examples: list[dict], data: str, machine: str, o
     return written
 
 
-# Raise it when the way an image is read changes (decoding, picks, merging scales): a rerun
-# must not resume from marks read the old way.
-READING_VERSION = 1
+# Raise it when the way an image is read changes (decoding, picks, merging scales, which
+# images share a padded batch): a rerun must not resume from marks read the old way.
+READING_VERSION = 2
 
 
 def run_digest(dcn: MultiDigitDCN, examples: list[dict], scales, all_patches_images: int

@@ -146,6 +146,28 @@ def test_batches_group_images_of_similar_size():
     assert multi_digit_report.size_batches(examples, 2) == [[1, 3], [0, 2]]
 
 
+def test_the_same_images_in_another_order_fall_into_the_same_batches():
+    # Images of equal area, as a split's shards hold them in another order: the pipeline's
+    # test split and the CLI's hold the same images, and a table must not depend on which.
+    examples = [_example(digits, h, w) for digits, (h, w) in zip(
+        ([1], [2, 3], [4, 5, 6], [7], [8, 9], [1, 2, 3], [4]),
+        [(60, 120), (60, 120), (120, 60), (60, 120), (80, 90), (120, 60), (60, 120)])]
+    for seed, example in enumerate(examples):  # `_example` draws by number length
+        example["image"] = np.random.default_rng(seed).random(example["image"].shape,
+                                                               dtype=np.float32)
+
+    def batches(order):
+        shuffled = [examples[i] for i in order]
+        return [[order[i] for i in batch]
+                for batch in multi_digit_report.size_batches(shuffled, 3)]
+
+    first = batches(list(range(len(examples))))
+    assert [len(batch) for batch in first] == [3, 3, 1]
+    for seed in range(5):
+        order = np.random.default_rng(seed).permutation(len(examples)).tolist()
+        assert [sorted(batch) for batch in batches(order)] == [sorted(b) for b in first]
+
+
 def test_compare_writes_table_2_times_and_patches(tmp_path):
     config = presets.svhn()
     coarse, fine = MultiDigitModel(config, "coarse"), MultiDigitModel(config, "fine")
