@@ -1,7 +1,8 @@
 """Learning curves of a `dcn house-numbers` run, per epoch: sequence error on the validation
 crops (from each model's history) and on the test canvases (the coarse model alone, and the
 DCN of the run as Table 2 counts it at all scales with that epoch's fine model and the
-final coarse model), from the weights `dcn train` keeps of every epoch (`<model>_epochs/`):
+final coarse model), from the weights `dcn train` keeps of every epoch (`<model>_epochs/`;
+a pipeline trainer keeps them in its `ModelRun`'s `epochs/`, which a run folder can link):
 
     .venv/bin/python benchmarks/house_numbers_curves.py runs/house --images 500 \
         --png docs/images/house_numbers_curves.png --json docs/bench/house_numbers_curves.json

@@ -13,6 +13,7 @@ from tfx.utils import path_utils
 SPLITS = {"train": "train", "eval": "valid", "test": "test"}
 KERAS_FILE = "model.keras"
 HISTORY_FILE = "model_history.csv"
+EPOCHS_DIR = "epochs"  # in a ModelRun: every epoch's weights, epoch_NN.weights.h5
 
 
 def split_pattern(examples, split: str) -> str:

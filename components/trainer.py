@@ -42,7 +42,8 @@ def DcnTrainer(
     `hint_weight` (None: the preset's) set DCN kinds only.
 
     Writes `model.keras` and a TF Serving SavedModel (`Format-Serving`) to `model`, and the
-    per-epoch history CSV, its plot and TensorBoard logs to `model_run`. A trainer killed
+    per-epoch history CSV, its plot, TensorBoard logs and every epoch's weights
+    (`epochs/epoch_NN.weights.h5`, for test-error curves) to `model_run`. A trainer killed
     mid-run resumes from its last finished epoch when the pipeline is rerun (the state lies
     in `artifacts.resume_dir`, which the rerun's new artifact finds). Trains under
     `dcn_keras.distribute.strategy()`: every worker of a `TF_CONFIG` cluster (a Vertex AI or
@@ -74,12 +75,17 @@ def DcnTrainer(
                 "base_model": base_model and base_model.uri, "model_kind": model_kind,
                 "preset": preset, "seed": seed, "batch_size": batch_size}
     backup = artifacts.resume_dir(model, settings)
+    # Beside the resume state, not in `model_run`: a rerun after a kill gets a new
+    # `model_run` and must still find the epochs the killed run kept.
+    epochs_dir = backup + ".epochs"
     print(f"TensorBoard logs: {model_run.uri}; state of unfinished epochs: {backup}",
           flush=True)
     training.train(family, model_kind, train, valid, out_path=artifacts.keras_path(model),
                    verbose=2, start=start, backup=backup, log_dir=model_run.uri,
-                   **options)
+                   epochs_dir=epochs_dir, **options)
     if distribute.is_chief():
+        os.makedirs(model_run.uri, exist_ok=True)
+        shutil.move(epochs_dir, os.path.join(model_run.uri, artifacts.EPOCHS_DIR))
         _record(model, model_run, model_kind, examples, family)
 
 

@@ -3,9 +3,11 @@ its model equals the model of a run that was never interrupted."""
 
 import csv
 import os
+import pathlib
 import subprocess
 import sys
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -63,6 +65,20 @@ def _trained(root):
         return artifacts.keras_path(model), list(csv.reader(stream))
 
 
+def _epoch_weights(root):
+    """{file name: {dataset path: array}} of the live ModelRun's kept epochs."""
+    store = artifacts.metadata_store(str(root / "metadata.sqlite"))
+    run, = [a for a in store.get_artifacts_by_type("ModelRun") if a.state == a.LIVE]
+    kept = {}
+    for path in sorted(pathlib.Path(run.uri, artifacts.EPOCHS_DIR).iterdir()):
+        with h5py.File(path, "r") as stream:
+            arrays = {}
+            stream.visititems(lambda name, item: arrays.update(
+                {name: item[()]} if isinstance(item, h5py.Dataset) else {}))
+        kept[path.name] = arrays
+    return kept
+
+
 def _trainer_states(root):
     store = artifacts.metadata_store(str(root / "metadata.sqlite"))
     trainer, = [t for t in store.get_execution_types() if t.name.endswith("DcnTrainer")]
@@ -74,8 +90,10 @@ def test_a_killed_pipeline_trainer_resumes_at_the_next_epoch(tmp_path, mnist_dir
     killed = tmp_path / "killed"
     done = _run(tmp_path, killed, mnist_dir, "die")
     assert done.returncode == -9, done.stdout[-2000:] + done.stderr[-3000:]
-    backups = list((killed / "artifacts" / "CoarseTrainer" / ".resume").iterdir())
-    assert len(backups) == 1 and (backups[0] / "history.csv").is_file()
+    backups = sorted((killed / "artifacts" / "CoarseTrainer" / ".resume").iterdir())
+    assert [p.name for p in backups] == [backups[0].name, backups[0].name + ".epochs"]
+    assert (backups[0] / "history.csv").is_file()
+    assert [p.name for p in backups[1].iterdir()] == ["epoch_01.weights.h5"]
     # The killed execution never published: its model is not in ML Metadata.
     assert _trainer_states(killed) == [State.RUNNING]
 
@@ -99,3 +117,12 @@ def test_a_killed_pipeline_trainer_resumes_at_the_next_epoch(tmp_path, mnist_dir
     for got, want in zip(keras.models.load_model(resumed_path).get_weights(),
                          keras.models.load_model(whole_path).get_weights(), strict=True):
         np.testing.assert_array_equal(got, want)
+    # Every epoch's weights reach the ModelRun, the one kept before the kill among them.
+    resumed_epochs, whole_epochs = _epoch_weights(killed), _epoch_weights(whole)
+    assert list(resumed_epochs) == [f"epoch_{n:02d}.weights.h5" for n in (1, 2, 3)]
+    assert list(whole_epochs) == list(resumed_epochs)
+    for name, arrays in resumed_epochs.items():
+        assert arrays and arrays.keys() == whole_epochs[name].keys()
+        for key, array in arrays.items():
+            np.testing.assert_array_equal(array, whole_epochs[name][key], err_msg=name + key)
+    assert not list((killed / "artifacts" / "CoarseTrainer" / ".resume").iterdir())
