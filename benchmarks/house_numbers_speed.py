@@ -16,9 +16,9 @@ import statistics
 import tensorflow as tf
 
 from dcn_keras import measure, presets, training
-from dcn_keras.data import sequence_inputs
-from dcn_keras.multi_digit import report
-from dcn_keras.multi_digit.dcn import MultiDigitDCN
+from dcn_keras.data import tfrecords
+from dcn_keras.house_numbers import report
+from dcn_keras.house_numbers.dcn import MultiDigitDCN
 
 
 def timed(dcn: MultiDigitDCN) -> dict:
@@ -32,19 +32,19 @@ def timed(dcn: MultiDigitDCN) -> dict:
             "crops": crops}
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=pathlib.Path, help="a `dcn house-numbers --out` folder")
     parser.add_argument("--largest", type=int, default=100)
     parser.add_argument("--json", type=pathlib.Path)
-    args = parser.parse_args()
-    family = presets.family("svhn")
+    args = parser.parse_args(argv)
+    family = presets.family("house_numbers")
     recipe = family.recipe("paper")
     parts = [training.load_model(args.run / "models" / f"{kind}.keras", family)
              for kind in family.model_kinds]
     models = {"as trained": MultiDigitDCN(*parts, recipe.num_patches),
               "folded": family.compose(*parts, recipe.num_patches)}
-    examples = sequence_inputs.full_images(args.run / "data" / "test.tfrecord")
+    examples = tfrecords.full_images(args.run / "data" / "test.tfrecord")
     big = sorted(examples, key=lambda e: e["image"].shape[0] * e["image"].shape[1])
     big = big[-args.largest:]
     inputs = []

@@ -5,8 +5,11 @@ vectors only (dcn_keras/core/sparse_conv.py) instead of running the top layers o
 the whole refined map. This times both on the same inputs for a 100x100 and a
 200x200 image (23x23 and 48x48 coarse maps):
 
-    .venv/bin/python benchmarks/refined_top_pass.py
+    .venv/bin/python benchmarks/refined_top_pass.py [--json docs/bench/refined_top_pass.json]
 """
+
+import argparse
+import pathlib
 
 import numpy as np
 import tensorflow as tf
@@ -15,7 +18,13 @@ from dcn_keras import measure, presets
 from dcn_keras.core import refine
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=50,
+                        help="timed calls per configuration at batch 64 (6x that at batch 1)")
+    parser.add_argument("--json", type=pathlib.Path, help="also write the result here")
+    args = parser.parse_args(argv)
+    rows = []
     for size, batch in ((100, 64), (100, 1), (200, 64), (200, 1)):
         model = presets.family("cluttered_mnist").with_config(
             presets.cluttered_mnist().resized(size, size)).build("dcn")
@@ -36,9 +45,13 @@ def main() -> None:
         np.testing.assert_allclose(functions["dense"](coarse), functions["sparse"](coarse),
                                    rtol=1e-4, atol=1e-4)
         times = measure.medians_ms(measure.time_side_by_side(
-            functions, coarse, repeats=50 if batch > 1 else 300))
-        print(f"{size}x{size} input ({shape[1]}x{shape[2]} map), batch {batch}: " + ", ".join(
-            f"{name} {ms:.2f} ms" for name, ms in times.items()))
+            functions, coarse, repeats=args.repeats if batch > 1 else 6 * args.repeats))
+        rows.append({"input_size": [size, size], "map_size": list(shape[1:3]),
+                     "batch_size": batch, "num_patches": 8, "median_ms": times,
+                     "dense_over_sparse": times["dense"] / times["sparse"]})
+    measure.publish({"benchmark": "refined top pass, dense versus sparse (medians of "
+                                  "interleaved calls, random coarse and fine vectors)",
+                     "rows": rows}, args.json)
 
 
 if __name__ == "__main__":

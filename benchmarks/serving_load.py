@@ -111,7 +111,7 @@ def markdown(rows: list[dict], machine_name: str) -> str:
     return "\n".join([*lines, "", f"Machine: {machine_name}"])
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--saved-model", type=pathlib.Path,
                         help="a Cluttered MNIST DCN version directory from `dcn export` "
@@ -123,7 +123,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="requests per run")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", type=pathlib.Path, help="write the results here")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     load_before = os.getloadavg()  # other work on the machine skews every figure
     with tempfile.TemporaryDirectory() as tmp:
         path = args.saved_model or export_fresh(pathlib.Path(tmp))

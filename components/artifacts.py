@@ -6,6 +6,8 @@ import hashlib
 import json
 import os
 
+from ml_metadata.metadata_store import metadata_store as mlmd
+from tfx.orchestration import metadata
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
@@ -48,9 +50,6 @@ def resume_dir(model, settings: dict) -> str:
 
 def metadata_store(metadata_path: str):
     """The ML Metadata store of a local pipeline (SQLite file)."""
-    from ml_metadata.metadata_store import metadata_store as mlmd
-    from tfx.orchestration import metadata
-
     return mlmd.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
 
 

@@ -28,7 +28,7 @@ def DcnComposer(
     """The paper's transfer setting: a DCN from `coarse_model` and `fine_model` trained
     apart, attending to `num_patches` patches; neither is retrained (the family's
     `compose`, which may fit a map between them on the training split of `examples`).
-    Multi-digit DCNs average over `scales` (comma-separated, such as "1,0.75,0.5"; empty:
+    House-numbers DCNs average over `scales` (comma-separated, such as "1,0.75,0.5"; empty:
     the preset's). Where composition fits something, what it did is measured on the
     validation split and written to `composition/` in the model artifact."""
     family = presets.family(preset)

@@ -1,5 +1,5 @@
-"""DcnEvaluator (Cluttered MNIST) and MultiDigitEvaluator (svhn preset): DCN against every
-baseline on the test split; they bless DCN for the Pusher.
+"""DcnEvaluator (Cluttered MNIST) and HouseNumbersEvaluator (house_numbers preset): DCN
+against every baseline on the test split; they bless DCN for the Pusher.
 
 Not TFMA's Evaluator: the comparison needs the error of one DCN at several k, the
 multiplications of each model and images per second measured side by side in one process,
@@ -19,8 +19,8 @@ from tfx.types.standard_artifacts import Examples, Model, ModelBlessing, ModelEv
 from components import artifacts
 from dcn_keras import measure, presets, training
 from dcn_keras.cluttered_mnist import report
-from dcn_keras.data import sequence_inputs
-from dcn_keras.multi_digit import report as multi_digit_report
+from dcn_keras.data import tfrecords
+from dcn_keras.house_numbers import report as house_numbers_report
 
 
 def blessing_decision(rows: list[dict], max_error_gap: float) -> dict:
@@ -76,7 +76,7 @@ def _bless(blessing, model, decision: dict) -> None:
     blessing.set_float_custom_property("error_gap", decision["error_gap"])
 
 
-def multi_digit_blessing(rows: list[dict], max_error_gap: float) -> dict:
+def house_numbers_blessing(rows: list[dict], max_error_gap: float) -> dict:
     """Bless the composed DCN when its sequence error at the most scales, with k patches at
     each (the model that is pushed, `report.table_2_rows`' "DCN, k per scale"), is at most
     the fine model's at as many scales plus `max_error_gap`."""
@@ -87,7 +87,7 @@ def multi_digit_blessing(rows: list[dict], max_error_gap: float) -> dict:
 
 
 @component
-def MultiDigitEvaluator(
+def HouseNumbersEvaluator(
     examples: InputArtifact[Examples],
     model: InputArtifact[Model],
     evaluation: OutputArtifact[ModelEvaluation],
@@ -98,22 +98,22 @@ def MultiDigitEvaluator(
     all_patches_images: Parameter[int],
 ) -> None:
     """Table 2 for the composed DCN `model` and the coarse and fine models it holds
-    (`multi_digit.report.compare`, as `dcn house-numbers` writes it): sequence error on the
+    (`house_numbers.report.compare`, as `dcn house-numbers` writes it): sequence error on the
     original-size test images at 1-3 scales, soft attention, the DCN with every patch on the
     first `all_patches_images`, batch-1 times on the `largest` test images and the selected
-    patches, written to `evaluation`; blesses the DCN (`multi_digit_blessing`). Rerun
+    patches, written to `evaluation`; blesses the DCN (`house_numbers_blessing`). Rerun
     after a kill, it resumes from the test images it had read (`artifacts.resume_dir`)."""
     dcn = training.load_model(artifacts.keras_path(model), presets.family(preset))
-    test = sequence_inputs.full_images(artifacts.split_pattern(examples, "test"))
+    test = tfrecords.full_images(artifacts.split_pattern(examples, "test"))
     # A rerun of a killed evaluation gets a new artifact URI; the marks it had read wait
     # where the rerun finds them, under a digest of the models and images (`compare`).
     progress = artifacts.resume_dir(evaluation, {"preset": preset})
-    out = multi_digit_report.compare(dcn, test,
+    out = house_numbers_report.compare(dcn, test,
                                      examples.get_string_custom_property("description"),
                                      measure.machine_description(), evaluation.uri, largest,
                                      all_patches_images=all_patches_images,
                                      progress_dir=progress)
-    decision = multi_digit_blessing(out["result"]["rows"], max_error_gap)
+    decision = house_numbers_blessing(out["result"]["rows"], max_error_gap)
     evaluation.set_float_custom_property("dcn_test_error", decision["dcn_error"])
     evaluation.set_float_custom_property("fine_test_error", decision["fine_error"])
     _bless(blessing, model, decision)

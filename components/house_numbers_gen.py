@@ -15,7 +15,7 @@ from tfx.types.standard_artifacts import Examples
 
 from components.artifacts import SPLITS
 from components.shards import write_examples
-from dcn_keras.data import mnist, mnist_sequences, svhn, tfrecords
+from dcn_keras.data import house_numbers, mnist, svhn, tfrecords
 
 
 class HouseNumberRecords:
@@ -31,7 +31,7 @@ class HouseNumberRecords:
         pass
 
     def record(self, index: int) -> bytes:
-        example = mnist_sequences.make_example(self._pool, self._split, self._seed, index)
+        example = house_numbers.make_example(self._pool, self._split, self._seed, index)
         return tfrecords.serialize_sequence(example.image, example.digits, example.box)
 
 
@@ -133,9 +133,9 @@ def HouseNumbersExampleGen(
         makers = {split: HouseNumberRecords(pools[name], name, seed)
                   for split, name in SPLITS.items()}
         splits = {name: {"images": sizes[split], "digit_pool": pools[name].source,
-                         "kind": mnist_sequences.KINDS[name]}
+                         "kind": house_numbers.KINDS[name]}
                   for split, name in SPLITS.items()}
         metadata = {"dataset": "mnist_house_numbers", "seed": seed, "number_lengths": "svhn",
                     "splits": splits}
-        description = mnist_sequences.describe(metadata)
+        description = house_numbers.describe(metadata)
     write_examples(beam_pipeline, examples, makers, sizes, num_shards, description, metadata)

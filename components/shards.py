@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import apache_beam as beam
+from tfx.types import artifact_utils
+
+from components.artifacts import SPLITS
+from dcn_keras import atomic
 
 
 class _MakeRecords(beam.DoFn):
@@ -32,6 +37,7 @@ class _MakeRecords(beam.DoFn):
 def _write_shard(shard_and_records, output_prefix: str, num_shards: int) -> str:
     """Write one shard in index order, so reruns give identical files. tf.io.gfile so that
     the prefix may be on GCS or HDFS; the rename makes a retried bundle replace, not mix."""
+    # Imported here, on the Beam worker that runs it, not where the pipeline is built.
     import tensorflow as tf
 
     shard, records = shard_and_records
@@ -71,13 +77,6 @@ def write_examples(beam_pipeline, examples, makers: dict, sizes: dict, num_shard
     """Fill an Examples artifact: split `s` gets records 0..sizes[s]-1 of `makers[s]` (see
     `_MakeRecords`), in `num_shards` shards, made by one Beam pipeline; the counts become
     `<split>_examples` properties, `description` a property and `metadata` metadata.json."""
-    import json
-
-    from tfx.types import artifact_utils
-
-    from components.artifacts import SPLITS
-    from dcn_keras import atomic
-
     examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
     with beam_pipeline as pipeline:
         for split, name in SPLITS.items():

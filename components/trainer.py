@@ -44,8 +44,9 @@ def DcnTrainer(
     Writes `model.keras` and a TF Serving SavedModel (`Format-Serving`) to `model`, and the
     per-epoch history CSV, its plot, TensorBoard logs and every epoch's weights
     (`epochs/epoch_NN.weights.h5`, for test-error curves) to `model_run`. A trainer killed
-    mid-run resumes from its last finished epoch when the pipeline is rerun (the state lies
-    in `artifacts.resume_dir`, which the rerun's new artifact finds). Trains under
+    mid-run resumes from its last backup (at most an eighth of an epoch back) when the
+    pipeline is rerun (the state lies in `artifacts.resume_dir`, which the rerun's new
+    artifact finds). Trains under
     `dcn_keras.distribute.strategy()`: every worker of a `TF_CONFIG` cluster (a Vertex AI or
     Kubeflow TFJob worker pool) runs this component, the chief writes the artifacts
     (docs/distributed.md). `precision` "bfloat16" trains in mixed bfloat16, "auto" where

@@ -1,5 +1,7 @@
-"""The `dcn` command line: data, train, compose, evaluate, flops, bench, export, experiment,
-house-numbers. It only parses; the work is in `dcn_keras.experiments` and the families."""
+"""The `dcn` command line: data, train, compose, evaluate, multiplications, bench, export,
+experiment, house-numbers. It only parses; the work is in `dcn_keras.experiments` and the
+families. Each command imports the modules it needs when it runs, so that parsing and
+`--help` load none of the others."""
 
 from __future__ import annotations
 
@@ -9,9 +11,35 @@ import math
 import pathlib
 import sys
 
-PRESETS = ("cluttered_mnist", "svhn")
-DATASETS = ("cluttered_mnist", "mnist_house_numbers")
+PRESETS = ("cluttered_mnist", "house_numbers")
+DATASETS = ("cluttered_mnist", "house_numbers")
 PROFILES = ("paper", "quick", "smoke")
+# Earlier names, accepted for one release with a note on stderr (the same as
+# `dcn_keras.presets` accepts).
+DEPRECATED = {"preset": {"svhn": "house_numbers"},
+              "data set": {"mnist_house_numbers": "house_numbers"},
+              "command": {"flops": "multiplications"}}
+
+
+def _named(kind: str, names: tuple[str, ...]):
+    """An argparse type: one of `names`, or a deprecated name of one (said on stderr)."""
+    def parse(value: str) -> str:
+        current = DEPRECATED[kind].get(value)
+        if current:
+            print(f"dcn: the {kind} name {value!r} is deprecated and will be removed in the "
+                  f"next release; use {current!r}.", file=sys.stderr)
+            return current
+        if value not in names:
+            raise argparse.ArgumentTypeError(f"invalid choice: {value!r} (choose from "
+                                             f"{', '.join(names)})")
+        return value
+    return parse
+
+
+def _add_preset(parser, default: str = "cluttered_mnist", names: tuple[str, ...] = PRESETS,
+                text: str | None = None) -> None:
+    parser.add_argument("--preset", default=default, type=_named("preset", names),
+                        metavar="{" + ",".join(names) + "}", help=text)
 
 
 def _recipe(args, family):
@@ -119,7 +147,7 @@ def _fraction(value: str) -> float:
     return number
 
 
-def cmd_flops(args) -> None:
+def cmd_multiplications(args) -> None:
     from dcn_keras import presets, visualize
 
     family = presets.family(args.preset)
@@ -137,16 +165,17 @@ def cmd_flops(args) -> None:
 
 
 def cmd_bench(args) -> None:
-    from dcn_keras import atomic, benchmark, measure, presets, visualize
+    from dcn_keras import atomic, measure, presets, visualize
+    from dcn_keras.cluttered_mnist import speed
 
     config = presets.get(args.preset)
     config = config.resized(*args.input_size) if args.input_size else config
-    result = benchmark.run(config, args.batch_size, args.models, args.data, args.repeats,
+    result = speed.run(config, args.batch_size, args.models, args.data, args.repeats,
                            train=not args.no_train, memory=not args.no_memory)
     result["machine"] = measure.machine_description()
     if args.plot:
         visualize.plot_benchmark(result, args.plot)
-    text = json.dumps(result, indent=2) if args.json else benchmark.summary(result)
+    text = json.dumps(result, indent=2) if args.json else speed.summary(result)
     if args.out:
         atomic.write_text(args.out, json.dumps(result, indent=2))
     print(text)
@@ -221,8 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="build Cluttered MNIST (or MNIST house numbers) "
                                              "TFRecords")
     data.add_argument("--out", required=True)
-    data.add_argument("--dataset", default="cluttered_mnist", choices=DATASETS,
-                      help="mnist_house_numbers: the SVHN-like transfer benchmark")
+    data.add_argument("--dataset", default="cluttered_mnist", type=_named("data set", DATASETS),
+                      metavar="{" + ",".join(DATASETS) + "}",
+                      help="house_numbers: the SVHN-like transfer benchmark")
     _add_data_args(data)
     data.set_defaults(run=cmd_data)
 
@@ -230,15 +260,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", required=True, help="directory made by `dcn data`")
     train.add_argument("--model", required=True,
                        choices=("coarse", "fine", "dcn_no_hints", "dcn"),
-                       help="svhn trains coarse and fine (its DCN is composed)")
+                       help="house_numbers trains coarse and fine (its DCN is composed)")
     train.add_argument("--out", required=True, help="output .keras file")
-    train.add_argument("--preset", default="cluttered_mnist", choices=PRESETS)
+    _add_preset(train)
     train.add_argument("--profile", default="paper", choices=PROFILES)
     train.add_argument("--seed", type=_non_negative, default=None)
     train.add_argument("--start", default=None,
                        help="a composed DCN (`dcn compose`) that a dcn / dcn_no_hints model "
                             "fine-tunes end to end instead of starting from fresh weights; "
-                            "for svhn, a trained model of the same kind to train further")
+                            "for house_numbers, a trained model of the same kind to train "
+                            "further")
     _add_train_args(train)
     train.set_defaults(run=cmd_train)
 
@@ -251,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     compose_.add_argument("--fine", required=True, help="fine .keras model")
     compose_.add_argument("--out", required=True,
                           help="output .keras file; the report goes to <stem>_composition/")
-    compose_.add_argument("--preset", default="cluttered_mnist", choices=PRESETS)
+    _add_preset(compose_)
     compose_.add_argument("--profile", default="paper", choices=PROFILES)
     compose_.add_argument("--num-patches", type=_positive, default=None, help="k")
     compose_.add_argument("--seed", type=_non_negative, default=None,
@@ -262,15 +293,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_.add_argument("--data", required=True)
     evaluate_.add_argument("--models", required=True, help="directory of <kind>.keras files")
     evaluate_.add_argument("--out", required=True)
-    evaluate_.add_argument("--preset", default="cluttered_mnist", choices=PRESETS)
+    _add_preset(evaluate_)
     evaluate_.add_argument("--profile", default="paper", choices=PROFILES)
     evaluate_.add_argument("--batch-size", type=_positive, default=None)
     evaluate_.add_argument("--num-patches", type=_positive, default=None,
-                           help="svhn: k of the composed DCN")
+                           help="house_numbers: k of the composed DCN")
     evaluate_.set_defaults(run=cmd_evaluate)
 
-    flops_ = commands.add_parser("flops", help="multiplications per input")
-    flops_.add_argument("--preset", default="cluttered_mnist", choices=PRESETS)
+    flops_ = commands.add_parser("multiplications", aliases=["flops"],
+                                 help="multiplications per input")
+    _add_preset(flops_)
     flops_.add_argument("--patches", type=_positive, default=None,
                         help="k (default: preset's)")
     flops_.add_argument("--input-size", type=_input_size, nargs="+", default=None,
@@ -278,12 +310,12 @@ def build_parser() -> argparse.ArgumentParser:
     flops_.add_argument("--json", action="store_true")
     flops_.add_argument("--plot", default=None,
                         help="write a PNG of multiplications versus input size")
-    flops_.set_defaults(run=cmd_flops)
+    flops_.set_defaults(run=cmd_multiplications)
 
     bench = commands.add_parser("bench", help="time coarse, fine and DCN side by side")
-    # The speed benchmark is the Cluttered MNIST one; the multi-digit timings are part of
+    # The speed benchmark is the Cluttered MNIST one; the house-numbers timings are part of
     # its Table 2 report.
-    bench.add_argument("--preset", default="cluttered_mnist", choices=("cluttered_mnist",))
+    _add_preset(bench, names=("cluttered_mnist",))
     bench.add_argument("--batch-size", type=_positive, default=64)
     bench.add_argument("--repeats", type=_positive, default=20, help="timed repeats (median)")
     bench.add_argument("--input-size", type=_input_size, default=None, metavar="HxW",
@@ -306,20 +338,19 @@ def build_parser() -> argparse.ArgumentParser:
                          help="model base path; the version goes in a numbered folder inside")
     export_.add_argument("--version", type=_positive, default=None,
                          help="version number (default: one more than the highest there)")
-    export_.add_argument("--preset", default="cluttered_mnist", choices=PRESETS,
-                         help="svhn: a composed multi-digit DCN (dcn house-numbers' dcn.keras)")
+    _add_preset(export_, text="house_numbers: a composed DCN (dcn house-numbers' dcn.keras)")
     export_.set_defaults(run=cmd_export)
 
     for name, preset, text in (
             ("experiment", None, "data + every model of the preset + its report (Table 1 for "
-                                 "cluttered_mnist, Table 2 for svhn)"),
-            ("house-numbers", "svhn", "MNIST house numbers (SVHN transfer setting): data + "
-                                      "coarse and fine models trained apart + Table 2; the "
-                                      "same as `experiment --preset svhn`")):
+                                 "cluttered_mnist, Table 2 for house_numbers)"),
+            ("house-numbers", "house_numbers",
+             "MNIST house numbers (SVHN transfer setting): data + coarse and fine models "
+             "trained apart + Table 2; the same as `experiment --preset house_numbers`")):
         command = commands.add_parser(name, help=text)
         command.add_argument("--out", required=True)
         if preset is None:
-            command.add_argument("--preset", default="cluttered_mnist", choices=PRESETS)
+            _add_preset(command)
         _add_data_args(command)
         _add_train_args(command)
         command.set_defaults(run=cmd_experiment, **({"preset": preset} if preset else {}))
@@ -344,6 +375,10 @@ def _message(error: BaseException) -> str:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    current = DEPRECATED["command"].get(args.command)
+    if current:
+        print(f"dcn: the command name {args.command!r} is deprecated and will be removed in "
+              f"the next release; use `dcn {current}`.", file=sys.stderr)
     try:
         args.run(args)
     except _expected_errors() as error:

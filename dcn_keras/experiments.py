@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import pathlib
 
+import keras
+
+from dcn_keras import training
+from dcn_keras.atomic import atomic_path
 from dcn_keras.recipe import Recipe
 
 
@@ -18,30 +22,17 @@ def build_data(family, out_dir, recipe: Recipe, mnist_dir=None) -> dict:
 
 
 def train_model(family, kind: str, data_dir, out_path, recipe: Recipe,
-                verbose: int | str = "auto", start=None, teacher=None):
+                verbose: int | str = "auto", start=None):
     """Train one `kind` model on a data directory made by `build_data`, as `recipe` says,
     from fresh weights or from `start` (a composed DCN, for DCN kinds: end-to-end
-    fine-tuning; for the multi-digit family, a trained model of `kind`), with `teacher`'s
-    predictions beside the labels when given (a trained model; `recipe.distillation_weight`
-    sets its share, `core.distillation`); saves the
-    best validation epoch to `out_path` (.keras), its history and its TensorBoard logs
+    fine-tuning; for the house-numbers family, a trained model of `kind`); saves the best
+    validation epoch to `out_path` (.keras), its history and its TensorBoard logs
     (`<stem>_logs/`) and every epoch's weights (`<stem>_epochs/`) beside it."""
-    import keras
-
-    from dcn_keras import training
-
     data_dir = pathlib.Path(data_dir)
     family.check_kind(kind)
-    if (teacher is None) != (recipe.distillation_weight is None):
-        raise ValueError("Distillation needs both a teacher model and "
-                         "recipe.distillation_weight; pass both or neither.")
     keras.utils.set_random_seed(recipe.seed)
     train, valid = family.datasets(data_dir / "train.tfrecord", data_dir / "valid.tfrecord",
                                    recipe.batch_size, recipe.seed, kind=kind)
-    if teacher is not None:
-        from dcn_keras.core import distillation
-
-        train = distillation.with_teacher(train, teacher)
     out_path = pathlib.Path(out_path)
     return training.train(family, kind, train, valid, out_path=out_path, verbose=verbose,
                           start=start, log_dir=out_path.with_name(f"{out_path.stem}_logs"),
@@ -53,9 +44,6 @@ def compose_models(family, data_dir, coarse_path, fine_path, out_path, recipe: R
     """Compose the DCN of two models trained apart (`family.compose`, k of `recipe`), save it
     to `out_path` and write what composition did to `<stem>_composition/` beside it.
     Returns that report (None where the family fits nothing)."""
-    from dcn_keras import training
-    from dcn_keras.atomic import atomic_path
-
     data_dir, out_path = pathlib.Path(data_dir), pathlib.Path(out_path)
     coarse = training.load_model(coarse_path, family)
     fine = training.load_model(fine_path, family)

@@ -1,6 +1,6 @@
 """A model family: what training, export, the TFX components and the CLI need of a preset.
 
-Each family (`cluttered_mnist.family`, `multi_digit.family`) is one small object; callers
+Each family (`cluttered_mnist.family`, `house_numbers.family`) is one small object; callers
 ask it, never which family a preset belongs to. `presets.family(name)` looks one up.
 """
 
@@ -52,8 +52,6 @@ class Family:
                    "learning_rate": recipe.learning_rate, "precision": recipe.precision,
                    "batch_norm_images": recipe.batch_norm_images,
                    "num_patches": recipe.num_patches, "hint_weight": recipe.hint_weight}
-        if dcn and recipe.distillation_weight is not None:
-            options["distillation_weight"] = recipe.distillation_weight
         return options
 
     def check_kind(self, kind: str) -> None:

@@ -12,6 +12,8 @@ import platform
 import statistics
 import time
 
+import tensorflow as tf
+
 from dcn_keras import atomic
 
 
@@ -56,8 +58,6 @@ def medians_ms(times: dict[str, list[float]]) -> dict[str, float]:
 
 
 def _fetch(outputs) -> None:
-    import tensorflow as tf
-
     for output in tf.nest.flatten(outputs):
         if hasattr(output, "numpy"):
             output.numpy()
@@ -91,8 +91,8 @@ def cpu_features() -> str:
 def native_bfloat16() -> bool:
     """Whether this machine computes bfloat16 natively: a GPU, or an x86 CPU with AVX512-BF16
     or AMX. Elsewhere TensorFlow emulates it, and mixed bfloat16 trains slower than float32
-    (docs/bench/multi_digit_precision.md: 11x slower for the svhn fine model on AVX2)."""
-    import tensorflow as tf
+    (docs/bench/house_numbers_precision.md: 11x slower for the house-numbers fine model on
+    AVX2)."""
 
     if tf.config.list_physical_devices("GPU"):
         return True
@@ -104,8 +104,6 @@ def native_bfloat16() -> bool:
 
 
 def machine_description() -> str:
-    import tensorflow as tf
-
     gpus = tf.config.list_physical_devices("GPU")
     device = f"{len(gpus)} GPU" if gpus else "no GPU"
     return (f"{os.cpu_count()} CPU cores ({cpu_name()}, {cpu_features()}), {device}, "

@@ -24,9 +24,6 @@ class Recipe:
     learning_rate: float = 1e-3
     num_patches: int | None = None  # k; None: the preset's
     hint_weight: float | None = None  # DCN with hints; None: the preset's
-    # Cluttered MNIST DCN kinds: the fine model's share in the target (`core.distillation`,
-    # with `experiments.train_model(teacher=...)`); None: labels alone
-    distillation_weight: float | None = None
     dcn_epochs: int | None = None  # epochs of the DCN trainers; None: `epochs`
     # "bfloat16": mixed precision training; "auto": bfloat16 where the machine computes it
     # natively (AVX512-BF16, AMX, GPU), float32 elsewhere (`training.resolve_precision`)
@@ -34,9 +31,9 @@ class Recipe:
     # Re-estimate batch normalisation statistics on this many training images before each
     # validation (0: off); short runs need it (`training.recalibrate_batch_norm`).
     batch_norm_images: int = 0
-    scales: tuple[float, ...] = (1.0,)  # multi-digit: the report's scales
-    largest: int = 100  # multi-digit: batch-1 timings on this many of the largest test images
-    # multi-digit: the "DCN, all patches" row (fine layers on every position, the paper's
+    scales: tuple[float, ...] = (1.0,)  # house numbers: the report's scales
+    largest: int = 100  # house numbers: batch-1 timings on this many of the largest test images
+    # house numbers: the "DCN, all patches" row (fine layers on every position, the paper's
     # bound on attention) on the first this many test images; 0 leaves it out
     all_patches_images: int = 0
     num_shards: int = 4  # pipeline: TFRecord shards per split

@@ -61,7 +61,7 @@ def recalibrate_batch_norm(model, data, batches: int) -> None:
     validates at chance level. This is the re-estimation that stochastic weight averaging
     uses (torch.optim.swa_utils.update_bn), with dropout off: inference reads the layers
     without dropout, and dropout changes the variance that the next layer's normalisation
-    sees. On the multi-digit fine model after 2 epochs (2,000 validation crops, 600
+    sees. On the house-numbers fine model after 2 epochs (2,000 validation crops, 600
     scored) the moving statistics gave 81% sequence error, batch statistics 20% with dropout
     and 18% without.
     """
@@ -144,7 +144,7 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
     distance of a DCN) go there.
 
     With `epochs_dir`, every finished epoch's weights go there as `epoch_NN.weights.h5`
-    (for curves of test error per epoch, `benchmarks/house_numbers_curves.py`).
+    (for curves of test error per epoch, `reproduce/house_numbers_curves.py`).
 
     With `batch_norm_images` > 0, batch normalisation statistics are re-estimated on that
     many training images before each validation (`BatchNormRecalibration`).
@@ -326,11 +326,11 @@ def train(family, kind: str, train_data, valid_data, epochs: int,
           backup: str | os.PathLike | None = None, log_dir: str | os.PathLike | None = None,
           epochs_dir: str | os.PathLike | None = None, **options) -> keras.callbacks.History:
     """Build a `kind` model of `family` (with `options` such as num_patches), fresh or from
-    the weights of `start` (a composed DCN to fine-tune; for the multi-digit family, a
+    the weights of `start` (a composed DCN to fine-tune; for the house-numbers family, a
     trained model of `kind`), in the strategy's scope and `fit` it (`backup`, `log_dir`,
     `epochs_dir`: see `fit`). `precision` goes through
     `resolve_precision`. A model trained in mixed bfloat16 (1.33x faster for the
-    multi-digit fine model on a CPU with AVX512-BF16, 11x slower on AVX2) is saved as a
+    house-numbers fine model on a CPU with AVX512-BF16, 11x slower on AVX2) is saved as a
     float32 copy of its best weights, so that inference and serving do not depend on it.
 
     In a multi-worker cluster (`distribute.strategy`) every worker trains on its share of

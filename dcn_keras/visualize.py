@@ -70,28 +70,6 @@ def plot_error_versus_patches(curves: dict[str, dict[int, float]], baselines: di
     _save(figure, path)
 
 
-def plot_error_versus_scales(panels: dict[str, dict[str, list[float]]],
-                             path: str | os.PathLike, title: str) -> None:
-    """Sequence error against the number of scales read, one panel per key of `panels`,
-    each {line label: [error at 1, 2, ... scales]}."""
-    if not panels:
-        raise ValueError("No errors to plot: pass at least one panel of curves.")
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6),
-                                sharey=True, squeeze=False, layout="constrained")
-    for axis, (panel, curves) in zip(axes[0], panels.items()):
-        for label, errors in curves.items():
-            scales = range(1, len(errors) + 1)
-            axis.plot(scales, [100 * e for e in errors], marker="o", label=label)
-            axis.set_xticks(list(scales))
-        axis.set_title(panel, fontsize=9)
-        axis.set_xlabel("scales read")
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=7)
-    axes[0][0].set_ylabel("sequence error (%)")
-    figure.suptitle(textwrap.fill(title, 110), fontsize=8)
-    _save(figure, path)
-
-
 def _patch_axis(axis, ks) -> None:
     axis.set_xscale("log", base=2)
     axis.set_xticks(ks, [str(k) for k in ks])
@@ -107,7 +85,7 @@ def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
 
 def plot_training_curves(history: dict[str, list[float]], path: str | os.PathLike,
                          title: str) -> None:
-    """Loss and accuracy (sequence error for multi-digit models) per epoch, training and
+    """Loss and accuracy (sequence error for house-numbers models) per epoch, training and
     validation, from a Keras history CSV."""
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     epochs = [int(e) + 1 for e in history["epoch"]]
@@ -143,15 +121,16 @@ def plot_hint_distance(histories: dict[str, dict[str, list[float]]],
 
 
 def plot_benchmark(result: dict, path: str | os.PathLike) -> None:
-    """Time per batch (and test error, when measured) against k, baselines as lines."""
-    from dcn_keras.benchmark import PATCH_COUNTS
-
+    """Time per batch (and test error, when measured) against k, baselines as lines, from
+    a `dcn bench` result (in memory, or read back from its JSON)."""
     timings = result["inference"]
+    ks = sorted(int(name[5:]) for name in timings
+                if name.startswith("dcn_k") and name[5:].isdigit())
     panels = 2 if "test_error" in result else 1
     figure, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.8), squeeze=False)
     axis = axes[0, 0]
     for suffix, mode, color in (("", "graph", "C0"), ("_xla", "XLA", "C1")):
-        axis.plot(PATCH_COUNTS, [timings[f"dcn_k{k}{suffix}"]["median_ms"] for k in PATCH_COUNTS],
+        axis.plot(ks, [timings[f"dcn_k{k}{suffix}"]["median_ms"] for k in ks],
                   marker="o", color=color, label=f"DCN ({mode})")
         axis.axhline(timings["fine" + suffix]["median_ms"], color=color, linestyle="--",
                      label=f"fine model ({mode})")
@@ -163,13 +142,14 @@ def plot_benchmark(result: dict, path: str | os.PathLike) -> None:
     if panels == 2:
         errors = result["test_error"]
         axis = axes[0, 1]
-        axis.plot(PATCH_COUNTS, [100 * errors["dcn"][k] for k in PATCH_COUNTS], marker="o",
+        by_k = {int(k): error for k, error in errors["dcn"].items()}
+        axis.plot(ks, [100 * by_k[k] for k in ks], marker="o",
                   label="DCN")
         axis.axhline(100 * errors["fine"], color="gray", linestyle="--", label="fine model")
         axis.axhline(100 * errors["coarse"], color="gray", linestyle=":", label="coarse model")
         axis.set_ylabel("test error (%)")
     for axis in axes[0]:
-        _patch_axis(axis, PATCH_COUNTS)
+        _patch_axis(axis, ks)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     _save(figure, path)
@@ -177,7 +157,7 @@ def plot_benchmark(result: dict, path: str | os.PathLike) -> None:
 
 def plot_multiplications_versus_size(counts: list[dict], path: str | os.PathLike) -> None:
     """Multiplications of each model against the input's pixel count (paper Figure 5), from
-    `flops.count_multi_digit` results for several input sizes."""
+    `house_numbers.multiplications.count` results for several input sizes."""
     figure, axis = plt.subplots(figsize=(5.8, 4))
     pixels = [c["input_size"][0] * c["input_size"][1] for c in counts]
     for name, label, style in (("coarse_model", "Coarse model", "s-"),
@@ -196,22 +176,25 @@ def plot_multiplications_versus_size(counts: list[dict], path: str | os.PathLike
     _save(figure, path)
 
 
-def plot_sequence_patches(examples: list[dict], attention: list[dict],
+def plot_sequence_patches(examples: list[dict], boxes: list, readings: list[str],
                           path: str | os.PathLike, caption: str = "") -> None:
     """Original-size test images with the DCN's selected patches (paper Figure 6), each
-    titled with its truth, the DCN's reading and `caption`."""
-    from dcn_keras.multi_digit import sequences
+    titled with its truth, the DCN's reading and `caption`.
 
+    Args:
+      examples: dicts with `image` `[H, W, C]`, `digits` and `length` (`tfrecords.full_images`).
+      boxes: per example, its `[1, k, 4]` or `[k, 4]` (top, left, bottom, right) boxes, most
+        salient first (`MultiDigitDCN.attend(...)["boxes"]`); arrays or tensors.
+      readings: per example, the digits the DCN reads (`sequences.readings`).
+    """
     figure, axes = plt.subplots(len(examples), 1, figsize=(7, 2.6 * len(examples)))
-    for axis, example, seen in zip(np.atleast_1d(axes), examples, attention):
+    for axis, example, picked, read in zip(np.atleast_1d(axes), examples, boxes, readings):
         axis.imshow(example["image"][..., 0], cmap="gray", vmin=0, vmax=1)
-        boxes = np.asarray(seen["boxes"])[0]
-        for rank, (top, left, bottom, right) in enumerate(boxes):
+        picked = np.asarray(picked).reshape(-1, 4)
+        for rank, (top, left, bottom, right) in enumerate(picked):
             axis.add_patch(plt.Rectangle((left - 0.5, top - 0.5), right - left, bottom - top,
                                          fill=False, lw=1.2,
-                                         color=plt.cm.autumn(rank / max(1, len(boxes) - 1))))
-        length, digits = sequences.best_sequence(seen["length"], seen["digits"])
-        read = "".join(str(d) for d in np.asarray(digits)[0][:int(length[0])])
+                                         color=plt.cm.autumn(rank / max(1, len(picked) - 1))))
         truth = "".join(str(d) for d in example["digits"][:int(example["length"])])
         axis.set_title(f"true {truth}   DCN reads {read} {caption}".rstrip(), fontsize=8)
         axis.axis("off")

@@ -15,7 +15,7 @@ from dcn_keras import presets
 from dcn_keras.recipe import PROFILES, Recipe
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-PRESETS = ("cluttered_mnist", "svhn")
+PRESETS = tuple(presets.FAMILIES)
 ORCHESTRATORS = ("local", "beam", "kubeflow_v2")
 
 
@@ -32,6 +32,7 @@ class PipelineConfig:
     seed: int = 0
 
     def __post_init__(self):
+        object.__setattr__(self, "preset", presets.canonical(self.preset))
         if self.preset not in PRESETS:
             raise ValueError(f"The pipeline supports presets {PRESETS}, got {self.preset!r}.")
         if self.profile not in PROFILES:

@@ -30,6 +30,7 @@ quiet.import_tensorflow()
 quiet.quiet_tfx()
 
 from components import artifacts  # noqa: E402
+from dcn_keras.house_numbers.config import PRESET_ALIASES  # noqa: E402
 from pipeline import configs  # noqa: E402
 from pipeline.graph import create_pipeline  # noqa: E402
 
@@ -37,14 +38,17 @@ from pipeline.graph import create_pipeline  # noqa: E402
 def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     defaults = configs.PipelineConfig()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default=defaults.preset, choices=configs.PRESETS)
+    parser.add_argument("--preset", default=defaults.preset,
+                        choices=(*configs.PRESETS, *PRESET_ALIASES),
+                        metavar="{" + ",".join(configs.PRESETS) + "}")
     parser.add_argument("--profile", default=defaults.profile, choices=configs.PROFILES,
                         help="the preset's recipe: paper (the recorded run), quick or smoke")
     parser.add_argument("--mnist-dir", default=defaults.mnist_dir,
                         help="directory of MNIST IDX files (default $DCN_MNIST_DIR, else tfds)")
     parser.add_argument("--svhn-dir", default=defaults.svhn_dir,
-                        help="svhn preset: folder with SVHN format-1 train and test (.tar.gz "
-                             "or extracted; optional extra); default: MNIST house numbers")
+                        help="house_numbers preset: folder with SVHN format-1 train and test "
+                             "(.tar.gz or extracted; optional extra); default: MNIST house "
+                             "numbers")
     parser.add_argument("--pipeline-root", default=defaults.pipeline_root,
                         help="artifacts, ML Metadata (metadata.sqlite) and serving/ go here")
     parser.add_argument("--pipeline-name", default=defaults.pipeline_name,

@@ -5,9 +5,9 @@ cluttered_mnist: ClutteredMnistExampleGen (Beam) -> coarse and fine trainers -> 
 (the composed DCN fine-tuned end to end with hints) -> DcnEvaluator (table, curves, patches,
 blessing) -> Pusher (the blessed DCN as a versioned TF Serving SavedModel).
 
-svhn (the paper's transfer setting): HouseNumbersExampleGen (Beam; SVHN archives with
+house_numbers (the paper's transfer setting): HouseNumbersExampleGen (Beam; SVHN archives with
 `svhn_dir`, else the MNIST house numbers benchmark) -> coarse and fine trainers on random
-crops -> DcnComposer (multi-digit DCN, k patches, scales) -> MultiDigitEvaluator (Table 2,
+crops -> DcnComposer (house-numbers DCN, k patches, scales) -> HouseNumbersEvaluator (Table 2,
 times on the largest images, patches, blessing) -> Pusher.
 """
 
@@ -19,9 +19,10 @@ from tfx.proto import pusher_pb2
 
 from components.cluttered_mnist_gen import ClutteredMnistExampleGen
 from components.composer import DcnComposer
-from components.evaluator import DcnEvaluator, MultiDigitEvaluator
+from components.evaluator import DcnEvaluator, HouseNumbersEvaluator
 from components.house_numbers_gen import HouseNumbersExampleGen
 from components.trainer import DcnTrainer
+from dcn_keras import presets
 from dcn_keras.recipe import Recipe
 
 
@@ -37,10 +38,11 @@ def create_pipeline(pipeline_name: str, pipeline_root: str, metadata_path: str,
       serving_dir: TF Serving model base path the Pusher writes versions to.
       recipe: a profile of the preset's recipes (`presets.family(preset).recipe(profile)`).
       mnist_dir: MNIST IDX directory ("" = tfds).
-      svhn_dir: for preset svhn, SVHN format-1 archives or folders (train, test, optional
+      svhn_dir: for preset house_numbers, SVHN format-1 archives or folders (train, test, optional
         extra); "" builds the MNIST house numbers benchmark from MNIST instead.
     """
-    graphs = {"cluttered_mnist": _cluttered_mnist_components, "svhn": _svhn_components}
+    graphs = {"cluttered_mnist": _cluttered_mnist_components,
+              "house_numbers": _house_numbers_components}
     if preset not in graphs:
         raise ValueError(f"The pipeline supports presets {sorted(graphs)}, got {preset!r}.")
     components = graphs[preset](recipe, mnist_dir, svhn_dir, serving_dir)
@@ -78,7 +80,7 @@ def _cluttered_mnist_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
                                 serving_dir: str) -> list:
     preset = "cluttered_mnist"
     if svhn_dir:
-        raise ValueError("svhn_dir is for the svhn preset.")
+        raise ValueError("svhn_dir is for the house_numbers preset.")
     example_gen = ClutteredMnistExampleGen(mnist_dir=mnist_dir, **_sizes(recipe))
     examples = example_gen.outputs["examples"]
     # The baselines get no DCN parameters, so changing k or the hint weight keeps them cached.
@@ -89,7 +91,7 @@ def _cluttered_mnist_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
                            fine_model=fine.outputs["model"], preset=preset,
                            num_patches=num_patches)
     # The DCN starts from the composed one and is fine-tuned end to end (TFX's warm start
-    # from a base model): docs/cluttered_mnist.md#composition-and-fine-tuning.
+    # from a base model): docs/cluttered_mnist.md.
     dcn = _trainer("dcn", examples, preset, recipe, recipe.dcn_epochs or recipe.epochs,
                    num_patches=recipe.num_patches, hint_weight=recipe.hint_weight,
                    base_model=composer.outputs["model"])
@@ -102,10 +104,10 @@ def _cluttered_mnist_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
     return [example_gen, coarse, fine, composer, dcn, evaluator, pusher]
 
 
-def _svhn_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
+def _house_numbers_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
                      serving_dir: str) -> list:
     """The transfer setting: coarse and fine trained apart on crops, composed at test time."""
-    preset = "svhn"
+    preset = "house_numbers"
     example_gen = HouseNumbersExampleGen(mnist_dir=mnist_dir, svhn_dir=svhn_dir,
                                          **_sizes(recipe))
     examples = example_gen.outputs["examples"]
@@ -115,7 +117,7 @@ def _svhn_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
                            fine_model=fine.outputs["model"], preset=preset,
                            num_patches=recipe.num_patches or dcn_default_patches(preset),
                            scales=",".join(map(str, recipe.scales)))
-    evaluator = MultiDigitEvaluator(
+    evaluator = HouseNumbersEvaluator(
         examples=examples, model=composer.outputs["model"], preset=preset,
         max_error_gap=recipe.max_error_gap, largest=recipe.largest,
         all_patches_images=recipe.all_patches_images)
@@ -125,6 +127,4 @@ def _svhn_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
 
 def dcn_default_patches(preset: str) -> int:
     """k of the preset, for a recipe that leaves it to the preset."""
-    from dcn_keras import presets
-
     return presets.get(preset).num_patches

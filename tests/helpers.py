@@ -1,6 +1,8 @@
 """Checks that every model test shares (after keras-hub's `run_model_saving_test`)."""
 
+import importlib.util
 import json
+import pathlib
 
 import keras
 import numpy as np
@@ -27,15 +29,24 @@ def run_model_saving_test(model, args, tmp_path, atol: float = 0.0, call=None):
     return loaded
 
 
+def load_script(path: pathlib.Path):
+    """The module of a script that is not in a package (benchmarks/, reproduce/), so that a
+    test can call its `main(argv)` in this process."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _json(config) -> str:
     return json.dumps(config, sort_keys=True, default=str)
 
 
-def multi_digit_dcn(num_patches: int = 2):
-    """A composed multi-digit DCN (svhn preset) with fresh weights."""
+def house_numbers_dcn(num_patches: int = 2):
+    """A composed multi-digit DCN (house_numbers preset) with fresh weights."""
     from dcn_keras import MultiDigitDCN, MultiDigitModel, presets
 
-    config = presets.svhn()
+    config = presets.house_numbers()
     return MultiDigitDCN(MultiDigitModel(config, "coarse"), MultiDigitModel(config, "fine"),
                          num_patches=num_patches)
 

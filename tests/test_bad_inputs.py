@@ -80,12 +80,12 @@ def test_train_zero_is_also_refused_by_the_recipe(capsys):
 
 
 def test_more_patches_than_regions_is_refused(capsys):
-    err = _refused(["flops", "--patches", "10000"], capsys)
+    err = _refused(["multiplications", "--patches", "10000"], capsys)
     assert "num_patches must be an integer from 1 to 529" in err
     assert "argument --patches: expected an integer >= 1" in _refused_by_the_parser(
-        ["flops", "--patches", "0"], capsys)
+        ["multiplications", "--patches", "0"], capsys)
     assert "expected a positive HxW" in _refused_by_the_parser(
-        ["flops", "--input-size", "0x100"], capsys)
+        ["multiplications", "--input-size", "0x100"], capsys)
 
 
 def test_export_of_a_missing_or_damaged_model_is_refused(tmp_path, capsys):
@@ -102,10 +102,10 @@ def test_export_of_a_missing_or_damaged_model_is_refused(tmp_path, capsys):
 
 
 def test_export_of_a_model_of_another_preset_is_refused(tmp_path, capsys):
-    err = _refused(["export", "--preset", "svhn", "--model",
+    err = _refused(["export", "--preset", "house_numbers", "--model",
                     str(FIXTURES / "v0_1_dcn_cluttered_mnist.keras"), "--out",
                     str(tmp_path / "serving")], capsys)
-    assert "holds a model for preset 'cluttered_mnist', not 'svhn'" in err
+    assert "holds a model for preset 'cluttered_mnist', not 'house_numbers'" in err
     assert "--preset cluttered_mnist" in err
     assert not (tmp_path / "serving").exists()
 

@@ -1,6 +1,7 @@
 import json
 
 import keras
+import pytest
 
 from dcn_keras import cli
 
@@ -16,6 +17,9 @@ def test_experiment_writes_models_table_and_plots(experiment):
         "Coarse model", "Fine model", "DCN w/o hints", "DCN with hints"]
     for row in result["rows"]:
         assert 0 <= row["test_error"] <= 1 and row["images_per_second"] > 0
+        assert row["test_images"] == 48
+        assert row["standard_error"] == pytest.approx(
+            (row["test_error"] * (1 - row["test_error"]) / 48) ** 0.5)
     assert set(result["error_versus_patches"]["DCN with hints"]) == \
         {"1", "2", "4", "8", "12", "16", "24", "32"}
     assert "test pool" in result["data"] and "CPU cores" in result["machine"]
@@ -85,3 +89,19 @@ def test_compose_then_fine_tune_from_the_command_line(experiment, tmp_path, caps
     assert cli.main(["train", "--data", str(experiment / "data"), "--model", "coarse",
                      "--start", str(composed), "--out", str(tmp_path / "c.keras")]) == 2
     assert "Only DCN kinds" in capsys.readouterr().err
+
+
+def test_old_names_work_for_one_release_and_say_the_new_one(capsys):
+    assert cli.main(["flops", "--preset", "svhn", "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["preset"] == "house_numbers"
+    assert "command name 'flops' is deprecated" in out.err and "`dcn multiplications`" in out.err
+    assert "preset name 'svhn' is deprecated" in out.err and "'house_numbers'" in out.err
+    parser = cli.build_parser()
+    args = parser.parse_args(["data", "--out", "d", "--dataset", "mnist_house_numbers"])
+    assert args.dataset == "house_numbers"
+    assert "data set name 'mnist_house_numbers' is deprecated" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["multiplications", "--preset", "svnh"])
+    assert "invalid choice: 'svnh' (choose from cluttered_mnist, house_numbers)" in \
+        capsys.readouterr().err

@@ -164,9 +164,9 @@ def test_training_writes_tensorboard_scalars_per_epoch_with_the_hint_distance(fa
 def test_training_keeps_every_epochs_weights_for_learning_curves(tmp_path):
     import tensorflow as tf
 
-    from dcn_keras.multi_digit.model import MultiDigitModel
+    from dcn_keras.house_numbers.model import MultiDigitModel
 
-    family = presets.family("svhn")
+    family = presets.family("house_numbers")
     rng = np.random.default_rng(0)
     images = rng.random((4, *family.config.crop_size, 1), np.float32)
     targets = (np.full(4, 2, np.int32), np.tile([[3, 7, 10, 10, 10]], (4, 1)).astype(np.int32))
@@ -188,15 +188,3 @@ def test_training_keeps_every_epochs_weights_for_learning_curves(tmp_path):
     trained = keras.models.load_model(tmp_path / "coarse.keras", compile=False)
     for a, b in zip(model.get_weights(), trained.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
-
-
-def test_distillation_needs_both_a_teacher_and_its_weight(family, tmp_path):
-    from dcn_keras import experiments
-
-    recipe = family.recipe("smoke")
-    with pytest.raises(ValueError, match="both a teacher model and"):
-        experiments.train_model(family, "dcn", tmp_path, tmp_path / "dcn.keras",
-                                recipe.replace(distillation_weight=0.5))
-    with pytest.raises(ValueError, match="both a teacher model and"):
-        experiments.train_model(family, "dcn", tmp_path, tmp_path / "dcn.keras", recipe,
-                                teacher=family.build("fine"))

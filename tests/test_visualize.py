@@ -1,21 +1,47 @@
+import json
+
 import matplotlib.image
-import pytest
+import numpy as np
+import tensorflow as tf
 
 from dcn_keras import visualize
+from dcn_keras.house_numbers import sequences
 
 
-def test_error_versus_scales_draws_one_panel_per_top(tmp_path):
-    path = tmp_path / "scales.png"
-    visualize.plot_error_versus_scales(
-        {"coarse model, average top": {"preset": [0.8, 0.75, 0.72], "wrong sizes": [0.8, 0.6]},
-         "coarse model, soft-attention top": {"preset": [0.65, 0.56, 0.61]}}, path, "title")
+def _drawn(path) -> np.ndarray:
     image = matplotlib.image.imread(path)
-    height, width = image.shape[:2]
-    # Two panels side by side: wider than high, and not blank.
-    assert width > 1.5 * height and image[..., :3].std() > 0.05
-    assert not list(tmp_path.glob(".*"))  # written atomically, no temporary left
+    assert image[..., :3].std() > 0.05  # not blank
+    assert not list(path.parent.glob(".*"))  # written atomically, no temporary left
+    return image
 
 
-def test_error_versus_scales_needs_a_panel(tmp_path):
-    with pytest.raises(ValueError, match="at least one panel"):
-        visualize.plot_error_versus_scales({}, tmp_path / "none.png", "title")
+def test_sequence_patches_take_tensors_and_draw_one_row_per_image(tmp_path):
+    examples = [{"image": np.random.default_rng(i).random((60 + 20 * i, 150, 1), np.float32),
+                 "digits": np.array([4, 2, 10, 10, 10]), "length": 2} for i in range(2)]
+    boxes = [tf.constant([[[0, 0, 54, 110], [6, 30, 60, 140]]], tf.int32)] * 2
+    # A reading decoded from the model's probabilities, as the report does it.
+    length = tf.one_hot([1], 5)
+    digits = tf.one_hot([[4, 2, 10, 10, 10]], 11)
+    readings = sequences.readings(length, digits) * 2
+    assert readings == ["42", "42"]
+    path = tmp_path / "patches.png"
+    visualize.plot_sequence_patches(examples, boxes, readings, path)
+    height, width = _drawn(path).shape[:2]
+    assert height > width / 2  # two rows of images, one above the other
+
+
+def test_benchmark_plots_from_the_json_that_dcn_bench_writes(tmp_path):
+    ks = (1, 2, 4, 8, 16)
+    timings = {f"{name}{suffix}": {"median_ms": ms * (2 if suffix else 1)}
+               for suffix in ("", "_xla")
+               for name, ms in (("coarse", 4.0), ("fine", 66.0),
+                                *((f"dcn_k{k}", 10.0 + k) for k in ks))}
+    errors = {"coarse": 0.034, "fine": 0.0135, "dcn": {k: 0.05 / k for k in ks}}
+    # JSON turns the k keys into strings; the plot reads either.
+    result = json.loads(json.dumps({"inference": timings, "test_error": errors,
+                                    "batch_size": 64, "preset": "cluttered_mnist",
+                                    "device": "CPU"}))
+    path = tmp_path / "bench.png"
+    visualize.plot_benchmark(result, path)
+    height, width = _drawn(path).shape[:2]
+    assert width > 1.5 * height  # time and test error side by side

@@ -22,8 +22,10 @@ def fine_model(config: DCNConfig) -> keras.Sequential:
     """h_f = g o f_f: `[batch, H, W, C]` -> `[batch, classes]` probabilities.
 
     The fine layers run convolutionally over the padded image, so output
-    position (i, j) sees exactly the patch DCN would cut for coarse position
-    (i, j), and the map has the coarse map's size.
+    position (i, j) is centred on the patch DCN would cut for coarse position
+    (i, j), and the map has the coarse map's size. It sees the fine layers' whole
+    24x24 receptive field there, where DCN's 14x14 patch is zero padded at its edges,
+    so the two vectors differ (`DCNConfig.fine_view`).
     """
     geometry = config.geometry()
     height = config.image_shape[0] + geometry.pad_before[0] + geometry.pad_after[0]

@@ -28,13 +28,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dcn_keras import results, visualize
+from dcn_keras.cluttered_mnist import evaluation, multiplications
 from dcn_keras.cluttered_mnist.config import DCNConfig
 from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
 from dcn_keras.core import distillation, linear_map, refine, saliency
 
-# On the quick-demo models a 3 x 3 neighbourhood explained 0.79 of the fine vectors' variance
-# where one coarse vector explained 0.52, and 5 x 5 (0.83) added little for 2.8x the
-# multiplications (docs/cluttered_mnist.md#composition-and-fine-tuning).
+# 3 x 3: a wider bridge explains more of the fine vectors' variance for more multiplications
+# (docs/cluttered_mnist.md, "What we tried").
 BRIDGE_WINDOW = 3
 FIT_IMAGES = 2000
 # The numbers of refined patches that `distill_bridge` fits the bridge for, one per batch;
@@ -67,35 +68,6 @@ def fit_bridge(coarse_model: keras.Model, fine_model: keras.Model, images,
     maps = tf.function(lambda batch: (coarse(batch, training=False), fine(batch)))
     batches = images.unbatch().take(limit).batch(100)
     return linear_map.fit((maps(_images(batch)) for batch in batches), window)
-
-
-def fit_coarse_layers(coarse_model: keras.Model, fine_model: keras.Model, images,
-                      epochs: int, learning_rate: float = 1e-3) -> keras.Sequential:
-    """A copy of `coarse_model`'s coarse layers trained to output, at every position, the
-    fine vector of `fine_model` there (squared error, Adam with cosine decay, `epochs`
-    passes over `images`, a dataset of `[batch, H, W, C]` images or `(images, labels)`
-    batches; labels are not used). A composed DCN with these coarse layers needs no bridge,
-    so it costs what a DCN trained from scratch costs; its coarse vectors explain less of
-    the fine vectors' variance than a bridge's (receptive field 11 pixels, not 19), which
-    end-to-end fine-tuning then makes up for (docs/cluttered_mnist.md)."""
-    source, fine = _part(coarse_model, "coarse", "coarse"), fine_map(fine_model)
-    coarse = keras.models.clone_model(source)
-    coarse.set_weights(source.get_weights())
-
-    def make_step(optimizer, _):
-        @tf.function
-        def step(batch):
-            target = fine(batch)
-            with tf.GradientTape() as tape:
-                error = tf.square(coarse(batch, training=True) - target)
-                loss = tf.reduce_mean(tf.reduce_sum(error, axis=-1))
-            gradients = tape.gradient(loss, coarse.trainable_variables)
-            optimizer.apply_gradients(zip(gradients, coarse.trainable_variables))
-            return loss
-        return lambda index, batch: step(batch)
-
-    _fit(images, epochs, learning_rate, "loss", make_step)
-    return coarse
 
 
 def distill_bridge(dcn: DynamicCapacityNetwork, fine_model: keras.Model, images,
@@ -158,7 +130,7 @@ def compose(coarse_model: keras.Model, fine_model: keras.Model, config: DCNConfi
     layers see each selected position as the fine model does (`fine_view`). With
     `bridge` None, g reads the coarse vectors as they are, and with `fine_view` "patch"
     the fine layers read the paper's cheaper patches: starts that end-to-end training
-    adapts (the levers of the composition study, benchmarks/cluttered_mnist_levers.py)."""
+    adapts (docs/cluttered_mnist.md, "What we tried")."""
     window = 0 if bridge is None else bridge.window
     config = dataclasses.replace(config, fine_view=fine_view)
     dcn = DynamicCapacityNetwork(config, num_patches, hint_weight=0.0, bridge=window,
@@ -212,10 +184,7 @@ def report(dcn: DynamicCapacityNetwork, coarse_model: keras.Model, fine_model: k
     bridge's R^2 on its fitting images (from `train`) and on validation images, and the
     validation error of the composed DCN for each k beside the coarse and fine models'.
     Writes `results.json`, `results.md` and `error_vs_patches.png` to `out_dir`."""
-    from dcn_keras import results, visualize
-    from dcn_keras.cluttered_mnist import evaluation, flops
-
-    fine_total = flops.count(dcn.config)["fine_model"]["total"]
+    fine_total = multiplications.count(dcn.config)["fine_model"]["total"]
     bridge = dcn.bridge
     curve = evaluation.error_versus_patches(dcn, valid)
     baselines = {"coarse": evaluation.error_rate(evaluation.inference_function(coarse_model),
@@ -232,7 +201,7 @@ def report(dcn: DynamicCapacityNetwork, coarse_model: keras.Model, fine_model: k
         "valid_error_versus_patches": curve,
         "valid_error": baselines,
         "multiplications_relative_to_fine": {
-            k: flops.count(dcn.config, k, bridge=bridge)["dcn"]["total"] / fine_total
+            k: multiplications.count(dcn.config, k, bridge=bridge)["dcn"]["total"] / fine_total
             for k in curve},
     }
     lines = [f"Bridge: {dcn.bridge}x{dcn.bridge} linear map, R^2 {result['bridge_r2_fit']:.3f}"

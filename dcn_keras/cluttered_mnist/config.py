@@ -136,9 +136,9 @@ def cluttered_mnist() -> DCNConfig:
 
 RECIPES = profiles(
     # The recorded `make experiment` run (docs/cluttered_mnist.md): 28k training canvases,
-    # 12 epochs of Adam with cosine decay, about 41 minutes on 2 AVX-512 cores.
+    # 12 epochs of Adam with cosine decay.
     paper=Recipe(train_images=28000, valid_images=1000, test_images=2000, epochs=12),
-    # The main job, `make demo`: under 10 minutes on 2 cores without AVX-512. Batches of 16
+    # The main job, `make demo`, which must finish within 10 minutes on 2 cores. Batches of 16
     # give four times the steps of batches of 64 for the same images, and re-estimated batch
     # normalisation statistics make so short a run validate above chance
     # (docs/pipeline.md). A DCN epoch costs about a third of the fine model's, so the DCN

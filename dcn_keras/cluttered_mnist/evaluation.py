@@ -15,7 +15,7 @@ PATCH_COUNTS = (1, 2, 4, 8, 12, 16, 24, 32)
 def inference_function(model, num_patches: int | None = None, jit_compile: bool = False):
     """One `tf.function` mapping `[batch, H, W, C]` to `[batch, classes]` probabilities.
 
-    `jit_compile=True` compiles the whole path with XLA (see docs/BENCHMARKS.md for
+    `jit_compile=True` compiles the whole path with XLA (see docs/benchmarks.md for
     when that pays on CPU).
     """
     if isinstance(model, DynamicCapacityNetwork):

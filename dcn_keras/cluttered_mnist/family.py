@@ -6,9 +6,18 @@ import pathlib
 
 import keras
 
-from dcn_keras.cluttered_mnist import baselines, compose, flops
+from dcn_keras import training
+from dcn_keras.cluttered_mnist import (
+    baselines,
+    compose,
+    multiplications,
+    report,
+    serving,
+    validation,
+)
 from dcn_keras.cluttered_mnist import config as config_lib
 from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
+from dcn_keras.data import cluttered_mnist, manifest, tfrecords
 from dcn_keras.family import Family
 
 
@@ -23,14 +32,9 @@ class ClutteredMnistFamily(Family):
     titles = config_lib.TITLES
     monitor = ("val_accuracy", "max")
 
-    @property
-    def data(self):
-        from dcn_keras.data import cluttered_mnist
+    data = cluttered_mnist
 
-        return cluttered_mnist
-
-    def build(self, kind, num_patches=None, hint_weight=None, start=None,
-              distillation_weight=None) -> keras.Model:
+    def build(self, kind, num_patches=None, hint_weight=None, start=None) -> keras.Model:
         self.check_kind(kind)
         if start is not None and kind not in self.dcn_kinds:
             raise ValueError(f"Only DCN kinds ({', '.join(self.dcn_kinds)}) start from a "
@@ -48,8 +52,7 @@ class ClutteredMnistFamily(Family):
         # trained end to end, the DCN reads the paper's patches, at 1.2M multiplications
         # each instead of 2.7M, and its first steps adapt the fine layers to them.
         dcn = DynamicCapacityNetwork(self.config, num_patches, hint_weight, name=kind,
-                                     bridge=getattr(start, "bridge", 0),
-                                     distillation_weight=distillation_weight or 0.0)
+                                     bridge=getattr(start, "bridge", 0))
         if start is not None:
             dcn.set_weights(start.get_weights())
         return dcn
@@ -66,8 +69,6 @@ class ClutteredMnistFamily(Family):
 
     def datasets(self, train_files, valid_files, batch_size, seed=0, counts=(None, None),
                  kind=None):
-        from dcn_keras.data import tfrecords
-
         shape = self.config.image_shape
         return (tfrecords.dataset(train_files, shape, batch_size, shuffle=True, seed=seed,
                                   count=counts[0]),
@@ -75,8 +76,6 @@ class ClutteredMnistFamily(Family):
 
     def test_dataset(self, files, batch_size: int, count: int | None = None):
         """Batched `(images, labels)` of the test TFRecords."""
-        from dcn_keras.data import tfrecords
-
         return tfrecords.dataset(files, self.config.image_shape, batch_size, count=count)
 
     def check_plain(self, model, path) -> None:
@@ -105,25 +104,17 @@ class ClutteredMnistFamily(Family):
         return compose.report(dcn, coarse, fine, train, valid, out_dir)
 
     def serving_endpoints(self, model):
-        from dcn_keras.cluttered_mnist import serving
-
         return serving.endpoints(model) if isinstance(model, DynamicCapacityNetwork) else None
 
     def multiplications(self, num_patches=None, height=None, width=None) -> dict:
-        from dcn_keras.cluttered_mnist import validation
-
         config = self.config.resized(height, width) if height and width else self.config
         validation.check_num_patches(num_patches or config.num_patches, config)
-        counted = flops.count(config, num_patches)
-        counted["paper_comparison"] = flops.compare_with_paper(counted)
+        counted = multiplications.count(config, num_patches)
+        counted["paper_comparison"] = multiplications.compare_with_paper(counted)
         return counted
 
     def report(self, data_dir, models_dir, out_dir, recipe) -> dict:
         """Table 1 of every `<kind>.keras` in `models_dir` (see `report.compare`)."""
-        from dcn_keras import training
-        from dcn_keras.cluttered_mnist import report
-        from dcn_keras.data import manifest
-
         data_dir, models_dir = pathlib.Path(data_dir), pathlib.Path(models_dir)
         metadata = manifest.load(data_dir)
         test = self.test_dataset(data_dir / "test.tfrecord", recipe.batch_size)

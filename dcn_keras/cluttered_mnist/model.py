@@ -7,7 +7,11 @@ import tensorflow as tf
 
 from dcn_keras.cluttered_mnist import networks, validation
 from dcn_keras.cluttered_mnist.config import DCNConfig
-from dcn_keras.core import distillation, hints, patches, refine, saliency, sparse_conv, train_step
+from dcn_keras.core import hints, patches, refine, saliency, sparse_conv, train_step
+
+# Constructor arguments that saved models of earlier releases carry and this one no longer
+# has: `from_config` ignores them.
+RETIRED_ARGUMENTS = ("distillation_weight",)
 
 
 @keras.saving.register_keras_serializable(package="dcn_keras")
@@ -37,14 +41,13 @@ class DynamicCapacityNetwork(keras.Model):
         bridge (None without one).
       num_patches: k, the number of patches given to the fine layers.
       hint_weight: alpha in [0, 1).
-      distillation_weight: beta in [0, 1), the share of the teacher in the target.
       patch_method: how patches are cut, "gather" (fast) or "extract_patches"
         (`tf.image.extract_patches`, the reference); see `core.patches`.
     """
 
     def __init__(self, config: DCNConfig | dict, num_patches: int | None = None,
                  hint_weight: float | None = None, patch_method: str = "gather",
-                 bridge: int = 0, distillation_weight: float = 0.0, **kwargs):
+                 bridge: int = 0, **kwargs):
         kwargs.setdefault("name", "dcn")
         super().__init__(**kwargs)
         self.config = config if isinstance(config, DCNConfig) else DCNConfig.from_dict(config)
@@ -54,10 +57,6 @@ class DynamicCapacityNetwork(keras.Model):
         self.hint_weight = float(self.config.hint_weight if hint_weight is None else hint_weight)
         if not 0.0 <= self.hint_weight < 1.0:
             raise ValueError(f"hint_weight is a convex weight in [0, 1), got {self.hint_weight}.")
-        self.distillation_weight = float(distillation_weight)
-        if not 0.0 <= self.distillation_weight < 1.0:
-            raise ValueError(f"distillation_weight is a convex weight in [0, 1), got "
-                             f"{self.distillation_weight}.")
         if patch_method not in patches.METHODS:
             raise ValueError(f"patch_method must be one of {patches.METHODS}, got "
                              f"{patch_method!r}.")
@@ -72,8 +71,7 @@ class DynamicCapacityNetwork(keras.Model):
         if not sparse_conv.supports(self._top_conv):
             raise ValueError(f"The top layers of {self.config.name} must start with a "
                              "bias-free valid convolution for DCN's sparse refined pass.")
-        terms = ("loss", "cross_entropy", "hint_distance") + \
-            (("distillation",) if self.distillation_weight else ())
+        terms = ("loss", "cross_entropy", "hint_distance")
         self._metric_means = {name: keras.metrics.Mean(name=name) for name in terms}
         self._accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
         # The sub-networks are built from the config, so the model is too.
@@ -193,25 +191,19 @@ class DynamicCapacityNetwork(keras.Model):
             first = layer(first, training=False)
         return first
 
-    def _loss_terms(self, images, labels, training, teacher=None):
+    def _loss_terms(self, images, labels, training):
         out = self._forward(images, training, self.num_patches)
         cross_entropy = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
             labels, out["logits"], from_logits=True))
         hint = tf.reduce_mean(hints.hint_distance(out["coarse"], out["fine"], out["positions"]))
-        values = {"cross_entropy": cross_entropy, "hint_distance": hint}
-        target = cross_entropy
-        if teacher is not None and self.distillation_weight:
-            values["distillation"] = distillation.distillation_loss(teacher, out["logits"])
-            target = (1.0 - self.distillation_weight) * cross_entropy \
-                + self.distillation_weight * values["distillation"]
-        return out, {"loss": target + self.hint_weight * hint, **values}
+        return out, {"loss": cross_entropy + self.hint_weight * hint,
+                     "cross_entropy": cross_entropy, "hint_distance": hint}
 
     def train_step(self, data):
         images, labels = data[0], data[1]
-        teacher = data[2] if len(data) > 2 else None
 
         def loss_fn():
-            out, values = self._loss_terms(images, labels, training=True, teacher=teacher)
+            out, values = self._loss_terms(images, labels, training=True)
             return values["loss"], (out, values)
 
         out, values = train_step.minimise(self, loss_fn)
@@ -226,16 +218,14 @@ class DynamicCapacityNetwork(keras.Model):
         for name, value in values.items():
             self._metric_means[name].update_state(value)
         self._accuracy.update_state(labels, logits)
-        # Validation batches carry no teacher: no distillation term to report there.
-        return {metric.name: metric.result() for metric in self.metrics
-                if metric.name in values or metric is self._accuracy}
+        return {metric.name: metric.result() for metric in self.metrics}
 
     def get_config(self):
         return {"config": self.config.to_dict(), "num_patches": self.num_patches,
                 "hint_weight": self.hint_weight, "patch_method": self.patch_method,
-                "bridge": self.bridge, "distillation_weight": self.distillation_weight,
-                "name": self.name}
+                "bridge": self.bridge, "name": self.name}
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        return cls(**{key: value for key, value in config.items()
+                      if key not in RETIRED_ARGUMENTS})

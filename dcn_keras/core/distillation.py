@@ -1,9 +1,8 @@
-"""Distillation (Hinton et al., 2015): a trained model's soft predictions as a second target.
+"""Distillation (Hinton et al., 2015): a trained model's soft predictions as a target.
 
-The fine model teaches the DCN that shares its fine and top layers. On Cluttered MNIST the
-DCN fits its 12,000 training canvases more tightly than the fine model does and generalises
-worse; matching the fine model's softened class probabilities as well as the labels closes
-that gap (docs/cluttered_mnist.md#distillation-from-the-fine-model).
+`dcn compose` fits the bridge of a composed Cluttered MNIST DCN by matching the fine
+model's softened class probabilities (`cluttered_mnist.compose.distill_bridge`): no labels
+are needed, and the fine model's ranking of the wrong classes carries signal.
 """
 
 from __future__ import annotations
@@ -12,13 +11,6 @@ import tensorflow as tf
 
 # Softens a confident teacher so that its ranking of the wrong classes carries signal.
 TEMPERATURE = 3.0
-
-
-def with_teacher(dataset: tf.data.Dataset, teacher) -> tf.data.Dataset:
-    """`(images, labels)` batches -> `(images, labels, probabilities)`, with the
-    `[batch, classes]` class probabilities of `teacher` (a Keras model) on the images."""
-    return dataset.map(lambda images, labels: (images, labels,
-                                               teacher(images, training=False)))
 
 
 def distillation_loss(teacher_probabilities: tf.Tensor, logits: tf.Tensor,

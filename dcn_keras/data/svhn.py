@@ -17,6 +17,7 @@ import tarfile
 
 import h5py
 import numpy as np
+from PIL import Image
 
 MAX_LENGTH = 5
 FIELDS = ("label", "left", "top", "width", "height")
@@ -148,8 +149,6 @@ def sequence_box(digits: tuple[Digit, ...], height: int, width: int) -> tuple[in
 
 def _grayscale(data: bytes, where: str) -> np.ndarray:
     """The `[H, W]` uint8 luma of an encoded image, or `SvhnSourceError` naming `where`."""
-    from PIL import Image
-
     try:
         # ITU-R 601 luma, the same weights as tf.image.rgb_to_grayscale.
         with Image.open(io.BytesIO(data)) as image:

@@ -238,3 +238,15 @@ def read_all(paths, image_shape: tuple[int, int, int]) -> dict[str, np.ndarray]:
     records = tf.data.TFRecordDataset(files).map(lambda s: parse(s, image_shape))
     rows = list(records.as_numpy_iterator())
     return {key: np.stack([row[key] for row in rows]) for key in ("image", "label", "digit_box")}
+
+
+def full_images(paths, limit: int | None = None) -> list[dict[str, np.ndarray]]:
+    """Sequence examples at their original sizes: `image` `[H, W, C]` float32, `length`,
+    `digits` `[5]` and `box`, in file order. The files are checked first (corruption, their
+    manifest, at least one record)."""
+    files = list_files(paths)
+    checked_count(files)
+    records = tf.data.TFRecordDataset(files).map(parse_sequence)
+    if limit:
+        records = records.take(limit)
+    return list(records.as_numpy_iterator())

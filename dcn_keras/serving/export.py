@@ -4,7 +4,7 @@ A family's models get two signatures (the family's `serving.py` says what they r
   * `serving_default`: `examples`, a `[batch]` string tensor of serialized tf.Example in the
     schema of `dcn_keras.data.tfrecords` (`image` raw uint8 bytes, `height`, `width`,
     `channels`; labels are not needed).
-  * `serving_images`: `images`, a `[batch, H, W, C]` float32 tensor in [0, 1] (multi-digit
+  * `serving_images`: `images`, a `[batch, H, W, C]` float32 tensor in [0, 1] (house-numbers
     models: zero padded, with their `sizes` `[batch, 2]`).
 Models without signatures (the Cluttered MNIST baselines) are exported plain.
 
@@ -146,7 +146,7 @@ def export_saved_model(model: keras.Model, export_base: str | os.PathLike, famil
       The version directory.
     """
     if family.serving_endpoints(model) is None:
-        raise TypeError(f"Only a DCN or a multi-digit model can be exported with the serving "
+        raise TypeError(f"Only a DCN or a house-numbers model can be exported with the serving "
                         f"signatures, got {type(model).__name__}. Train one with "
                         "`dcn train --model dcn`.")
     version = next_version(export_base) if version is None else int(version)

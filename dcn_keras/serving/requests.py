@@ -6,6 +6,8 @@ import base64
 import json
 
 import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2
 
 from dcn_keras.serving.export import INPUT_NAMES
 
@@ -71,9 +73,6 @@ def rest_body(signature_name: str, values) -> str:
 
 def grpc_request(model_name: str, signature_name: str, values, version: int | None = None):
     """A `tensorflow_serving.apis.predict_pb2.PredictRequest` for the same inputs."""
-    import tensorflow as tf
-    from tensorflow_serving.apis import predict_pb2
-
     values = _inputs(signature_name, values)
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name

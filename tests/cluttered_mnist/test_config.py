@@ -43,13 +43,13 @@ def test_unknown_preset_lists_known_ones():
         presets.get("imagenet")
 
 
-def test_svhn_coarse_layers_map_one_crop_to_one_position():
+def test_house_numbers_coarse_layers_map_one_crop_to_one_position():
     import json
 
     from dcn_keras.core.layers import receptive_field
-    from dcn_keras.multi_digit.config import MultiDigitConfig
+    from dcn_keras.house_numbers.config import MultiDigitConfig
 
-    svhn = presets.svhn()
+    svhn = presets.house_numbers()
     assert svhn.map_size(54, 110) == (1, 1)  # "the corresponding patch size here is 54x110"
     assert (receptive_field(svhn.coarse_layers, 0)[0],
             receptive_field(svhn.coarse_layers, 1)[0]) == (53, 109)

@@ -107,38 +107,3 @@ def test_bad_number_of_patches(config, model, images, k):
 def test_hint_weight_must_be_convex(config):
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
         DynamicCapacityNetwork(config, hint_weight=1.5)
-
-
-def test_distillation_mixes_the_teacher_into_the_target(config, images):
-    from dcn_keras.core import distillation
-
-    keras.utils.set_random_seed(2)
-    model = DynamicCapacityNetwork(config, num_patches=4, hint_weight=0.1,
-                                   distillation_weight=0.25)
-    labels = np.array([1, 2, 3])
-    teacher = tf.nn.softmax(np.random.default_rng(2).normal(size=(3, 10))).numpy()
-    out, alone = model._loss_terms(images, labels, training=False)
-    assert "distillation" not in alone
-    np.testing.assert_allclose(alone["loss"], alone["cross_entropy"]
-                               + 0.1 * alone["hint_distance"], rtol=1e-5)
-    _, taught = model._loss_terms(images, labels, training=False, teacher=teacher)
-    np.testing.assert_allclose(taught["distillation"],
-                               distillation.distillation_loss(teacher, out["logits"]), rtol=1e-5)
-    np.testing.assert_allclose(taught["loss"], 0.75 * taught["cross_entropy"]
-                               + 0.25 * taught["distillation"] + 0.1 * taught["hint_distance"],
-                               rtol=1e-5)
-    assert DynamicCapacityNetwork.from_config(model.get_config()).distillation_weight == 0.25
-    with pytest.raises(ValueError, match=r"distillation_weight .*\[0, 1\)"):
-        DynamicCapacityNetwork(config, distillation_weight=1.0)
-
-
-def test_training_with_a_teacher_reports_distillation_on_training_batches_only(config, images):
-    model = DynamicCapacityNetwork(config, num_patches=2, distillation_weight=0.5)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    labels = np.array([0, 1, 2])
-    teacher = tf.nn.softmax(tf.ones((3, 10))).numpy()
-    taught = tf.data.Dataset.from_tensor_slices((images, labels, teacher)).batch(3)
-    plain = tf.data.Dataset.from_tensor_slices((images, labels)).batch(3)
-    history = model.fit(taught, validation_data=plain, epochs=1, verbose=0).history
-    assert "distillation" in history and "val_distillation" not in history
-    assert {"val_loss", "val_cross_entropy", "val_accuracy"} <= set(history)

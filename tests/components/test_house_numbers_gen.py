@@ -9,7 +9,7 @@ from tfx.orchestration import metadata, pipeline
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components.house_numbers_gen import HouseNumbersExampleGen
-from dcn_keras.data import mnist, mnist_sequences, svhn, tfrecords
+from dcn_keras.data import house_numbers, mnist, svhn, tfrecords
 from tests.data.test_svhn import IMAGES, _png, write_digit_struct
 
 
@@ -38,7 +38,7 @@ def test_mnist_house_numbers_splits_match_the_library(tmp_path, mnist_dir):
         examples = _examples(uri, split)
         assert len(examples) == count
         # Shard i mod 2 holds index i, so shard 0 starts with example 0.
-        expected = mnist_sequences.make_example(pools[name], name, 2, 0)
+        expected = house_numbers.make_example(pools[name], name, 2, 0)
         first = examples[0]
         assert first["image"].shape[:2] == expected.image.shape
         np.testing.assert_array_equal(np.round(first["image"][..., 0] * 255), expected.image)

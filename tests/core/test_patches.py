@@ -67,14 +67,14 @@ def test_refined_map_differs_exactly_at_selected_positions():
     np.testing.assert_array_equal(refine.gather_vectors(refined, positions).numpy(), fine)
 
 
-@pytest.mark.parametrize("preset", ["cluttered_mnist", "svhn"])
+@pytest.mark.parametrize("preset", ["cluttered_mnist", "house_numbers"])
 def test_gather_equals_the_windows_of_tf_image_extract_patches(preset):
     """The fast path cuts exactly the windows `tf.image.extract_patches` gives at the
     selected positions, corners included, for both families' patch grids."""
     from dcn_keras import presets
 
     config = presets.get(preset)
-    if preset == "svhn":
+    if preset == "house_numbers":
         grid, (height, width), (rows, cols) = config.grid(), (90, 200), config.map_size(90, 200)
         channels = config.channels
     else:
@@ -99,13 +99,13 @@ def test_unknown_patch_method_is_named():
                             "loop")
 
 
-@pytest.mark.parametrize("preset", ["cluttered_mnist", "svhn"])
+@pytest.mark.parametrize("preset", ["cluttered_mnist", "house_numbers"])
 def test_models_predict_the_same_with_either_patch_method(preset):
     from dcn_keras import MultiDigitDCN, MultiDigitModel, presets
 
     config = presets.get(preset)
     rng = np.random.default_rng(6)
-    if preset == "svhn":
+    if preset == "house_numbers":
         parts = [MultiDigitModel(config, part) for part in ("coarse", "fine")]
         models = [MultiDigitDCN(*parts, num_patches=3, patch_method=method)
                   for method in patches.METHODS]

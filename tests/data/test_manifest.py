@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from dcn_keras import atomic
-from dcn_keras.data import cluttered_mnist, manifest, mnist_sequences, tfrecords
+from dcn_keras.data import cluttered_mnist, house_numbers, manifest, tfrecords
 
 SIZES = {"train": 12, "valid": 4, "test": 4}
 SHAPE = (100, 100, 1)
@@ -84,7 +84,7 @@ def test_a_file_replaced_with_the_same_count_is_refused_by_its_checksum(data_dir
 
 
 def test_a_stale_manifest_of_an_older_dcn_data_is_checked_for_its_counts(data_dir):
-    """The state the issue found: `dcn data` killed while writing `valid` left a new `train`
+    """`dcn data` killed while writing `valid` leaves a new `train`
     beside the old `valid` and `test` and the old metadata.json (without checksums)."""
     metadata = json.loads((data_dir / "metadata.json").read_text())
     for info in metadata["splits"].values():
@@ -196,7 +196,7 @@ def test_empty_or_missing_splits_are_refused_before_writing(tmp_path, mnist_dir,
     with pytest.raises(ValueError, match="needs at least 1 image"):
         cluttered_mnist.build(tmp_path / "d", mnist_dir, sizes, progress=False)
     with pytest.raises(ValueError, match="needs at least 1 image"):
-        mnist_sequences.build(tmp_path / "d", mnist_dir, sizes, progress=False)
+        house_numbers.build(tmp_path / "d", mnist_dir, sizes, progress=False)
     assert not (tmp_path / "d").exists()
 
 
@@ -254,14 +254,14 @@ def test_a_data_directory_is_readable_by_other_users_under_umask_022(tmp_path, m
 
 def test_house_numbers_data_is_committed_and_checked_alike(tmp_path, mnist_dir):
     from dcn_keras import presets
-    from dcn_keras.data import sequence_inputs
+    from dcn_keras.house_numbers import inputs
 
     out = tmp_path / "house"
-    mnist_sequences.build(out, mnist_dir, {"train": 6, "valid": 2, "test": 2}, progress=False)
+    house_numbers.build(out, mnist_dir, {"train": 6, "valid": 2, "test": 2}, progress=False)
     assert manifest.load(out)["splits"]["test"]["sha256"] == manifest.sha256(out / "test.tfrecord")
     _cut_on_a_record_boundary(out / "test.tfrecord", keep=1)
     with pytest.raises(tfrecords.DataError, match=r"images 1 \(the manifest says 2\)"):
-        sequence_inputs.full_images(out / "test.tfrecord")
+        tfrecords.full_images(out / "test.tfrecord")
     _cut_on_a_record_boundary(out / "train.tfrecord", keep=3)
     with pytest.raises(tfrecords.DataError, match="does not match metadata.json"):
-        sequence_inputs.crops(out / "train.tfrecord", presets.svhn(), 2, training=True)
+        inputs.crops(out / "train.tfrecord", presets.house_numbers(), 2, training=True)

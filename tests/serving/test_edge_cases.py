@@ -14,7 +14,7 @@ from dcn_keras import presets
 from dcn_keras.data import tfrecords
 from dcn_keras.serving import export
 from dcn_keras.serving import requests as serving_requests
-from tests.helpers import multi_digit_dcn
+from tests.helpers import house_numbers_dcn
 
 BAD = tf.errors.InvalidArgumentError
 
@@ -38,9 +38,9 @@ def cluttered(tmp_path_factory):
 @pytest.fixture(scope="module")
 def multi_digit(tmp_path_factory):
     """(model, loaded signatures) of a fresh composed multi-digit DCN."""
-    dcn = multi_digit_dcn()
+    dcn = house_numbers_dcn()
     path = export.export_saved_model(dcn, tmp_path_factory.mktemp("serving") / "svhn",
-                                     presets.family("svhn"))
+                                     presets.family("house_numbers"))
     return dcn, tf.saved_model.load(str(path)).signatures
 
 
@@ -144,7 +144,7 @@ def test_bad_tf_examples_are_refused_like_bad_images(cluttered, examples, messag
 
 
 def _padded(sizes=((70, 150), (90, 200))):
-    from dcn_keras.multi_digit.dcn import pad_batch
+    from dcn_keras.house_numbers.dcn import pad_batch
 
     rng = np.random.default_rng(0)
     return pad_batch([rng.random((h, w, 1), dtype=np.float32) for h, w in sizes])

@@ -160,13 +160,13 @@ def test_requests_reject_wrong_inputs_client_side():
 
 def test_multi_digit_dcn_serves_mixed_size_images_and_examples(tmp_path):
     from dcn_keras import MultiDigitDCN, MultiDigitModel
-    from dcn_keras.multi_digit.dcn import pad_batch
+    from dcn_keras.house_numbers.dcn import pad_batch
 
-    config = presets.svhn()
+    config = presets.house_numbers()
     dcn = MultiDigitDCN(MultiDigitModel(config, "coarse"), MultiDigitModel(config, "fine"),
                         num_patches=2)
     dcn.save(tmp_path / "dcn.keras")
-    assert cli.main(["export", "--preset", "svhn", "--model", str(tmp_path / "dcn.keras"),
+    assert cli.main(["export", "--preset", "house_numbers", "--model", str(tmp_path / "dcn.keras"),
                      "--out", str(tmp_path / "serving")]) == 0
     rng = np.random.default_rng(0)
     pixels = [rng.integers(0, 256, (h, w, 1), dtype=np.uint8) for h, w in [(70, 150), (90, 200)]]

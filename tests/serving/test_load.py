@@ -16,7 +16,7 @@ import tensorflow as tf
 from dcn_keras import presets
 from dcn_keras.data import tfrecords
 from dcn_keras.serving import export
-from tests.helpers import multi_digit_dcn
+from tests.helpers import house_numbers_dcn
 
 THREADS = 8
 MiB = 2**20
@@ -35,9 +35,9 @@ def cluttered(tmp_path_factory):
 @pytest.fixture(scope="module")
 def multi_digit(tmp_path_factory):
     """Loaded signatures of a fresh composed multi-digit DCN's SavedModel (k = 2)."""
-    dcn = multi_digit_dcn()
+    dcn = house_numbers_dcn()
     path = export.write_saved_model(dcn, tmp_path_factory.mktemp("load") / "1",
-                                    presets.family("svhn"))
+                                    presets.family("house_numbers"))
     return tf.saved_model.load(str(path)).signatures
 
 
@@ -59,7 +59,7 @@ def _multi_digit_requests(batch_sizes, seed=0) -> list[tuple[str, dict]]:
     """(signature name, inputs) pairs: for each batch size, images of random sizes, zero
     padded with their sizes to `serving_images` and as sequence tf.Examples to
     `serving_default`."""
-    from dcn_keras.multi_digit.dcn import pad_batch
+    from dcn_keras.house_numbers.dcn import pad_batch
 
     rng = np.random.default_rng(seed)
     requests = []

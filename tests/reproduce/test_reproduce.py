@@ -1,0 +1,80 @@
+"""The scripts of reproduce/ on tiny runs: each writes its table from real trained models."""
+
+import json
+import pathlib
+import shutil
+
+import pytest
+
+from tests.helpers import load_script
+
+REPRODUCE = pathlib.Path(__file__).resolve().parents[2] / "reproduce"
+
+
+def _script(name: str):
+    return load_script(REPRODUCE / f"{name}.py")
+
+
+def test_every_script_is_in_the_readme():
+    readme = (REPRODUCE / "README.md").read_text()
+    scripts = sorted(path.name for path in REPRODUCE.glob("*.py"))
+    assert scripts == ["cluttered_mnist_seeds.py", "house_numbers_curves.py",
+                       "house_numbers_table2.py"]
+    for name in scripts:
+        assert f"`{name}`" in readme
+
+
+def test_cluttered_mnist_seeds_scores_every_model_of_a_study(experiment, tmp_path):
+    study = tmp_path / "study"
+    shutil.copytree(experiment / "data", study / "data")
+    (study / "models").mkdir()
+    for seed in (0, 1):  # the same models as two seeds: a spread of zero
+        for kind in ("coarse", "dcn"):
+            shutil.copy(experiment / "models" / f"{kind}.keras",
+                        study / "models" / f"{kind}_s{seed}.keras")
+    _script("cluttered_mnist_seeds").main([str(study)])
+    result = json.loads((study / "seeds.json").read_text())
+    assert result["test_images"] == 48
+    assert set(result["models"]) == {"coarse", "dcn"}
+    coarse, dcn = result["models"]["coarse"], result["models"]["dcn"]
+    assert coarse["count"] == 2 and coarse["stdev"] == 0.0
+    assert coarse["seeds"]["0"]["test_error"] == coarse["mean"]
+    assert 0 < coarse["seeds"]["0"]["standard_error"] < 0.1
+    assert set(dcn["seeds"]["1"]["error_versus_patches"]) >= {"1", "8", "32"}
+    assert "| dcn |" in (study / "seeds.md").read_text()
+
+
+def test_house_numbers_table2_rebuilds_the_report_and_resumes(house_numbers, tmp_path):
+    out = tmp_path / "table2"
+    args = [str(house_numbers), "--images", "2", "--all-patches", "1", "--out", str(out)]
+    _script("house_numbers_table2").main(args)
+    result = json.loads((out / "results.json").read_text())
+    assert result["test_images"] == 2
+    names = {row["name"] for row in result["rows"]}
+    assert {"Coarse model", "Fine model"} <= names
+    assert any("all patches" in row["model"] for row in result["rows"])
+    assert not (out / ".progress").exists()  # cleared once the table is written
+    # The same arguments again give the same table.
+    _script("house_numbers_table2").main(args)
+    again = json.loads((out / "results.json").read_text())
+    assert [r["test_error"] for r in again["rows"]] == [r["test_error"] for r in result["rows"]]
+
+
+def test_house_numbers_curves_read_every_kept_epoch(house_numbers, tmp_path):
+    png, out = tmp_path / "curves.png", tmp_path / "curves.json"
+    _script("house_numbers_curves").main([str(house_numbers), "--images", "2",
+                                          "--png", str(png), "--json", str(out)])
+    curves = json.loads(out.read_text())["curves"]
+    assert set(curves["valid_crops"]) == {"coarse", "fine"}
+    assert list(curves["test_canvases"]["coarse"]) == ["1"]
+    assert 0.0 <= curves["test_canvases"]["dcn"]["1"] <= 1.0
+    assert png.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("name", ["cluttered_mnist_seeds", "house_numbers_table2",
+                                  "house_numbers_curves"])
+def test_scripts_answer_help_with_their_purpose(name, capsys):
+    with pytest.raises(SystemExit) as done:
+        _script(name).main(["--help"])
+    assert done.value.code == 0
+    assert "usage:" in capsys.readouterr().out

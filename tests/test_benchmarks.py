@@ -1,0 +1,40 @@
+"""The scripts of benchmarks/ start and say what they take; the quick one runs and writes its
+JSON. What they measure is recorded in docs/benchmarks.md, never asserted here."""
+
+import json
+import pathlib
+
+import pytest
+
+from tests.helpers import load_script
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _script(name: str):
+    return load_script(BENCHMARKS / f"{name}.py")
+
+
+def test_every_benchmark_is_on_the_benchmarks_page():
+    page = (BENCHMARKS.parent / "docs" / "benchmarks.md").read_text()
+    for path in BENCHMARKS.glob("*.py"):
+        assert f"benchmarks/{path.name}" in page, path.name
+
+
+@pytest.mark.parametrize("name", sorted(path.stem for path in BENCHMARKS.glob("*.py")))
+def test_benchmarks_answer_help(name, capsys):
+    with pytest.raises(SystemExit) as done:
+        _script(name).main(["--help"])
+    assert done.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_refined_top_pass_times_both_passes_and_writes_its_json(tmp_path):
+    out = tmp_path / "refined.json"
+    _script("refined_top_pass").main(["--repeats", "1", "--json", str(out)])
+    result = json.loads(out.read_text())
+    assert "machine" in result
+    assert [(row["input_size"], row["batch_size"]) for row in result["rows"]] == [
+        ([100, 100], 64), ([100, 100], 1), ([200, 200], 64), ([200, 200], 1)]
+    assert all(set(row["median_ms"]) == {"dense", "sparse"} for row in result["rows"])

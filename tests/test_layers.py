@@ -1,0 +1,99 @@
+"""Imports point one way: no circles; the data layer imports no model family; model code
+imports no TFX; plots import no benchmark; imports sit at the top of a module unless a
+comment there says why."""
+
+import ast
+import pathlib
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+PACKAGES = ("dcn_keras", "components", "pipeline")
+FAMILIES = ("dcn_keras.cluttered_mnist", "dcn_keras.house_numbers")
+
+
+def _modules() -> dict[str, pathlib.Path]:
+    modules = {}
+    for package in PACKAGES:
+        for path in (REPO / package).rglob("*.py"):
+            name = ".".join(path.relative_to(REPO).with_suffix("").parts)
+            modules[name.removesuffix(".__init__")] = path
+    return modules
+
+
+MODULES = _modules()
+
+
+def _imports(path: pathlib.Path) -> list[tuple[str, bool]]:
+    """(module imported, whether at the top of the module) for each import of ours."""
+    tree = ast.parse(path.read_text())
+    top = {id(node) for node in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            subs = [f"{node.module}.{alias.name}" for alias in node.names]
+            names = [name for name in subs if name in MODULES] or [node.module]
+        else:
+            continue
+        found += [(name, id(node) in top) for name in names
+                  if name.split(".")[0] in PACKAGES]
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    return {name: {imported for imported, _ in _imports(path) if imported in MODULES
+                   and imported != name} for name, path in MODULES.items()}
+
+
+def test_there_are_no_import_circles():
+    graph, state, circles = _graph(), {}, []
+
+    def visit(name, trail):
+        state[name] = "open"
+        for imported in sorted(graph[name]):
+            if state.get(imported) == "open":
+                circles.append(trail[trail.index(imported):] + [imported])
+            elif imported not in state:
+                visit(imported, trail + [imported])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert not circles
+
+
+def test_layers_import_only_what_lies_below_them():
+    wrong = []
+    for name, imported in ((n, i) for n, targets in _graph().items() for i in targets):
+        if name.startswith("dcn_keras.data") and imported.startswith(FAMILIES):
+            wrong.append(f"the data layer ({name}) imports a model family ({imported})")
+        if name.startswith("dcn_keras") and imported.startswith(("components", "pipeline")):
+            wrong.append(f"model code ({name}) imports the TFX layer ({imported})")
+        if name == "dcn_keras.visualize" and imported.startswith(("dcn_keras.cluttered_mnist",
+                                                                  "dcn_keras.house_numbers",
+                                                                  "dcn_keras.measure")):
+            wrong.append(f"plotting imports {imported}")
+        if name.startswith("dcn_keras.core") and imported.startswith(FAMILIES):
+            wrong.append(f"the shared core ({name}) imports a model family ({imported})")
+    assert not wrong
+
+
+def test_model_code_never_imports_tfx():
+    for name, path in MODULES.items():
+        if name.startswith("dcn_keras"):
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                               else [node.module or ""])
+                    assert not any(m.split(".")[0] in ("tfx", "ml_metadata") for m in modules), name
+
+
+def test_our_imports_inside_functions_are_only_where_start_up_cost_says_so():
+    # The CLI parses before it loads the commands' modules (and TensorFlow with them).
+    allowed = {"dcn_keras.cli"}
+    late = sorted({f"{name} imports {imported}" for name, path in MODULES.items()
+                   if name not in allowed for imported, at_top in _imports(path)
+                   if not at_top})
+    assert not late
