@@ -19,7 +19,7 @@ def test_every_script_is_in_the_readme():
     readme = (REPRODUCE / "README.md").read_text()
     scripts = sorted(path.name for path in REPRODUCE.glob("*.py"))
     assert scripts == ["cluttered_mnist_seeds.py", "house_numbers_curves.py",
-                       "house_numbers_table2.py"]
+                       "house_numbers_data.py", "house_numbers_table2.py"]
     for name in scripts:
         assert f"`{name}`" in readme
 
@@ -71,8 +71,25 @@ def test_house_numbers_curves_read_every_kept_epoch(house_numbers, tmp_path):
     assert png.stat().st_size > 10_000
 
 
+def test_house_numbers_data_describes_the_generated_test_images(mnist_dir, tmp_path):
+    png, out = tmp_path / "sizes.png", tmp_path / "sizes.json"
+    _script("house_numbers_data").main(["--mnist-dir", str(mnist_dir), "--images", "20",
+                                        "--png", str(png), "--json", str(out)])
+    result = json.loads(out.read_text())
+    assert set(result["splits"]) == {"test", "test_large"}
+    for split in result["splits"].values():
+        assert split["images"] == 20
+        assert abs(sum(split["nearest_scale_share"].values()) - 1) < 1e-3
+        assert 0 <= split["share_in_training_range_at_nearest_scale"] <= 1
+    # The same images as the recorded figures: the generator is seeded per example.
+    recorded = json.loads((REPRODUCE.parent / "docs" / "bench" /
+                           "house_numbers_test_distribution.json").read_text())
+    assert result["training_digit_height"] == recorded["training_digit_height"]
+    assert png.stat().st_size > 10_000
+
+
 @pytest.mark.parametrize("name", ["cluttered_mnist_seeds", "house_numbers_table2",
-                                  "house_numbers_curves"])
+                                  "house_numbers_curves", "house_numbers_data"])
 def test_scripts_answer_help_with_their_purpose(name, capsys):
     with pytest.raises(SystemExit) as done:
         _script(name).main(["--help"])

@@ -89,7 +89,7 @@ def test_versions_are_numbered_and_never_overwritten(exported, trained):
 
 def test_only_a_dcn_can_be_exported(tmp_path):
     family = presets.family("cluttered_mnist")
-    with pytest.raises(TypeError, match="Only a DCN or a multi-digit model"):
+    with pytest.raises(TypeError, match="Only a DCN or a house-numbers model"):
         export.export_saved_model(family.build("fine"), tmp_path, family)
 
 
