@@ -22,7 +22,7 @@ demo: $(STAMP)
 		--mnist-dir $(MNIST_DIR) --pipeline-root runs/pipeline
 
 # The recorded runs behind the published figures, each with its preset's `paper` recipe
-# (dcn_keras/<family>/config.py); their commands, times and machines are in
+# (dcn_keras/<family>/config.py); their commands, machines and figures are in
 # docs/cluttered_mnist.md and docs/house_numbers.md.
 experiment: $(STAMP)
 	$(VENV)/bin/dcn experiment --out $(RUN_DIR) --mnist-dir $(MNIST_DIR)

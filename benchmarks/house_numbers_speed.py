@@ -5,7 +5,7 @@ coarse model, the fine model, the DCN (the paper recipe's k, one scale) and the 
 reading the DCN's k crops alone (a call of its own: the DCN's cost is about the coarse
 model's plus that read, a little less in one graph):
 
-    .venv/bin/python benchmarks/house_numbers_speed.py runs/house_cut \\
+    .venv/bin/python benchmarks/house_numbers_speed.py runs/house \\
         --json docs/bench/house_numbers_speed.json
 """
 

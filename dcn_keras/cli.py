@@ -171,7 +171,7 @@ def cmd_bench(args) -> None:
     config = presets.get(args.preset)
     config = config.resized(*args.input_size) if args.input_size else config
     result = speed.run(config, args.batch_size, args.models, args.data, args.repeats,
-                           train=not args.no_train, memory=not args.no_memory)
+                       train=not args.no_train, memory=not args.no_memory)
     result["machine"] = measure.machine_description()
     if args.plot:
         visualize.plot_benchmark(result, args.plot)
@@ -300,17 +300,17 @@ def build_parser() -> argparse.ArgumentParser:
                            help="house_numbers: k of the composed DCN")
     evaluate_.set_defaults(run=cmd_evaluate)
 
-    flops_ = commands.add_parser("multiplications", aliases=["flops"],
+    multiplications_ = commands.add_parser("multiplications", aliases=["flops"],
                                  help="multiplications per input")
-    _add_preset(flops_)
-    flops_.add_argument("--patches", type=_positive, default=None,
+    _add_preset(multiplications_)
+    multiplications_.add_argument("--patches", type=_positive, default=None,
                         help="k (default: preset's)")
-    flops_.add_argument("--input-size", type=_input_size, nargs="+", default=None,
+    multiplications_.add_argument("--input-size", type=_input_size, nargs="+", default=None,
                         metavar="HxW", help="one or more input sizes (default: the preset's)")
-    flops_.add_argument("--json", action="store_true")
-    flops_.add_argument("--plot", default=None,
+    multiplications_.add_argument("--json", action="store_true")
+    multiplications_.add_argument("--plot", default=None,
                         help="write a PNG of multiplications versus input size")
-    flops_.set_defaults(run=cmd_multiplications)
+    multiplications_.set_defaults(run=cmd_multiplications)
 
     bench = commands.add_parser("bench", help="time coarse, fine and DCN side by side")
     # The speed benchmark is the Cluttered MNIST one; the house-numbers timings are part of

@@ -8,7 +8,8 @@ a pipeline trainer keeps them in its `ModelRun`'s `epochs/`, which a run folder 
         --png docs/images/house_numbers_curves.png --json docs/bench/house_numbers_curves.json
 
 The test canvases are the first `--images` of the run's test split, read at the paper
-recipe's scales; k is that of the run's composed `models/dcn.keras` (written by its report).
+recipe's scales; k is that of the run's composed `models/dcn.keras` (written by its report),
+else the recipe's.
 """
 
 import argparse
@@ -56,8 +57,12 @@ def main(argv=None) -> None:
     coarse = training.load_model(models / "coarse.keras", family)
     config = coarse.config  # the run's own, which may differ from the preset's
     # The composed DCN of the run (dcn.keras, written by its report) says k, its attention
-    # and its combination.
-    composed = training.load_model(models / "dcn.keras", family)
+    # and its combination; without one, the family composes it as the report would.
+    if (models / "dcn.keras").exists():
+        composed = training.load_model(models / "dcn.keras", family)
+    else:
+        composed = family.compose(coarse, training.load_model(models / "fine.keras", family),
+                                  recipe.num_patches, scales)
     k = report.paper_patches(composed.num_patches, len(scales))
     curves = {"valid_crops": {kind: dict(enumerate(history(models, kind), start=1))
                               for kind in ("coarse", "fine")},

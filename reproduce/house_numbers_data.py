@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from dcn_keras import atomic, measure
-from dcn_keras.data import house_numbers as ms
+from dcn_keras.data import house_numbers as hn
 from dcn_keras.data import mnist
 
 TEST_SPLITS = ("test", "test_large")
@@ -35,12 +35,12 @@ TOLERANCE = 0.1  # a digit within 10% of the training digit heights counts as re
 def scale_mismatch(digit_height: float) -> float:
     """How far outside the training digit heights a digit lies at its nearest paper scale,
     as a ratio: 0 inside, 0.1 for 10% too small or too large."""
-    low, high = ms.training_digit_heights()
-    seen = digit_height * ms.nearest_scale(digit_height)
+    low, high = hn.training_digit_heights()
+    seen = digit_height * hn.nearest_scale(digit_height)
     return max(0.0, low / seen - 1, seen / high - 1)
 
 
-def ink_outside_box(example: ms.SequenceExample) -> float:
+def ink_outside_box(example: hn.SequenceExample) -> float:
     """Share of the pixels outside the number's box that hold ink (clutter)."""
     top, left, bottom, right = example.box
     outside = np.ones(example.image.shape, bool)
@@ -53,15 +53,15 @@ def split_statistics(pool: mnist.Digits, split: str, images: int,
     """{quantity: `[images]` array} of the first `images` examples of `split`."""
     rows = []
     for index in range(images):
-        example = ms.make_example(pool, split, seed, index)
+        example = hn.make_example(pool, split, seed, index)
         top, _, bottom, _ = example.box
-        rows.append((*example.image.shape, bottom - top, ms.digit_height(example.box),
+        rows.append((*example.image.shape, bottom - top, hn.digit_height(example.box),
                      ink_outside_box(example), len(example.digits)))
     height, width, number, digit, ink, length = (np.array(column, float)
                                                  for column in zip(*rows))
     return {"height": height, "width": width, "number_height": number,
             "number_fraction": number / height, "digit_height": digit,
-            "nearest_scale": np.array([ms.nearest_scale(d) for d in digit]),
+            "nearest_scale": np.array([hn.nearest_scale(d) for d in digit]),
             "mismatch": np.array([scale_mismatch(d) for d in digit]), "ink_outside": ink,
             "length": length}
 
@@ -69,7 +69,7 @@ def split_statistics(pool: mnist.Digits, split: str, images: int,
 def length_share(data: dict[str, np.ndarray]) -> dict[str, float]:
     """Share of the numbers with 1..5 digits."""
     return {str(n): round(float(np.mean(data["length"] == n)), 4)
-            for n in range(1, ms.MAX_LENGTH + 1)}
+            for n in range(1, hn.MAX_LENGTH + 1)}
 
 
 def clutter(data: dict[str, np.ndarray]) -> dict[str, float]:
@@ -98,7 +98,7 @@ def summary(data: dict[str, np.ndarray]) -> dict:
                                                                     <= SMALL_HEIGHT)), 4),
         "largest_100": {"smallest": list(sizes[0]), "largest": list(sizes[-1])},
         "nearest_scale_share": {str(scale): round(float(np.mean(data["nearest_scale"] == scale)),
-                                                  4) for scale in ms.PAPER_SCALES},
+                                                  4) for scale in hn.PAPER_SCALES},
         "share_in_training_range_at_nearest_scale": round(float(np.mean(data["mismatch"] == 0)),
                                                           4),
         f"share_within_{int(100 * TOLERANCE)}pct_at_nearest_scale": round(
@@ -131,7 +131,7 @@ def plot(results: dict[str, dict[str, np.ndarray]], path: pathlib.Path) -> None:
         axis.set_xlabel(label)
         axis.set_ylabel("images")
     digit_axis = axes.flat[4]
-    for scale, (low, high) in zip(ms.PAPER_SCALES, ms.covered_digit_heights()):
+    for scale, (low, high) in zip(hn.PAPER_SCALES, hn.covered_digit_heights()):
         digit_axis.axvspan(low, high, color="tab:green", alpha=0.15)
         digit_axis.text((low + high) / 2, digit_axis.get_ylim()[1] * 0.95, f"x{scale}",
                         ha="center", va="top", fontsize=8)
@@ -139,15 +139,15 @@ def plot(results: dict[str, dict[str, np.ndarray]], path: pathlib.Path) -> None:
                          fontsize=9)
     axes.flat[0].legend()
     bars = axes.flat[5]
-    positions = np.arange(len(ms.PAPER_SCALES))
+    positions = np.arange(len(hn.PAPER_SCALES))
     for offset, (split, values) in zip((-0.2, 0.2), results.items()):
-        shares = [np.mean(values["nearest_scale"] == scale) for scale in ms.PAPER_SCALES]
+        shares = [np.mean(values["nearest_scale"] == scale) for scale in hn.PAPER_SCALES]
         bars.bar(positions + offset, shares, width=0.4, color=colours[split], label=split)
-    bars.set_xticks(positions, [f"x{scale}" for scale in ms.PAPER_SCALES])
+    bars.set_xticks(positions, [f"x{scale}" for scale in hn.PAPER_SCALES])
     bars.set_xlabel("scale bringing the digit closest to the training digit height")
     bars.set_ylabel("share of images")
     bars.legend()
-    low, high = ms.training_digit_heights()
+    low, high = hn.training_digit_heights()
     figure.suptitle(f"MNIST house numbers test images (training digit height {low:.1f}-"
                     f"{high:.1f} pixels at 64 rows)")
     figure.tight_layout()
@@ -166,22 +166,22 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     pools = mnist.digit_pools(mnist.load(args.mnist_dir))
-    results = {split: split_statistics(pools[ms.POOLS[split]], split, args.images, args.seed)
+    results = {split: split_statistics(pools[hn.POOLS[split]], split, args.images, args.seed)
                for split in TEST_SPLITS}
     train = split_statistics(pools["train"], "train", args.images, args.seed)
-    low, high = ms.training_digit_heights()
+    low, high = hn.training_digit_heights()
     report = {
         "command": " ".join(["reproduce/house_numbers_data.py",
                              *(sys.argv[1:] if argv is None else argv)]),
         "seed": args.seed,
-        "scales": list(ms.PAPER_SCALES),
+        "scales": list(hn.PAPER_SCALES),
         "training_digit_height": [round(low, 2), round(high, 2)],
         "digit_heights_each_scale_covers": {
             str(scale): [round(a, 2), round(b, 2)]
-            for scale, (a, b) in zip(ms.PAPER_SCALES, ms.covered_digit_heights())},
-        "test_digit_height_range": list(ms.TEST_DIGIT_HEIGHT),
-        "test_number_fraction_range": list(ms.TEST_NUMBER_FRACTION),
-        "test_tail_share": ms.TEST_TAIL_SHARE,
+            for scale, (a, b) in zip(hn.PAPER_SCALES, hn.covered_digit_heights())},
+        "test_digit_height_range": list(hn.TEST_DIGIT_HEIGHT),
+        "test_number_fraction_range": list(hn.TEST_NUMBER_FRACTION),
+        "test_tail_share": hn.TEST_TAIL_SHARE,
         "splits": {split: summary(values) for split, values in results.items()},
         # Training crops at their own size (resized to 64 rows for training).
         "train_crops": {"images": args.images, "height": _quantiles(train["height"]),
@@ -191,7 +191,7 @@ def main(argv=None) -> None:
                         "clutter": clutter(train), "length_share": length_share(train)},
         "svhn_length_share": {split: {str(n): round(count / sum(counts), 4)
                                       for n, count in enumerate(counts, start=1)}
-                              for split, counts in ms.SVHN_LENGTH_COUNTS.items()},
+                              for split, counts in hn.SVHN_LENGTH_COUNTS.items()},
     }
     plot(results, args.png)
     report["seconds"] = round(time.perf_counter() - start, 1)

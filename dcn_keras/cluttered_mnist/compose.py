@@ -95,7 +95,7 @@ def distill_bridge(dcn: DynamicCapacityNetwork, fine_model: keras.Model, images,
                 positions = saliency.top_k_positions(dcn.coarse_saliency(bridged)[0], k)
                 fine = dcn.fine_vectors(dcn.cut_patches(batch, positions))
                 logits = dcn.top(refine.refine(bridged, fine, positions), training=False)
-                loss = distillation.distillation_loss(teacher, logits, 1.0)
+                loss = distillation.distillation_loss(teacher, logits)
             optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
             return loss
 

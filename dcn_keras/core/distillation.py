@@ -1,20 +1,18 @@
 """Distillation (Hinton et al., 2015): a trained model's soft predictions as a target.
 
 `dcn compose` fits the bridge of a composed Cluttered MNIST DCN by matching the fine
-model's softened class probabilities (`cluttered_mnist.compose.distill_bridge`): no labels
-are needed, and the fine model's ranking of the wrong classes carries signal.
+model's class probabilities (`cluttered_mnist.compose.distill_bridge`): no labels are
+needed, and the fine model's ranking of the wrong classes carries signal. A temperature
+above 1 softens a confident teacher further.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-# Softens a confident teacher so that its ranking of the wrong classes carries signal.
-TEMPERATURE = 3.0
-
 
 def distillation_loss(teacher_probabilities: tf.Tensor, logits: tf.Tensor,
-                      temperature: float = TEMPERATURE) -> tf.Tensor:
+                      temperature: float = 1.0) -> tf.Tensor:
     """T^2 KL(q || p), mean over the batch: q the teacher's `[batch, classes]`
     probabilities and p the student's softmax of `[batch, classes]` logits, both softened by
     temperature T (the T^2 keeps its gradients on the scale of the cross entropy's)."""

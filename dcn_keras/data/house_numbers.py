@@ -46,7 +46,7 @@ FRAGMENT = 8
 # the digits, and their number chosen to keep that coverage, on crops and canvases alike.
 CLUTTER_COVERAGE = 8 * FRAGMENT**2 / (100 * 100)
 
-# Training crops, resized to the 64x128 training size (`presets.svhn().train_size`).
+# Training crops, resized to the 64x128 training size (`presets.house_numbers().train_size`).
 TRAIN_SIZE = (64, 128)
 TRAIN_ASPECT = TRAIN_SIZE[1] // TRAIN_SIZE[0]  # crops are widened to this width / height
 TRAIN_MARGIN = (0.1, 0.25)  # margin above, below and beside the sequence, of its height

@@ -44,7 +44,7 @@ class MultiDigitConfig(SerializableConfig):
     batch_norm: bool = False
     # Share of training windows that cut a number, labelled "no whole number": the model
     # learns to be unsure there, as the DCN's attention and weighting assume
-    # (`data.inputs.cut_windows`). 0: the paper's whole-number crops only.
+    # (`house_numbers.inputs.cut_windows`). 0: the paper's whole-number crops only.
     cut_window_share: float = 0.0
 
     @classmethod

@@ -53,7 +53,7 @@ class MultiDigitDCN(keras.Model):
                  num_patches: int | None = None, scales: tuple[float, ...] | None = None,
                  patch_method: str = "gather", patch_batch: int | None = None,
                  attention: str | None = None, combination: str | None = None, **kwargs):
-        kwargs.setdefault("name", "multi_digit_dcn")
+        kwargs.setdefault("name", "house_numbers_dcn")
         super().__init__(**kwargs)
         if coarse.config.without_training_data() != fine.config.without_training_data():
             raise ValueError("The coarse and fine models were built for different presets.")

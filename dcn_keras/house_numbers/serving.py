@@ -91,7 +91,7 @@ def checked_inputs(model, images: tf.Tensor, sizes: tf.Tensor) -> tuple[tf.Tenso
             tf.ensure_shape(sizes, [None, 2]))
 
 
-def multi_digit_outputs(model, images: tf.Tensor, sizes: tf.Tensor) -> dict[str, tf.Tensor]:
+def house_numbers_outputs(model, images: tf.Tensor, sizes: tf.Tensor) -> dict[str, tf.Tensor]:
     """The served outputs of a `MultiDigitDCN` (with its attention) or a coarse or fine
     `MultiDigitModel` (average top) for padded images and their sizes."""
     images, sizes = checked_inputs(model, images, sizes)
@@ -115,6 +115,6 @@ def endpoints(model) -> dict:
     spec = [tf.TensorSpec(None, tf.float32, name=export.INPUT_NAMES["serving_images"]),
             tf.TensorSpec(None, tf.int32, name="sizes")]
     return export.signatures(
-        lambda images, sizes: multi_digit_outputs(model, images, sizes), spec,
+        lambda images, sizes: house_numbers_outputs(model, images, sizes), spec,
         lambda features: padded_images(features, model.config.channels, model_name(model)),
         model_name(model))

@@ -1,4 +1,4 @@
-"""Client-side requests for a DCN served by TensorFlow Serving (see `dcn_keras.export`)."""
+"""Client-side requests for a DCN served by TensorFlow Serving (see `dcn_keras.serving.export`)."""
 
 from __future__ import annotations
 

@@ -13,11 +13,11 @@ def test_distillation_loss_is_t_squared_kl_of_the_softened_distributions():
     rng = np.random.default_rng(0)
     teacher = _softmax(rng.normal(size=(5, 10)) * 3)
     logits = rng.normal(size=(5, 10)).astype(np.float32)
-    t = distillation.TEMPERATURE
+    t = 3.0
     q = _softmax(np.log(teacher) / t)
     p = _softmax(logits / t)
     expected = t ** 2 * np.mean(np.sum(q * (np.log(q) - np.log(p)), axis=-1))
-    got = distillation.distillation_loss(teacher.astype(np.float32), logits)
+    got = distillation.distillation_loss(teacher.astype(np.float32), logits, t)
     assert float(got) == pytest.approx(expected, rel=1e-4)
     # A student that predicts what the teacher predicts has nothing left to learn.
     assert float(distillation.distillation_loss(teacher, np.log(teacher))) == \
