@@ -44,7 +44,7 @@ def test_cluttered_mnist_seeds_scores_every_model_of_a_study(experiment, tmp_pat
     assert "| dcn |" in (study / "seeds.md").read_text()
 
 
-def test_house_numbers_table2_rebuilds_the_report_and_resumes(house_numbers, tmp_path):
+def test_house_numbers_table2_rebuilds_the_report(house_numbers, tmp_path):
     out = tmp_path / "table2"
     args = [str(house_numbers), "--images", "2", "--all-patches", "1", "--out", str(out)]
     _script("house_numbers_table2").main(args)
@@ -54,10 +54,6 @@ def test_house_numbers_table2_rebuilds_the_report_and_resumes(house_numbers, tmp
     assert {"Coarse model", "Fine model"} <= names
     assert any("all patches" in row["model"] for row in result["rows"])
     assert not (out / ".progress").exists()  # cleared once the table is written
-    # The same arguments again give the same table.
-    _script("house_numbers_table2").main(args)
-    again = json.loads((out / "results.json").read_text())
-    assert [r["test_error"] for r in again["rows"]] == [r["test_error"] for r in result["rows"]]
 
 
 def test_house_numbers_curves_read_every_kept_epoch(house_numbers, tmp_path):
