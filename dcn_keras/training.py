@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import pathlib
 import shutil
@@ -122,6 +123,28 @@ class BatchNormRecalibration(keras.callbacks.Callback):
         return self.batches
 
 
+class DivergenceError(RuntimeError):
+    """The loss became NaN or infinite; nothing of the run was kept."""
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stops training at the first step whose loss is not finite (NaN or infinite), noting
+    where, so that `fit` can drop the run instead of saving a model that computes NaN."""
+
+    def __init__(self):
+        super().__init__()
+        self.epoch, self.where = 0, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.where = (self.epoch + 1, batch + 1, float(loss))
+            self.model.stop_training = True
+
+
 def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | os.PathLike,
         learning_rate: float = 1e-3, verbose: int | str = "auto",
         batch_norm_images: int = 0, backup: str | os.PathLike | None = None,
@@ -149,7 +172,9 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
     With `batch_norm_images` > 0, batch normalisation statistics are re-estimated on that
     many training images before each validation (`BatchNormRecalibration`).
 
-    Writes `out_path` (.keras) and `<stem>_history.csv` beside it.
+    Writes `out_path` (.keras) and `<stem>_history.csv` beside it. A loss that becomes NaN or
+    infinite stops the run with `DivergenceError`; its backup and the epochs it wrote are
+    removed, and `out_path` is not written.
     """
     out_path = pathlib.Path(out_path)
     if epochs < 1:
@@ -191,6 +216,9 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
         callbacks.append(keras.callbacks.ModelCheckpoint(
             str(pathlib.Path(epochs_dir) / "epoch_{epoch:02d}.weights.h5"),
             save_weights_only=True))
+    # First, so that a diverged step ends the epoch before anything saves it.
+    guard = DivergenceGuard()
+    callbacks.insert(0, guard)
     # Last: an epoch counts as finished only once its checkpoint and history row exist.
     callbacks.append(EpochBackup(backup / "state", max(1, steps // BACKUPS_PER_EPOCH), done))
     if finished or done:
@@ -209,9 +237,17 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
             on_epoch_end=lambda epoch, logs: setattr(model, "stop_training", True))
         model.fit(train.skip(done), validation_data=valid, initial_epoch=finished,
                   epochs=epochs, callbacks=[*callbacks, stop], verbose=verbose, shuffle=False)
-    # The training dataset shuffles itself.
-    history = model.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
-                        verbose=verbose, shuffle=False)
+    if guard.where is None:
+        # The training dataset shuffles itself.
+        history = model.fit(train, validation_data=valid, epochs=epochs, callbacks=callbacks,
+                            verbose=verbose, shuffle=False)
+    if guard.where is not None:
+        _drop_diverged(backup, epochs_dir, finished)
+        epoch, step, loss = guard.where
+        raise DivergenceError(
+            f"Training {out_path.name} diverged: the loss was {loss} at step {step} of epoch "
+            f"{epoch} (learning rate {learning_rate:g}). Nothing was saved. Train again with a "
+            f"lower --learning-rate (the recipe's is 1e-3), or check the data for NaN pixels.")
     if not best.exists():
         raise RuntimeError(f"No epoch of {out_path.name} improved {monitor}; nothing to save.")
     with atomic_path(out_path) as path:
@@ -220,6 +256,16 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
         shutil.copyfile(history_csv, path)
     shutil.rmtree(backup)
     return history
+
+
+def _drop_diverged(backup: pathlib.Path, epochs_dir, finished: int) -> None:
+    """Remove what a diverged run wrote: its backup, and the epochs after the `finished`
+    ones it resumed from."""
+    shutil.rmtree(backup, ignore_errors=True)
+    if epochs_dir:
+        for old in pathlib.Path(epochs_dir).glob("epoch_*.weights.h5"):
+            if int(old.name.split("_")[1].split(".")[0]) > finished:
+                old.unlink()
 
 
 def _build_from_spec(model: keras.Model, spec) -> None:

@@ -188,3 +188,33 @@ def test_training_keeps_every_epochs_weights_for_learning_curves(tmp_path):
     trained = keras.models.load_model(tmp_path / "coarse.keras", compile=False)
     for a, b in zip(model.get_weights(), trained.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_diverged_training_stops_with_a_clear_error_and_saves_nothing(family, tmp_path):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    data = tf.data.Dataset.from_tensor_slices(
+        (rng.random((16, 100, 100, 1), np.float32), rng.integers(0, 10, 16))).batch(4)
+    out = tmp_path / "coarse.keras"
+    with pytest.raises(training.DivergenceError,
+                       match=r"coarse.keras diverged: the loss was (nan|inf) at step \d+ of "
+                             r"epoch 1 \(learning rate 1e\+12\)\. Nothing was saved\. .*lower "
+                             r"--learning-rate"):
+        training.train(family, "coarse", data, data, epochs=3, out_path=out, verbose=0,
+                       learning_rate=1e12, epochs_dir=tmp_path / "epochs")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["epochs"]
+    assert not list((tmp_path / "epochs").iterdir())
+
+
+def test_export_refuses_a_model_whose_weights_are_not_finite(family, tmp_path):
+    from dcn_keras.serving import export
+
+    model = family.build("dcn", num_patches=2)
+    weights = model.get_weights()
+    weights[0] = np.full_like(weights[0], np.nan)
+    model.set_weights(weights)
+    with pytest.raises(ValueError, match="NaN or infinite .*its training diverged.*nothing "
+                                         "was exported"):
+        export.export_saved_model(model, tmp_path / "serving", family)
+    assert not (tmp_path / "serving").exists() or not list((tmp_path / "serving").iterdir())

@@ -24,6 +24,7 @@ import os
 import pathlib
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from dcn_keras.atomic import atomic_directory
@@ -118,6 +119,14 @@ def write_saved_model(model: keras.Model, directory: str | os.PathLike,
     `directory` must not exist yet.
     """
     directory = pathlib.Path(directory)
+    broken = [weight.path for weight in model.weights
+              if not bool(np.isfinite(keras.ops.convert_to_numpy(weight)).all())]
+    if broken:
+        # A model with NaN weights serves NaN probabilities and class 0 to valid requests.
+        raise ValueError(f"{model.name} has weights that are NaN or infinite "
+                         f"({', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}); "
+                         "its training diverged. Retrain it with a lower --learning-rate; "
+                         "nothing was exported.")
     endpoints = family.serving_endpoints(model)
     if endpoints is None:
         with atomic_directory(directory) as tmp:
