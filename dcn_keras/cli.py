@@ -11,23 +11,23 @@ import math
 import pathlib
 import sys
 
+from dcn_keras import aliases
+
 PRESETS = ("cluttered_mnist", "house_numbers")
-DATASETS = ("cluttered_mnist", "house_numbers")
+DATASETS = PRESETS  # each family's data set has its preset's name
 PROFILES = ("paper", "quick", "smoke")
-# Earlier names, accepted for one release with a note on stderr (the same as
-# `dcn_keras.presets` accepts).
-DEPRECATED = {"preset": {"svhn": "house_numbers"},
-              "data set": {"mnist_house_numbers": "house_numbers"},
-              "command": {"flops": "multiplications"}}
+
+
+def _deprecated(kind: str, name: str) -> None:
+    print(f"dcn: {aliases.message(kind, name)}", file=sys.stderr)
 
 
 def _named(kind: str, names: tuple[str, ...]):
-    """An argparse type: one of `names`, or a deprecated name of one (said on stderr)."""
+    """An argparse type: one of `names`, or an earlier name of one (said on stderr)."""
     def parse(value: str) -> str:
-        current = DEPRECATED[kind].get(value)
+        current = aliases.current(kind, value)
         if current:
-            print(f"dcn: the {kind} name {value!r} is deprecated and will be removed in the "
-                  f"next release; use {current!r}.", file=sys.stderr)
+            _deprecated(kind, value)
             return current
         if value not in names:
             raise argparse.ArgumentTypeError(f"invalid choice: {value!r} (choose from "
@@ -375,10 +375,8 @@ def _message(error: BaseException) -> str:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    current = DEPRECATED["command"].get(args.command)
-    if current:
-        print(f"dcn: the command name {args.command!r} is deprecated and will be removed in "
-              f"the next release; use `dcn {current}`.", file=sys.stderr)
+    if aliases.current("command", args.command):
+        _deprecated("command", args.command)
     try:
         args.run(args)
     except _expected_errors() as error:

@@ -8,25 +8,26 @@ from __future__ import annotations
 
 import warnings
 
+from dcn_keras import aliases
 from dcn_keras.cluttered_mnist.config import DCNConfig, cluttered_mnist
 from dcn_keras.cluttered_mnist.family import ClutteredMnistFamily
 from dcn_keras.family import Family
-from dcn_keras.house_numbers.config import PRESET_ALIASES, MultiDigitConfig, house_numbers
+from dcn_keras.house_numbers.config import MultiDigitConfig, house_numbers
 from dcn_keras.house_numbers.family import MultiDigitFamily
 
 PRESETS = {"cluttered_mnist": cluttered_mnist, "house_numbers": house_numbers}
+# Each family's data set (`dcn data --dataset`) has its preset's name.
 FAMILIES = {"cluttered_mnist": ClutteredMnistFamily, "house_numbers": MultiDigitFamily}
-# `dcn data --dataset` names: the data set each family trains on.
-DATASETS = {"cluttered_mnist": "cluttered_mnist", "house_numbers": "house_numbers"}
-DATASET_ALIASES = {"mnist_house_numbers": "house_numbers"}
 
 
-def canonical(name: str, aliases: dict[str, str] = PRESET_ALIASES, what: str = "preset") -> str:
-    """`name`, or the current name of a deprecated one (with a FutureWarning saying so)."""
-    if name in aliases:
-        warnings.warn(f"The {what} name {name!r} is deprecated and will be removed in the next "
-                      f"release; use {aliases[name]!r}.", FutureWarning, stacklevel=3)
-        return aliases[name]
+def canonical(name: str, kind: str = "preset") -> str:
+    """`name`, or the current name of an earlier `kind` name (`dcn_keras.aliases`), with a
+    FutureWarning saying so."""
+    new = aliases.current(kind, name)
+    if new:
+        text = aliases.message(kind, name)
+        warnings.warn(text[0].upper() + text[1:], FutureWarning, stacklevel=3)
+        return new
     return name
 
 
@@ -45,10 +46,10 @@ def family(name: str) -> Family:
 
 def family_of_dataset(dataset: str) -> Family:
     """The family whose data set `dcn data --dataset` calls `dataset`."""
-    dataset = canonical(dataset, DATASET_ALIASES, "data set")
-    if dataset not in DATASETS:
-        raise ValueError(f"Unknown data set {dataset!r}; choose one of {sorted(DATASETS)}.")
-    return family(DATASETS[dataset])
+    dataset = canonical(dataset, "data set")
+    if dataset not in FAMILIES:
+        raise ValueError(f"Unknown data set {dataset!r}; choose one of {sorted(FAMILIES)}.")
+    return family(dataset)
 
 
 def svhn() -> MultiDigitConfig:

@@ -209,10 +209,9 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
     if epochs_dir:
         epochs_dir = pathlib.Path(epochs_dir)
         epochs_dir.mkdir(parents=True, exist_ok=True)
-        for old in epochs_dir.glob("epoch_*.weights.h5"):
-            # From a run that this one replaces, or epochs that a resumed run redoes.
-            if not finished or int(old.name.split("_")[1].split(".")[0]) > finished:
-                old.unlink()
+        # From a run that this one replaces, or epochs that a resumed run redoes.
+        for old in _epoch_files_after(epochs_dir, finished):
+            old.unlink()
         callbacks.append(keras.callbacks.ModelCheckpoint(
             str(pathlib.Path(epochs_dir) / "epoch_{epoch:02d}.weights.h5"),
             save_weights_only=True))
@@ -263,9 +262,14 @@ def _drop_diverged(backup: pathlib.Path, epochs_dir, finished: int) -> None:
     ones it resumed from."""
     shutil.rmtree(backup, ignore_errors=True)
     if epochs_dir:
-        for old in pathlib.Path(epochs_dir).glob("epoch_*.weights.h5"):
-            if int(old.name.split("_")[1].split(".")[0]) > finished:
-                old.unlink()
+        for old in _epoch_files_after(epochs_dir, finished):
+            old.unlink()
+
+
+def _epoch_files_after(epochs_dir, finished: int) -> list[pathlib.Path]:
+    """The `epoch_NN.weights.h5` files of `epochs_dir` past epoch `finished` (all for 0)."""
+    return [path for path in pathlib.Path(epochs_dir).glob("epoch_*.weights.h5")
+            if int(path.name.split("_")[1].split(".")[0]) > finished]
 
 
 def _build_from_spec(model: keras.Model, spec) -> None:

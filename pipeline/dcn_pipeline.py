@@ -30,7 +30,7 @@ quiet.import_tensorflow()
 quiet.quiet_tfx()
 
 from components import artifacts  # noqa: E402
-from dcn_keras.house_numbers.config import PRESET_ALIASES  # noqa: E402
+from dcn_keras import aliases  # noqa: E402
 from pipeline import configs  # noqa: E402
 from pipeline.graph import create_pipeline  # noqa: E402
 
@@ -39,7 +39,7 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     defaults = configs.PipelineConfig()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default=defaults.preset,
-                        choices=(*configs.PRESETS, *PRESET_ALIASES),
+                        choices=(*configs.PRESETS, *aliases.EARLIER["preset"]),
                         metavar="{" + ",".join(configs.PRESETS) + "}")
     parser.add_argument("--profile", default=defaults.profile, choices=configs.PROFILES,
                         help="the preset's recipe: paper (the recorded run), quick or smoke")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from dcn_keras import aliases
 from dcn_keras.core.layers import Conv, MaxPool, SerializableConfig, output_size, receptive_field
 from dcn_keras.core.patches import PatchGrid
 from dcn_keras.recipe import Recipe, profiles
@@ -13,8 +14,6 @@ from dcn_keras.recipe import Recipe, profiles
 RETIRED_FIELDS = ("cut_rows", "wrong_size_share", "fine_context")
 # The fields of `MultiDigitConfig` that say which windows a model trains on, not how it reads.
 TRAINING_DATA = ("cut_window_share",)
-# Earlier names of the preset, still accepted for one release.
-PRESET_ALIASES = {"svhn": "house_numbers"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +50,7 @@ class MultiDigitConfig(SerializableConfig):
     def from_dict(cls, data: dict) -> MultiDigitConfig:
         """The config of a `to_dict` dict, also one written by an earlier release."""
         data = {key: value for key, value in data.items() if key not in RETIRED_FIELDS}
-        data["name"] = PRESET_ALIASES.get(data["name"], data["name"])
+        data["name"] = aliases.current("preset", data["name"]) or data["name"]
         return super().from_dict(data)
 
     def without_training_data(self) -> MultiDigitConfig:

@@ -1,4 +1,5 @@
 import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -6,6 +7,11 @@ import pytest
 from dcn_keras import cli, presets
 from dcn_keras.data import house_numbers, mnist, tfrecords
 from dcn_keras.house_numbers.config import RECIPES
+from tests.helpers import load_script
+
+# The size statistics of the recorded test images, whose `scale_mismatch` these tests use.
+SIZES = load_script(pathlib.Path(__file__).resolve().parents[2] / "reproduce" /
+                    "house_numbers_data.py")
 
 
 @pytest.fixture(scope="module")
@@ -82,14 +88,6 @@ def test_numbers_are_as_long_as_svhn_numbers(pools, split):
     assert np.mean(lengths <= 3) > 0.9
 
 
-def _scale_mismatch(digit_height: float) -> float:
-    """How far outside the training digit heights a test digit lies at its nearest paper
-    scale, as a ratio: 0 inside, 0.1 for 10% too small or too large."""
-    low, high = house_numbers.training_digit_heights()
-    seen = digit_height * house_numbers.nearest_scale(digit_height)
-    return max(0.0, low / seen - 1, seen / high - 1)
-
-
 def test_training_digit_height_is_what_the_generator_makes(pools):
     low, high = house_numbers.training_digit_heights(presets.house_numbers().train_size[0])
     assert (round(low, 2), round(high, 2)) == (37.33, 47.16)
@@ -109,7 +107,7 @@ def test_the_paper_scales_cover_the_test_digit_heights():
     assert covered[0][0] <= low and high <= covered[-1][1]
     # Between the bands, the nearest scale misses the training heights by under 10%.
     heights = np.geomspace(low, high, 500)
-    assert max(_scale_mismatch(h) for h in heights) < 0.1
+    assert max(SIZES.scale_mismatch(h) for h in heights) < 0.1
     assert [house_numbers.nearest_scale(h) for h in (40, 56, 84)] == [1.0, 0.75, 0.5]
 
 
@@ -127,7 +125,7 @@ def test_test_images_resemble_svhn_and_sit_at_sizes_the_scales_read(pools):
     # Digit heights lie where the paper's scales bring them to the training height.
     low, high = house_numbers.TEST_DIGIT_HEIGHT
     assert low - 0.5 <= digit.min() and digit.max() <= high + 0.5
-    mismatch = np.array([_scale_mismatch(d) for d in digit])
+    mismatch = np.array([SIZES.scale_mismatch(d) for d in digit])
     assert mismatch.max() < 0.1 and np.mean(mismatch == 0) > 0.65
     nearest = [house_numbers.nearest_scale(d) for d in digit]
     assert all(0.2 < nearest.count(scale) / len(nearest) < 0.45
@@ -152,7 +150,7 @@ def test_test_large_is_the_first_versions_test_set(pools):
     assert max(height * width) > 4 * min(height * width)
     # Harder: a share of the numbers (16 of these 100) sit at sizes that no scale brings
     # within 10% of the training digit height (up to 29% off here).
-    mismatch = np.array([_scale_mismatch(d) for d in digit])
+    mismatch = np.array([SIZES.scale_mismatch(d) for d in digit])
     assert np.mean(mismatch > 0.1) > 0.1 and mismatch.max() > 0.15
 
 
