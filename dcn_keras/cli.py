@@ -43,7 +43,11 @@ def _add_preset(parser, default: str = "cluttered_mnist", names: tuple[str, ...]
 
 
 def _recipe(args, family):
-    """The recipe of `--profile` with every given flag applied."""
+    """The recipe of `--profile` with every given flag applied. An experiment's `--seed`
+    without `--seeds` trains with that one seed."""
+    seeds = getattr(args, "seeds", None)
+    if seeds is None and "seeds" in args and getattr(args, "seed", None) is not None:
+        seeds = [args.seed]
     return family.recipe(
         getattr(args, "profile", "paper"), train_images=getattr(args, "train", None),
         valid_images=getattr(args, "valid", None), test_images=getattr(args, "test", None),
@@ -53,7 +57,9 @@ def _recipe(args, family):
         learning_rate=getattr(args, "learning_rate", None),
         num_patches=getattr(args, "num_patches", None),
         hint_weight=getattr(args, "hint_weight", None),
-        precision=getattr(args, "precision", None))
+        precision=getattr(args, "precision", None),
+        seeds=tuple(seeds) if seeds else None,
+        fresh_canvases=getattr(args, "fresh_canvases", None))
 
 
 def cmd_data(args) -> None:
@@ -195,14 +201,19 @@ def cmd_export(args) -> None:
 def cmd_experiment(args) -> None:
     from dcn_keras import experiments, presets
 
+    from dcn_keras import seeds
+
     family = presets.family(args.preset)
-    result = experiments.run(family, _recipe(args, family), args.out, args.mnist_dir,
-                             args.verbose)
+    recipe = _recipe(args, family)
+    result = experiments.run(family, recipe, args.out, args.mnist_dir, args.verbose)
     print(result["markdown"])
     print(f"Report: {args.out}/report/results.md (plots beside it)")
-    dcn = pathlib.Path(args.out) / "models" / "dcn.keras"
+    dcn = seeds.model_path(pathlib.Path(args.out) / "models", "dcn", recipe.seeds[0],
+                           recipe.seeds)
     if dcn.exists():
-        print(f"DCN: {dcn} (serve it with `dcn export --preset {args.preset} --model {dcn}`)")
+        serving = pathlib.Path(args.out) / "serving"
+        print(f"DCN: {dcn} (serve it with `dcn export --preset {args.preset} --model {dcn} "
+              f"--out {serving}`)")
 
 
 def _add_data_args(parser) -> None:
@@ -230,6 +241,11 @@ def _add_train_args(parser) -> None:
                         help="training precision; bfloat16 (mixed) is faster on CPUs with "
                              "AVX512-BF16 or AMX and on GPUs, many times slower elsewhere; "
                              "auto picks it where it is native; models are saved in float32")
+    parser.add_argument("--fresh-canvases", action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="cluttered_mnist: draw new training canvases every epoch from "
+                             "the training digits, as many as the training split holds "
+                             "(default: the recipe's)")
     parser.add_argument("--verbose", default="auto", type=_verbosity,
                         help="Keras fit verbosity: auto, 0, 1 or 2")
 
@@ -352,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
         if preset is None:
             _add_preset(command)
         _add_data_args(command)
+        command.add_argument("--seeds", type=_non_negative, nargs="+", default=None,
+                             help="train every model once per seed (default: the recipe's; "
+                                  "--seed alone: that one)")
         _add_train_args(command)
         command.set_defaults(run=cmd_experiment, **({"preset": preset} if preset else {}))
     return parser

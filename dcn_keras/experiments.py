@@ -7,7 +7,7 @@ import pathlib
 
 import keras
 
-from dcn_keras import training
+from dcn_keras import seeds, training
 from dcn_keras.atomic import atomic_path
 from dcn_keras.recipe import Recipe
 
@@ -33,6 +33,8 @@ def train_model(family, kind: str, data_dir, out_path, recipe: Recipe,
     keras.utils.set_random_seed(recipe.seed)
     train, valid = family.datasets(data_dir / "train.tfrecord", data_dir / "valid.tfrecord",
                                    recipe.batch_size, recipe.seed, kind=kind)
+    if recipe.fresh_canvases:
+        train = family.fresh_training_data(data_dir, recipe.batch_size, recipe.seed)
     out_path = pathlib.Path(out_path)
     return training.train(family, kind, train, valid, out_path=out_path, verbose=verbose,
                           start=start, log_dir=out_path.with_name(f"{out_path.stem}_logs"),
@@ -57,18 +59,20 @@ def compose_models(family, data_dir, coarse_path, fine_path, out_path, recipe: R
 
 
 def run(family, recipe: Recipe, out, mnist_dir=None, verbose: int | str = "auto") -> dict:
-    """A whole experiment in `out`: data/ (unless already there), models/ (each model not
-    already trained) and report/. Returns the report ({"result", "markdown"})."""
+    """A whole experiment in `out`: data/ (unless already there), models/ (each model of
+    each seed of `recipe.seeds` not already trained, `seeds.model_path`) and report/.
+    Returns the report ({"result", "markdown"})."""
     out = pathlib.Path(out)
     data_dir, models_dir = out / "data", out / "models"
     if not (data_dir / "metadata.json").exists():
         print(family.data.describe(build_data(family, data_dir, recipe, mnist_dir)),
               flush=True)
-    for kind in family.experiment_kinds:
-        path = models_dir / f"{kind}.keras"
-        if path.exists():
-            print(f"{path} exists: skipping (delete it to retrain)")
-            continue
-        print(f"== training {family.titles[kind]} ==", flush=True)
-        train_model(family, kind, data_dir, path, recipe, verbose)
+    for seed in recipe.seeds:
+        for kind in family.experiment_kinds:
+            path = seeds.model_path(models_dir, kind, seed, recipe.seeds)
+            if path.exists():
+                print(f"{path} exists: skipping (delete it to retrain)")
+                continue
+            print(f"== training {family.titles[kind]}, seed {seed} ==", flush=True)
+            train_model(family, kind, data_dir, path, recipe.replace(seed=seed), verbose)
     return family.report(data_dir, models_dir, out / "report", recipe)

@@ -92,6 +92,14 @@ class Family:
         counts when already known."""
         raise NotImplementedError
 
+    def fresh_training_data(self, data_dir, batch_size: int, seed: int = 0):
+        """Batched training `(images, labels)` made anew every epoch from the training pool
+        of a data directory, as many per epoch as its training split holds
+        (`Recipe.fresh_canvases`)."""
+        raise ValueError(f"Preset {self.name!r} trains on its fixed training split; fresh "
+                         "canvases are drawn for cluttered_mnist only. Leave "
+                         "--fresh-canvases off.")
+
     def compose(self, coarse, fine, num_patches: int | None = None, scales=None, train=None):
         """A DCN from a coarse and a fine model trained apart; neither is retrained. `train`
         holds training `(images, labels)` batches for families whose composition fits

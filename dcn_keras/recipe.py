@@ -38,7 +38,12 @@ class Recipe:
     all_patches_images: int = 0
     num_shards: int = 4  # pipeline: TFRecord shards per split
     max_error_gap: float = 0.01  # pipeline: DCN is blessed when its error <= fine's + this
-    seed: int = 0
+    seed: int = 0  # the data's seed, and the training seed of one model (`dcn train`)
+    # The training seeds of an experiment (`dcn experiment`): every model once per seed.
+    seeds: tuple[int, ...] = (0,)
+    # Draw `train_images` new training canvases every epoch from the training digits
+    # (Cluttered MNIST), instead of reading one fixed set every epoch.
+    fresh_canvases: bool = False
 
     def __post_init__(self):
         for name in ("train_images", "valid_images", "epochs", "batch_size"):
@@ -46,6 +51,9 @@ class Recipe:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
         if self.test_images < 1:
             raise ValueError(f"test_images must be at least 1, got {self.test_images}.")
+        if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0
+                                 for s in self.seeds) or len(set(self.seeds)) < len(self.seeds):
+            raise ValueError(f"seeds must be distinct integers >= 0, got {self.seeds!r}.")
         if self.precision not in ("float32", "bfloat16", "auto"):
             raise ValueError(f"precision must be 'float32', 'bfloat16' or 'auto', got "
                              f"{self.precision!r}.")

@@ -51,7 +51,7 @@ def experiment(tmp_path_factory, mnist_dir):
     out = tmp_path_factory.mktemp("experiment")
     code = cli.main(["experiment", "--out", str(out), "--mnist-dir", str(mnist_dir),
                      "--train", "96", "--valid", "32", "--test", "48", "--epochs", "1",
-                     "--batch-size", "32", "--verbose", "0"])
+                     "--batch-size", "32", "--seeds", "0", "--verbose", "0"])
     assert code == 0
     return out
 

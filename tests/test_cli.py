@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import keras
 import pytest
@@ -15,8 +16,10 @@ def test_experiment_writes_models_table_and_plots(experiment):
     result = json.loads((experiment / "report" / "results.json").read_text())
     assert [row["model"] for row in result["rows"]] == [
         "Coarse model", "Fine model", "DCN w/o hints", "DCN with hints"]
+    assert set(result["images_per_second"]) == {"coarse", "fine", "dcn_no_hints", "dcn"}
+    assert all(value > 0 for value in result["images_per_second"].values())
     for row in result["rows"]:
-        assert 0 <= row["test_error"] <= 1 and row["images_per_second"] > 0
+        assert 0 <= row["test_error"] <= 1 and row["seed"] == 0
         assert row["test_images"] == 48
         assert row["standard_error"] == pytest.approx(
             (row["test_error"] * (1 - row["test_error"]) / 48) ** 0.5)
@@ -30,9 +33,33 @@ def test_experiment_writes_models_table_and_plots(experiment):
 def test_experiment_resumes_without_retraining(experiment, mnist_dir, capsys):
     before = (experiment / "models" / "fine.keras").stat().st_mtime_ns
     assert cli.main(["experiment", "--out", str(experiment), "--mnist-dir", str(mnist_dir),
-                     "--epochs", "1", "--batch-size", "32", "--verbose", "0"]) == 0
+                     "--epochs", "1", "--batch-size", "32", "--seeds", "0",
+                     "--verbose", "0"]) == 0
     assert "skipping" in capsys.readouterr().out
     assert (experiment / "models" / "fine.keras").stat().st_mtime_ns == before
+
+
+def test_evaluate_reports_every_seed_as_table_1(experiment, tmp_path, capsys):
+    models = tmp_path / "models"
+    models.mkdir()
+    for seed in (0, 2):  # the same models as two seeds: a spread of zero
+        for kind in ("coarse", "fine", "dcn"):
+            shutil.copy(experiment / "models" / f"{kind}.keras",
+                        models / f"{kind}_s{seed}.keras")
+    assert cli.main(["evaluate", "--data", str(experiment / "data"), "--models", str(models),
+                     "--out", str(tmp_path / "report")]) == 0
+    assert "seed 0 / 2" in capsys.readouterr().out
+    result = json.loads((tmp_path / "report" / "results.json").read_text())
+    # The Table 1 JSON: one row per model and seed.
+    assert [(row["kind"], row["seed"]) for row in result["rows"]] == [
+        ("coarse", 0), ("fine", 0), ("dcn", 0), ("coarse", 2), ("fine", 2), ("dcn", 2)]
+    for row in result["rows"]:
+        assert {"model", "seed", "test_error", "test_images", "multiplications"} <= set(row)
+        assert row["test_images"] == 48 and row["multiplications"] > 1e6
+    summary = {line["kind"]: line for line in result["summary"]}
+    assert summary["fine"]["seeds"] == [0, 2] and summary["fine"]["stdev"] == 0.0
+    assert summary["dcn"]["mean"] == result["rows"][2]["test_error"]
+    assert set(result["error_versus_patches"]) == {"DCN with hints"}
 
 
 def test_evaluate_without_models_fails_clearly(experiment, tmp_path, capsys):

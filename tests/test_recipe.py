@@ -31,7 +31,8 @@ def test_recorded_recipes_are_the_recorded_runs():
     # docs/cluttered_mnist.md and docs/house_numbers.md: the runs behind the figures.
     cluttered = presets.family("cluttered_mnist").recipe()
     assert (cluttered.train_images, cluttered.valid_images, cluttered.test_images,
-            cluttered.epochs, cluttered.batch_size) == (28000, 1000, 2000, 12, 64)
+            cluttered.epochs, cluttered.batch_size, cluttered.seeds,
+            cluttered.fresh_canvases) == (28000, 1000, 10000, 12, 64, (0, 1, 2), True)
     # The all-patches row reads all 2,000 test images, as the recorded Table 2 does.
     house = presets.family("house_numbers").recipe()
     assert (house.train_images, house.valid_images, house.test_images, house.epochs,
@@ -46,6 +47,18 @@ def test_flags_override_the_recipe_and_none_keeps_it():
                                           "--epochs", "3"])
     recipe = cli._recipe(args, family)
     assert recipe == dataclasses.replace(family.recipe("smoke"), epochs=3)
+
+
+def test_seed_flags_pick_the_seeds_of_an_experiment():
+    family = presets.family("cluttered_mnist")
+    parse = cli.build_parser().parse_args
+    assert cli._recipe(parse(["experiment", "--out", "x"]), family).seeds == (0, 1, 2)
+    assert cli._recipe(parse(["experiment", "--out", "x", "--seed", "4"]), family).seeds == (4,)
+    recipe = cli._recipe(parse(["experiment", "--out", "x", "--seeds", "3", "5",
+                                "--no-fresh-canvases"]), family)
+    assert recipe.seeds == (3, 5) and recipe.seed == 0 and not recipe.fresh_canvases
+    with pytest.raises(ValueError, match="seeds must be distinct"):
+        cli._recipe(parse(["experiment", "--out", "x", "--seeds", "1", "1"]), family)
 
 
 def test_bad_recipes_are_refused_with_the_setting_named():

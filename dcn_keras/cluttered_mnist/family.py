@@ -6,7 +6,7 @@ import pathlib
 
 import keras
 
-from dcn_keras import training
+from dcn_keras import seeds, training
 from dcn_keras.cluttered_mnist import (
     baselines,
     compose,
@@ -74,6 +74,9 @@ class ClutteredMnistFamily(Family):
                                   count=counts[0]),
                 tfrecords.dataset(valid_files, shape, batch_size, count=counts[1]))
 
+    def fresh_training_data(self, data_dir, batch_size, seed=0):
+        return cluttered_mnist.fresh_canvases(data_dir, batch_size, seed)
+
     def test_dataset(self, files, batch_size: int, count: int | None = None):
         """Batched `(images, labels)` of the test TFRecords."""
         return tfrecords.dataset(files, self.config.image_shape, batch_size, count=count)
@@ -114,13 +117,17 @@ class ClutteredMnistFamily(Family):
         return counted
 
     def report(self, data_dir, models_dir, out_dir, recipe) -> dict:
-        """Table 1 of every `<kind>.keras` in `models_dir` (see `report.compare`)."""
+        """Table 1 of the models in `models_dir`, every seed of `recipe.seeds` found
+        (`seeds.find_models`; see `report.compare_seeds`)."""
         data_dir, models_dir = pathlib.Path(data_dir), pathlib.Path(models_dir)
         metadata = manifest.load(data_dir)
         test = self.test_dataset(data_dir / "test.tfrecord", recipe.batch_size)
-        models = {kind: training.load_model(models_dir / f"{kind}.keras", self)
-                  for kind in self.titles if (models_dir / f"{kind}.keras").exists()}
-        histories = {kind: path for kind in config_lib.DCN_KINDS
-                     if (path := models_dir / f"{kind}_history.csv").exists()}
-        return report.compare(models, test, self.data.describe(metadata), out_dir,
-                              self.config, recipe.batch_size, histories)
+        found = seeds.find_models(models_dir, tuple(self.titles), recipe.seeds)
+        runs = {seed: {kind: training.load_model(path, self) for kind, path in paths.items()}
+                for seed, paths in found.items()}
+        histories = {seed: {kind: history for kind, path in paths.items()
+                            if kind in config_lib.DCN_KINDS and (history := path.with_name(
+                                f"{path.stem}_history.csv")).exists()}
+                     for seed, paths in found.items()}
+        return report.compare_seeds(runs, test, self.data.describe(metadata), out_dir,
+                                    self.config, recipe.batch_size, histories)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import pathlib
+import statistics
 
 import tensorflow as tf
 
@@ -11,26 +13,36 @@ from dcn_keras.cluttered_mnist import evaluation, multiplications
 from dcn_keras.cluttered_mnist.config import DCN_KINDS, TITLES
 
 
-def table_rows(errors: dict, counts: dict, throughput: dict, images: int) -> list[dict]:
-    """One row per trained model, in the paper's order; each error with its standard error
-    on the `images` test images."""
-    return [{"model": TITLES[kind], "kind": kind, "test_error": errors[kind],
-             "standard_error": measure.standard_error(errors[kind], images),
-             "test_images": images, "multiplications": counts[kind],
-             "images_per_second": throughput[kind]}
-            for kind in TITLES if kind in errors]
+def summary(rows: list[dict]) -> dict:
+    """Mean, sample standard deviation and standard error of the mean of the test errors of
+    `rows` (one model, one row per seed)."""
+    errors = [row["test_error"] for row in rows]
+    spread = statistics.stdev(errors) if len(errors) > 1 else None
+    return {"model": rows[0]["model"], "kind": rows[0]["kind"],
+            "seeds": [row["seed"] for row in rows], "mean": statistics.fmean(errors),
+            "stdev": spread, "se_of_mean": spread / math.sqrt(len(errors)) if spread else None,
+            "test_images": rows[0]["test_images"],
+            "multiplications": rows[0]["multiplications"]}
 
 
-def markdown(rows: list[dict], data: str, machine: str, batch_size: int) -> str:
-    lines = [
-        f"| Model | Test error ± s.e. | Multiplications | Images/s (batch {batch_size}) |",
-        "|---|---:|---:|---:|",
-    ]
-    for row in rows:
-        lines.append(f"| {row['model']} | {100 * row['test_error']:.2f} ± "
-                     f"{100 * row['standard_error']:.2f}% | "
-                     f"{row['multiplications'] / 1e6:.1f}M | {row['images_per_second']:,.0f} |")
-    lines += ["", f"Data: {data}", f"Machine: {machine}"]
+def markdown(rows: list[dict], summaries: list[dict], throughput: dict, data: str,
+             machine: str, batch_size: int) -> str:
+    seeds = sorted({row["seed"] for row in rows})
+    errors = {(row["kind"], row["seed"]): row for row in rows}
+    lines = [f"| Model | Test error ± s.e., seed {' / '.join(map(str, seeds))} | "
+             f"Mean ± stdev of seeds | Multiplications | Images/s (batch {batch_size}) |",
+             "|---|---|---:|---:|---:|"]
+    for line in summaries:
+        per_seed = " / ".join(
+            f"{100 * errors[line['kind'], seed]['test_error']:.2f} ± "
+            f"{100 * errors[line['kind'], seed]['standard_error']:.2f}%"
+            if (line["kind"], seed) in errors else "-" for seed in seeds)
+        spread = f" ± {100 * line['stdev']:.2f}" if line["stdev"] is not None else ""
+        lines.append(f"| {line['model']} | {per_seed} | {100 * line['mean']:.2f}{spread}% | "
+                     f"{line['multiplications'] / 1e6:.1f}M | "
+                     f"{throughput.get(line['kind'], float('nan')):,.0f} |")
+    lines += ["", f"Test images: {rows[0]['test_images']:,}. Images/s: the first seed's models "
+              "timed side by side in one process.", f"Data: {data}", f"Machine: {machine}"]
     return "\n".join(lines) + "\n"
 
 
@@ -44,48 +56,76 @@ def error_versus_patches_markdown(curves: dict[str, dict[int, float]]) -> str:
 
 
 def compare(models: dict, test, data: str, out_dir, config, batch_size: int = 64,
-            histories: dict | None = None) -> dict:
-    """Score `models` ({kind: keras.Model}) on the batched `test` dataset side by side.
+            histories: dict | None = None, seed: int = 0) -> dict:
+    """`compare_seeds` of one set of models ({kind: keras.Model}), trained with `seed`."""
+    return compare_seeds({seed: models}, test, data, out_dir, config, batch_size,
+                         {seed: histories or {}})
 
-    Writes `results.json`, `results.md`, `error_vs_patches.png`, `patches.png` and
-    `hint_distance.png` (from `histories`, {kind: history CSV}) to `out_dir`.
+
+def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int = 64,
+                  histories: dict | None = None) -> dict:
+    """Score the models of every seed (`runs`: {seed: {kind: keras.Model}}) on the batched
+    `test` dataset and time the first seed's models side by side at `batch_size`.
+
+    Writes `results.json` (`rows`: one per model and seed with `model`, `kind`, `seed`,
+    `test_error`, `standard_error`, `test_images`, `multiplications`; `summary`: one per
+    model with the mean, spread and standard error over seeds; `images_per_second`;
+    `error_versus_patches`: the mean over seeds, per DCN kind), `results.md`,
+    `error_vs_patches.png`, `patches.png` and `hint_distance.png` (from `histories`,
+    {seed: {kind: history CSV}}, of the first seed) to `out_dir`.
     Returns {"result": the JSON dict, "markdown": the table}.
     """
     out_dir = pathlib.Path(out_dir)
-    if not models:
+    runs = {seed: models for seed, models in sorted(runs.items()) if models}
+    if not runs:
         raise FileNotFoundError("No trained models to evaluate. Run `dcn train` first.")
-    functions = {kind: evaluation.inference_function(model) for kind, model in models.items()}
-    errors = {kind: evaluation.error_rate(function, test) for kind, function in functions.items()}
     counts = multiplications.count(config)
-    totals = {"coarse": counts["coarse_model"]["total"],
-                       "fine": counts["fine_model"]["total"],
-                       **{kind: multiplications.count(model.config, model.num_patches,
-                                            bridge=model.bridge)
-                          ["dcn"]["total"] for kind, model in models.items()
-                          if kind in DCN_KINDS}}
+    test_images = sum(int(tf.shape(labels)[0]) for _, labels in test)
+    rows, curves = [], {}
+    for seed, models in runs.items():
+        for kind in (kind for kind in TITLES if kind in models):
+            model = models[kind]
+            total = (multiplications.count(model.config, model.num_patches,
+                                           bridge=model.bridge)["dcn"]["total"]
+                     if kind in DCN_KINDS else counts[f"{kind}_model"]["total"])
+            error = evaluation.error_rate(evaluation.inference_function(model), test)
+            rows.append({"model": TITLES[kind], "kind": kind, "seed": seed,
+                         "test_error": error,
+                         "standard_error": measure.standard_error(error, test_images),
+                         "test_images": test_images, "multiplications": total})
+            if kind in DCN_KINDS:
+                curves.setdefault(TITLES[kind], {})[seed] = \
+                    evaluation.error_versus_patches(model, test)
+    summaries = [summary([row for row in rows if row["kind"] == kind])
+                 for kind in TITLES if any(row["kind"] == kind for row in rows)]
+    first = runs[next(iter(runs))]
     images, labels = evaluation.first_batch(test, batch_size)
+    functions = {kind: evaluation.inference_function(model) for kind, model in first.items()}
     times = measure.medians_ms(measure.time_side_by_side(functions, tf.constant(images)))
     throughput = {kind: 1e3 * len(images) / ms for kind, ms in times.items()}
-    test_images = sum(int(tf.shape(labels)[0]) for _, labels in test)
-    rows = table_rows(errors, totals, throughput, test_images)
-    curves = {TITLES[kind]: evaluation.error_versus_patches(models[kind], test)
-              for kind in DCN_KINDS if kind in models}
+    mean_curves = {name: {k: statistics.fmean(curve[k] for curve in by_seed.values())
+                          for k in next(iter(by_seed.values()))}
+                   for name, by_seed in curves.items()}
     machine = measure.machine_description()
-    result = {"data": data, "machine": machine, "batch_size": batch_size, "rows": rows,
-              "error_versus_patches": curves, "multiplications": counts,
+    result = {"data": data, "machine": machine, "test_images": test_images,
+              "batch_size": batch_size, "rows": rows, "summary": summaries,
+              "images_per_second": throughput, "error_versus_patches": mean_curves,
+              "error_versus_patches_per_seed": curves, "multiplications": counts,
               "paper_comparison": multiplications.compare_with_paper(counts)}
-    text = markdown(rows, data, machine, batch_size)
-    if curves:
-        text += "\nTest error versus number of patches:\n\n"
-        text += error_versus_patches_markdown(curves)
+    text = markdown(rows, summaries, throughput, data, machine, batch_size)
+    if mean_curves:
+        text += "\nTest error versus number of patches (mean over seeds):\n\n"
+        text += error_versus_patches_markdown(mean_curves)
         visualize.plot_error_versus_patches(
-            curves, {TITLES[k]: errors[k] for k in ("coarse", "fine") if k in errors},
+            mean_curves, {line["model"]: line["mean"] for line in summaries
+                          if line["kind"] in ("coarse", "fine")},
             out_dir / "error_vs_patches.png", data)
-        dcn = models[next(kind for kind in ("dcn", "dcn_no_hints", "composed") if kind in models)]
+        dcn = first[next(kind for kind in ("dcn", "dcn_no_hints", "composed") if kind in first)]
         attention = {key: value.numpy() for key, value in dcn.attend(images[:8]).items()}
         visualize.plot_patches(images[:8], attention, labels[:8], out_dir / "patches.png")
-    histories = {TITLES[kind]: visualize.read_history(path)
-                 for kind, path in (histories or {}).items()}
-    if histories:
-        visualize.plot_hint_distance(histories, out_dir / "hint_distance.png")
+    first_histories = (histories or {}).get(next(iter(runs)), {})
+    plotted = {TITLES[kind]: visualize.read_history(path)
+               for kind, path in first_histories.items()}
+    if plotted:
+        visualize.plot_hint_distance(plotted, out_dir / "hint_distance.png")
     return results.write(out_dir, result, text)

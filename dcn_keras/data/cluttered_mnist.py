@@ -12,6 +12,7 @@ import dataclasses
 import os
 
 import numpy as np
+import tensorflow as tf
 from tqdm import tqdm
 
 from dcn_keras.data import manifest, mnist, tfrecords
@@ -21,6 +22,8 @@ DIGIT = 28
 NUM_DISTRACTORS = 8
 DISTRACTOR = 8
 SPLITS = ("train", "valid", "test")
+# The training pool's digits, from which `fresh_canvases` draws new canvases every epoch.
+TRAIN_DIGITS = "train_digits"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +75,8 @@ def generate(pool: mnist.Digits, count: int, seed: int, split: str, progress: bo
 def build(out_dir: str | os.PathLike, mnist_dir=None, sizes: dict[str, int] | None = None,
           seed: int = 0, valid_pool: int = 1000, test_pool: int = 2000,
           progress: bool = True) -> dict:
-    """Write `{split}.tfrecord` for train/valid/test and `metadata.json`, the manifest.
+    """Write `{split}.tfrecord` for train/valid/test, the training pool's digits
+    (`train_digits.tfrecord`, for `fresh_canvases`) and `metadata.json`, the manifest.
 
     Args:
       out_dir: output directory, written aside and then replaced as a whole
@@ -91,8 +95,16 @@ def build(out_dir: str | os.PathLike, mnist_dir=None, sizes: dict[str, int] | No
     manifest.check_sizes(sizes, SPLITS)
     metadata = {"dataset": "cluttered_mnist", "seed": seed, "canvas": CANVAS,
                 "num_distractors": NUM_DISTRACTORS, "distractor_size": DISTRACTOR, "splits": {}}
-    with manifest.building(out_dir, tuple(f"{split}.tfrecord" for split in SPLITS)) as tmp:
+    files = tuple(f"{split}.tfrecord" for split in (*SPLITS, TRAIN_DIGITS))
+    with manifest.building(out_dir, files) as tmp:
         pools = mnist.digit_pools(mnist.load(mnist_dir), valid_pool, test_pool)
+        train = pools["train"]
+        count = tfrecords.write(tmp / f"{TRAIN_DIGITS}.tfrecord", (
+            tfrecords.serialize(image, label, (0, 0, DIGIT, DIGIT))
+            for image, label in zip(train.images, train.labels)))
+        metadata["splits"][TRAIN_DIGITS] = {"file": f"{TRAIN_DIGITS}.tfrecord",
+                                            "images": count, "digit_pool": train.source,
+                                            "pool_digits": len(train)}
         for split in SPLITS:
             pool = pools[split]
             records = (tfrecords.serialize(e.image, e.label, e.digit_box)
@@ -101,6 +113,48 @@ def build(out_dir: str | os.PathLike, mnist_dir=None, sizes: dict[str, int] | No
             metadata["splits"][split] = {"file": f"{split}.tfrecord", "images": count,
                                          "digit_pool": pool.source, "pool_digits": len(pool)}
         return manifest.write(tmp, metadata)
+
+
+def fresh_canvases(data_dir: str | os.PathLike, batch_size: int,
+                   seed: int = 0) -> tf.data.Dataset:
+    """Batched `(images [b, 100, 100, 1] float32, labels [b] int32)`: as many canvases per
+    pass as the directory's fixed training split holds, made anew on every pass (epoch)
+    from its training digits (`train_digits.tfrecord`), each digit equally often per pass
+    in a new order, with new clutter and positions.
+
+    A pass is a function of `seed` and how many passes came before it: the digit order is
+    a shuffle and the canvas seeds a `Dataset.random`, both redrawn per iterator, so a
+    resumed run (`training.fit`) sees the canvases the uninterrupted one saw.
+    """
+    path = os.path.join(str(data_dir), f"{TRAIN_DIGITS}.tfrecord")
+    if not tf.io.gfile.exists(path):
+        raise manifest.DataError(
+            f"{data_dir} has no {TRAIN_DIGITS}.tfrecord, the training digits that fresh "
+            "canvases are drawn from: it was built by an earlier release. Rebuild it with "
+            "`dcn data --out DIR`, or train on its fixed canvases with --no-fresh-canvases.")
+    count = manifest.load(data_dir)["splits"]["train"]["images"]
+    stored = tfrecords.read_all(path, (DIGIT, DIGIT, 1))
+    pool = mnist.Digits(np.rint(stored["image"][..., 0] * 255).astype(np.uint8),
+                        stored["label"].astype(np.uint8), f"{path}")
+
+    def canvas(index, canvas_seed):
+        example = make_example(pool, int(index), np.random.default_rng(int(canvas_seed)))
+        return example.image[..., None], np.int32(example.label)
+
+    def make(index, canvas_seed):
+        image, label = tf.numpy_function(canvas, [index, canvas_seed], (tf.uint8, tf.int32),
+                                         stateful=False)
+        image = tf.image.convert_image_dtype(tf.ensure_shape(image, (CANVAS, CANVAS, 1)),
+                                             tf.float32)
+        return image, tf.ensure_shape(label, ())
+
+    digits = tf.data.Dataset.range(count).map(lambda i: i % len(pool)).shuffle(
+        count, seed=seed, reshuffle_each_iteration=True)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).map(
+        lambda value: value % (2**62))
+    return (tf.data.Dataset.zip(digits, seeds)
+            .map(make, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
 
 def describe(metadata: dict) -> str:

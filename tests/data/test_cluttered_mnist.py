@@ -1,3 +1,6 @@
+import json
+import shutil
+
 import numpy as np
 import pytest
 
@@ -67,3 +70,61 @@ def test_build_writes_tfrecords_and_names_pools(mnist_dir, tmp_path):
     np.testing.assert_array_equal(data["label"], [e.label for e in expected])
     np.testing.assert_allclose(data["image"][0, ..., 0], expected[0].image / 255.0, atol=1e-7)
     assert "cluttered_mnist" in cluttered_mnist.describe(metadata).lower().replace(" ", "_")
+
+
+@pytest.fixture(scope="module")
+def fresh_dir(mnist_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("fresh")
+    cluttered_mnist.build(out, mnist_dir, {"train": 20, "valid": 4, "test": 4}, seed=0,
+                          progress=False)
+    return out
+
+
+def _passes(dataset, count):
+    return [np.concatenate([images.numpy() for images, _ in dataset]) for _ in range(count)]
+
+
+def test_build_keeps_the_training_digits_for_fresh_canvases(fresh_dir, mnist_dir):
+    metadata = json.loads((fresh_dir / "metadata.json").read_text())
+    digits = metadata["splits"]["train_digits"]
+    assert digits["images"] == 7000 and digits["digit_pool"].endswith("(train pool)")
+    stored = tfrecords.read_all(fresh_dir / "train_digits.tfrecord", (28, 28, 1))
+    pool = mnist.digit_pools(mnist.load_idx_dir(mnist_dir))["train"]
+    np.testing.assert_array_equal(np.rint(stored["image"][..., 0] * 255), pool.images)
+    np.testing.assert_array_equal(stored["label"], pool.labels)
+
+
+def test_fresh_canvases_are_new_every_pass_and_replayable(fresh_dir):
+    dataset = cluttered_mnist.fresh_canvases(fresh_dir, 8, seed=1)
+    assert int(dataset.cardinality()) == 3  # the 20 canvases of the training split
+    passes = _passes(dataset, 3)
+    assert passes[0].shape == (20, 100, 100, 1) and passes[0].dtype == np.float32
+    assert 0 <= passes[0].min() and passes[0].max() <= 1
+    assert not np.array_equal(passes[0], passes[1])
+    # What `training.fit` relies on to resume: a new dataset whose iterators were made as
+    # many times as the finished epochs made them reads the next pass's canvases.
+    again = cluttered_mnist.fresh_canvases(fresh_dir, 8, seed=1)
+    iter(again), iter(again)
+    np.testing.assert_array_equal(_passes(again, 1)[0], passes[2])
+    other = _passes(cluttered_mnist.fresh_canvases(fresh_dir, 8, seed=2), 1)[0]
+    assert not np.array_equal(other, passes[0])
+
+
+def test_fresh_canvases_hold_their_labelled_digit(fresh_dir):
+    stored = tfrecords.read_all(fresh_dir / "train_digits.tfrecord", (28, 28, 1))
+    digits = np.rint(stored["image"][..., 0] * 255).astype(np.uint8)
+    for images, labels in cluttered_mnist.fresh_canvases(fresh_dir, 10, seed=0).take(1):
+        for image, label in zip(np.rint(images.numpy()[..., 0] * 255), labels.numpy()):
+            # Some training digit of that label lies whole (clutter only adds ink) in it.
+            windows = np.lib.stride_tricks.sliding_window_view(image, (28, 28))
+            assert any(np.all(windows >= digit, axis=(2, 3)).any()
+                       for digit in digits[stored["label"] == label])
+
+
+def test_fresh_canvases_of_a_directory_without_training_digits_say_how_to_rebuild(
+        fresh_dir, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(fresh_dir, old)
+    (old / "train_digits.tfrecord").unlink()
+    with pytest.raises(tfrecords.DataError, match="--no-fresh-canvases"):
+        cluttered_mnist.fresh_canvases(old, 8)
