@@ -199,9 +199,7 @@ def cmd_export(args) -> None:
 
 
 def cmd_experiment(args) -> None:
-    from dcn_keras import experiments, presets
-
-    from dcn_keras import seeds
+    from dcn_keras import experiments, presets, seeds
 
     family = presets.family(args.preset)
     recipe = _recipe(args, family)

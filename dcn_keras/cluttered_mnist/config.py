@@ -147,8 +147,8 @@ RECIPES = profiles(
     # gets more epochs. So short a run leaves the DCN well behind the fine model: it is
     # blessed (and pushed) within 10 points of it.
     quick=dict(seeds=(0,), fresh_canvases=False, train_images=4000, valid_images=500,
-               test_images=1000, epochs=2, dcn_epochs=5, batch_size=16, batch_norm_images=2048, num_shards=2,
-               max_error_gap=0.10),
+               test_images=1000, epochs=2, dcn_epochs=5, batch_size=16,
+               batch_norm_images=2048, num_shards=2, max_error_gap=0.10),
     # CI's end-to-end check of the wiring: seconds of training, meaningless errors.
     smoke=dict(seeds=(0,), train_images=96, valid_images=32, test_images=64, epochs=1,
                batch_size=32, num_shards=2, max_error_gap=1.0),

@@ -99,7 +99,7 @@ def test_fresh_canvases_are_new_every_pass_and_replayable(fresh_dir):
     assert int(dataset.cardinality()) == 3  # the 20 canvases of the training split
     passes = _passes(dataset, 3)
     assert passes[0].shape == (20, 100, 100, 1) and passes[0].dtype == np.float32
-    assert 0 <= passes[0].min() and passes[0].max() <= 1
+    assert passes[0].min() >= 0 and passes[0].max() <= 1
     assert not np.array_equal(passes[0], passes[1])
     # What `training.fit` relies on to resume: a new dataset whose iterators were made as
     # many times as the finished epochs made them reads the next pass's canvases.

@@ -48,7 +48,7 @@ def test_the_manifest_holds_counts_sizes_and_checksums(data_dir):
         assert info["bytes"] == path.stat().st_size
         assert info["sha256"] == manifest.sha256(path)
     assert sorted(os.listdir(data_dir)) == ["metadata.json", "test.tfrecord", "train.tfrecord",
-                                            "valid.tfrecord"]
+                                            "train_digits.tfrecord", "valid.tfrecord"]
     assert atomic.leftovers(data_dir) == []
 
 
