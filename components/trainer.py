@@ -35,6 +35,8 @@ def DcnTrainer(
     num_patches: Parameter[int] = None,
     hint_weight: Parameter[float] = None,
     base_model: InputArtifact[Model] = None,
+    coarse_model: InputArtifact[Model] = None,
+    fine_model: InputArtifact[Model] = None,
 ) -> None:
     """Train `model_kind` (coarse, fine, dcn_no_hints or dcn; coarse or fine for the svhn
     preset, on random crops), keep its best validation epoch. The pipeline passes the
@@ -52,9 +54,11 @@ def DcnTrainer(
     (docs/distributed.md). `precision` "bfloat16" trains in mixed bfloat16, "auto" where
     the machine that runs it computes bfloat16 natively;
     `batch_norm_images` > 0 re-estimates batch normalisation statistics before each
-    validation. A DCN kind with a `base_model` (the DcnComposer's composed DCN, as TFX's
-    Trainer warm-starts from its `base_model`) fine-tunes it end to end instead of starting
-    from fresh weights.
+    validation. A DCN kind with `coarse_model` and `fine_model` (the coarse and fine
+    trainers' models) starts from their layers (`family.warm_start`: the paper's DCN, no
+    bridge); with a `base_model` instead (the DcnComposer's composed DCN, as TFX's Trainer
+    warm-starts from its `base_model`) it fine-tunes that DCN, bridge kept (an extension).
+    Without either it starts from fresh weights.
     """
     distribute.strategy()  # before any TensorFlow op: a TF_CONFIG cluster needs it first
     family = presets.family(preset)
@@ -69,11 +73,17 @@ def DcnTrainer(
                            hint_weight=hint_weight, batch_norm_images=batch_norm_images)
     start = None if base_model is None else \
         training.load_model(artifacts.keras_path(base_model), family)
+    if coarse_model is not None and fine_model is not None:
+        start = family.warm_start(
+            training.load_model(artifacts.keras_path(coarse_model), family),
+            training.load_model(artifacts.keras_path(fine_model), family), num_patches)
     options = family.train_options(model_kind, recipe)
     # What shapes training, and only that: a recipe change that concerns evaluation (such
     # as the all-patches images) must not throw away a killed run's epochs.
     settings = {**options, "config": family.config.to_dict(), "examples": examples.uri,
-                "base_model": base_model and base_model.uri, "model_kind": model_kind,
+                "base_model": base_model and base_model.uri,
+                "warm_start": [part.uri for part in (coarse_model, fine_model) if part],
+                "model_kind": model_kind,
                 "preset": preset, "seed": seed, "batch_size": batch_size}
     backup = artifacts.resume_dir(model, settings)
     # Beside the resume state, not in `model_run`: a rerun after a kill gets a new

@@ -76,7 +76,13 @@ def cmd_train(args) -> None:
 
     distribute.strategy()  # before any TensorFlow op: a TF_CONFIG cluster needs it first
     family = presets.family(args.preset)
+    if args.start and args.warm_start:
+        raise ValueError("Pass --start (a composed DCN) or --warm-start (a coarse and a fine "
+                         "model), not both.")
     start = training.load_model(args.start, family) if args.start else None
+    if args.warm_start:
+        coarse, fine = (training.load_model(path, family) for path in args.warm_start)
+        start = family.warm_start(coarse, fine, args.num_patches)
     experiments.train_model(family, args.model, args.data, args.out, _recipe(args, family),
                             args.verbose, start)
     print(f"Saved {args.model} model to {args.out}")
@@ -284,6 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "fine-tunes end to end instead of starting from fresh weights; "
                             "for house_numbers, a trained model of the same kind to train "
                             "further")
+    train.add_argument("--warm-start", nargs=2, default=None, metavar=("COARSE", "FINE"),
+                       help="a dcn / dcn_no_hints model starts from the coarse layers of "
+                            "COARSE and the fine and top layers of FINE (.keras models "
+                            "trained apart): the paper's DCN, no bridge")
     _add_train_args(train)
     train.set_defaults(run=cmd_train)
 

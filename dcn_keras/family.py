@@ -100,6 +100,13 @@ class Family:
                          "canvases are drawn for cluttered_mnist only. Leave "
                          "--fresh-canvases off.")
 
+    def warm_start(self, coarse, fine, num_patches: int | None = None):
+        """The paper's DCN holding the layers of a coarse and a fine model trained apart, a
+        start for end-to-end training (`dcn train --warm-start`, the pipeline's DCN
+        trainer)."""
+        raise ValueError(f"Preset {self.name!r} composes its DCN at test time and does not "
+                         "train one end to end; leave --warm-start off.")
+
     def compose(self, coarse, fine, num_patches: int | None = None, scales=None, train=None):
         """A DCN from a coarse and a fine model trained apart; neither is retrained. `train`
         holds training `(images, labels)` batches for families whose composition fits

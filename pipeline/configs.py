@@ -30,6 +30,8 @@ class PipelineConfig:
     pipeline_root: str = os.environ.get("DCN_PIPELINE_ROOT", str(REPO / "runs/pipeline"))
     pipeline_name: str = os.environ.get("DCN_PIPELINE_NAME", "")
     seed: int = 0
+    # Where the cluttered_mnist DCN trainer starts (`graph.DCN_STARTS`).
+    dcn_start: str = os.environ.get("DCN_START", "coarse_and_fine")
 
     def __post_init__(self):
         object.__setattr__(self, "preset", presets.canonical(self.preset))

@@ -6,7 +6,7 @@ point at (the TFX templates' `local_runner.py` / `kubeflow_v2_runner.py` in one)
 Extra arguments go to Beam (e.g. `--direct_num_workers=2
 --direct_running_mode=multi_processing` or `--runner=FlinkRunner ...`). The TFX CLI takes no
 flags (use DCN_PROFILE, DCN_MNIST_DIR, DCN_PIPELINE_ROOT, DCN_PIPELINE_NAME, DCN_PRESET,
-DCN_SVHN_DIR; see pipeline/configs.py):
+DCN_SVHN_DIR, DCN_START; see pipeline/configs.py):
 
     tfx pipeline create --engine local --pipeline_path "$PWD/pipeline/dcn_pipeline.py"
     tfx run create --engine local --pipeline_name dcn-cluttered-mnist-quick
@@ -32,7 +32,7 @@ quiet.quiet_tfx()
 from components import artifacts  # noqa: E402
 from dcn_keras import aliases  # noqa: E402
 from pipeline import configs  # noqa: E402
-from pipeline.graph import create_pipeline  # noqa: E402
+from pipeline.graph import DCN_STARTS, create_pipeline  # noqa: E402
 
 
 def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
@@ -55,6 +55,10 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
                         help="default dcn-<preset>-<profile> with hyphens (Kubeflow forbids "
                              "\"_\")")
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--dcn-start", default=defaults.dcn_start, choices=DCN_STARTS,
+                        help="cluttered_mnist: the DCN trainer starts from the coarse and "
+                             "fine models' layers (the paper's DCN) or from the composed DCN, "
+                             "bridge kept (an extension) (default: %(default)s)")
     parser.add_argument("--orchestrator", default="local", choices=configs.ORCHESTRATORS,
                         help="kubeflow_v2 writes the KFP V2 / Vertex pipeline JSON instead")
     parser.add_argument("--image", default="gcr.io/your-project/dcn-keras:latest",
@@ -67,11 +71,11 @@ def main(argv=None) -> None:
     config = configs.PipelineConfig(
         preset=args.preset, profile=args.profile, mnist_dir=configs.absolute(args.mnist_dir),
         svhn_dir=configs.absolute(args.svhn_dir), pipeline_root=args.pipeline_root,
-        pipeline_name=args.pipeline_name, seed=args.seed)
+        pipeline_name=args.pipeline_name, seed=args.seed, dcn_start=args.dcn_start)
     dag = create_pipeline(config.name, config.artifacts_root, config.metadata_path,
                           config.serving_dir, config.recipe(), config.mnist_dir,
                           preset=config.preset, beam_pipeline_args=beam_args,
-                          svhn_dir=config.svhn_dir)
+                          svhn_dir=config.svhn_dir, dcn_start=config.dcn_start)
     if args.orchestrator == "kubeflow_v2":
         from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfp_v2
 

@@ -1,9 +1,11 @@
 """The pipeline graph, one per preset (the TFX templates' `pipeline.py`).
 
-cluttered_mnist: ClutteredMnistExampleGen (Beam) -> coarse and fine trainers -> DcnComposer
-(a DCN from the coarse and fine models trained apart, with a fitted bridge) -> DCN trainer
-(the composed DCN fine-tuned end to end with hints) -> DcnEvaluator (table, curves, patches,
-blessing) -> Pusher (the blessed DCN as a versioned TF Serving SavedModel).
+cluttered_mnist: ClutteredMnistExampleGen (Beam) -> coarse and fine trainers -> DCN trainer
+(the paper's DCN, trained end to end with hints from the coarse and fine models' layers) and
+DcnComposer (an extension: a DCN composed at test time from the two models, with a fitted
+bridge) -> DcnEvaluator (table, curves, patches, blessing) -> Pusher (the blessed DCN as a
+versioned TF Serving SavedModel). `dcn_start="composed"` trains the DCN from the composed one
+instead, bridge kept (an extension).
 
 house_numbers (the paper's transfer setting): HouseNumbersExampleGen (Beam; SVHN archives with
 `svhn_dir`, else the MNIST house numbers benchmark) -> coarse and fine trainers on random
@@ -25,12 +27,17 @@ from components.trainer import DcnTrainer
 from dcn_keras import presets
 from dcn_keras.recipe import Recipe
 
+# Where the pipeline's DCN trainer starts: the coarse and fine models' layers (the paper's
+# DCN), or the DcnComposer's DCN, bridge kept (an extension).
+DCN_STARTS = ("coarse_and_fine", "composed")
+
 
 def create_pipeline(pipeline_name: str, pipeline_root: str, metadata_path: str,
                     serving_dir: str, recipe: Recipe, mnist_dir: str = "",
                     preset: str = "cluttered_mnist",
                     beam_pipeline_args: list[str] | None = None,
-                    enable_cache: bool = True, svhn_dir: str = "") -> pipeline.Pipeline:
+                    enable_cache: bool = True, svhn_dir: str = "",
+                    dcn_start: str = "coarse_and_fine") -> pipeline.Pipeline:
     """The DCN pipeline for `preset` with the sizes and settings of `recipe`.
 
     Args:
@@ -40,12 +47,15 @@ def create_pipeline(pipeline_name: str, pipeline_root: str, metadata_path: str,
       mnist_dir: MNIST IDX directory ("" = tfds).
       svhn_dir: for preset house_numbers, SVHN format-1 archives or folders (train, test, optional
         extra); "" builds the MNIST house numbers benchmark from MNIST instead.
+      dcn_start: cluttered_mnist, where the DCN trainer starts (`DCN_STARTS`).
     """
     graphs = {"cluttered_mnist": _cluttered_mnist_components,
               "house_numbers": _house_numbers_components}
     if preset not in graphs:
         raise ValueError(f"The pipeline supports presets {sorted(graphs)}, got {preset!r}.")
-    components = graphs[preset](recipe, mnist_dir, svhn_dir, serving_dir)
+    if dcn_start not in DCN_STARTS:
+        raise ValueError(f"dcn_start must be one of {DCN_STARTS}, got {dcn_start!r}.")
+    components = graphs[preset](recipe, mnist_dir, svhn_dir, serving_dir, dcn_start)
     return pipeline.Pipeline(
         pipeline_name=pipeline_name, pipeline_root=pipeline_root, components=components,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(metadata_path),
@@ -77,7 +87,7 @@ def _trainer(kind: str, examples, preset: str, recipe: Recipe, epochs: int,
 
 
 def _cluttered_mnist_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
-                                serving_dir: str) -> list:
+                                serving_dir: str, dcn_start: str) -> list:
     preset = "cluttered_mnist"
     if svhn_dir:
         raise ValueError("svhn_dir is for the house_numbers preset.")
@@ -90,11 +100,12 @@ def _cluttered_mnist_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
     composer = DcnComposer(examples=examples, coarse_model=coarse.outputs["model"],
                            fine_model=fine.outputs["model"], preset=preset,
                            num_patches=num_patches)
-    # The DCN starts from the composed one and is fine-tuned end to end (TFX's warm start
-    # from a base model): docs/cluttered_mnist.md.
+    # TFX's warm start: from the two models' layers, or from the composed DCN (its
+    # `base_model`); docs/pipeline.md.
+    start = {"base_model": composer.outputs["model"]} if dcn_start == "composed" else \
+        {"coarse_model": coarse.outputs["model"], "fine_model": fine.outputs["model"]}
     dcn = _trainer("dcn", examples, preset, recipe, recipe.dcn_epochs or recipe.epochs,
-                   num_patches=recipe.num_patches, hint_weight=recipe.hint_weight,
-                   base_model=composer.outputs["model"])
+                   num_patches=recipe.num_patches, hint_weight=recipe.hint_weight, **start)
     evaluator = DcnEvaluator(
         examples=examples, coarse_model=coarse.outputs["model"],
         fine_model=fine.outputs["model"], dcn_model=dcn.outputs["model"],
@@ -105,8 +116,9 @@ def _cluttered_mnist_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
 
 
 def _house_numbers_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
-                     serving_dir: str) -> list:
-    """The transfer setting: coarse and fine trained apart on crops, composed at test time."""
+                              serving_dir: str, dcn_start: str) -> list:
+    """The transfer setting: coarse and fine trained apart on crops, composed at test time
+    (no DCN trainer, so `dcn_start` does not apply)."""
     preset = "house_numbers"
     example_gen = HouseNumbersExampleGen(mnist_dir=mnist_dir, svhn_dir=svhn_dir,
                                          **_sizes(recipe))

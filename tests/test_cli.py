@@ -2,6 +2,7 @@ import json
 import shutil
 
 import keras
+import numpy as np
 import pytest
 
 from dcn_keras import cli
@@ -132,3 +133,28 @@ def test_old_names_work_for_one_release_and_say_the_new_one(capsys):
         parser.parse_args(["multiplications", "--preset", "svnh"])
     assert "invalid choice: 'svnh' (choose from cluttered_mnist, house_numbers)" in \
         capsys.readouterr().err
+
+
+def test_warm_start_trains_the_papers_dcn_from_a_coarse_and_a_fine_model(experiment, tmp_path,
+                                                                          capsys):
+    from dcn_keras import presets
+
+    models = experiment / "models"
+    family = presets.family("cluttered_mnist")
+    coarse, fine = (keras.models.load_model(models / f"{kind}.keras")
+                    for kind in ("coarse", "fine"))
+    start = family.warm_start(coarse, fine, 4)
+    assert start.bridge == 0 and start.config.fine_view == "patch" and start.num_patches == 4
+    for part, source in ((start.coarse, coarse.get_layer("coarse")),
+                         (start.fine, fine.get_layer("fine")), (start.top, fine.get_layer("top"))):
+        for got, want in zip(part.get_weights(), source.get_weights(), strict=True):
+            np.testing.assert_array_equal(got, want)
+    out = tmp_path / "dcn.keras"
+    args = ["train", "--data", str(experiment / "data"), "--model", "dcn", "--warm-start",
+            str(models / "coarse.keras"), str(models / "fine.keras"), "--out", str(out),
+            "--epochs", "1", "--batch-size", "32", "--verbose", "0"]
+    assert cli.main(args) == 0
+    trained = keras.models.load_model(out)
+    assert trained.bridge == 0 and trained.hint_weight == family.config.hint_weight
+    assert cli.main([*args, "--start", str(models / "dcn.keras")]) == 2
+    assert "not both" in capsys.readouterr().err

@@ -101,6 +101,11 @@ class ClutteredMnistFamily(Family):
         # docs/cluttered_mnist.md: why a bridge, and why distilled.
         return compose.compose_distilled(coarse, fine, self.config, train, num_patches)
 
+    def warm_start(self, coarse, fine, num_patches=None) -> DynamicCapacityNetwork:
+        """Coarse layers of `coarse`, fine and top layers of `fine`, the paper's patches and
+        no bridge: the composition without its extensions (`compose.compose`)."""
+        return compose.compose(coarse, fine, self.config, None, num_patches, fine_view="patch")
+
     def composition_report(self, dcn, coarse, fine, train, valid, out_dir) -> dict:
         """Bridge fit (R^2 on training and validation images) and validation error versus
         k of the composed DCN beside the coarse and fine models' (`compose.report`)."""

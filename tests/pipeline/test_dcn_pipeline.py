@@ -78,10 +78,11 @@ def test_every_artifact_is_there(run):
     composition = json.loads(pathlib.Path(models["composed"].uri, "composition",
                                           "results.json").read_text())
     assert composition["bridge_window"] == 3 and "bridge_r2_valid" in composition
-    # The DCN was fine-tuned from the composed DCN: it carries the bridge.
+    # The DCN is the paper's, started from the coarse and fine models' layers: no bridge.
     assert models["dcn"].uri != models["composed"].uri
     with zipfile.ZipFile(pathlib.Path(models["dcn"].uri, "model.keras")) as archive:
-        assert json.loads(archive.read("config.json"))["config"]["bridge"] == 3
+        config = json.loads(archive.read("config.json"))["config"]
+    assert config["bridge"] == 0 and config["config"]["fine_view"] == "patch"
     evaluation, = _artifacts(store, "ModelEvaluation")
     result = json.loads(pathlib.Path(evaluation.uri, "results.json").read_text())
     assert [row["kind"] for row in result["rows"]] == ["coarse", "fine", "dcn", "composed"]
@@ -118,7 +119,8 @@ def test_compiles_for_kubeflow_v2_and_to_tfx_ir(dcn_pipeline, tmp_path, capsys):
     # Each task runs our component's executor from the installed package in the image.
     assert "components.trainer.DcnTrainer_Executor" in \
         executors["CoarseTrainer_executor"]["container"]["args"]
-    assert "DcnComposer" in tasks["DcnTrainer"]["dependentTasks"]
+    assert tasks["DcnTrainer"]["dependentTasks"] == sorted(
+        ["ClutteredMnistExampleGen", "CoarseTrainer", "FineTrainer"])
     assert tasks["DcnEvaluator"]["dependentTasks"] == sorted(
         ["ClutteredMnistExampleGen", "CoarseTrainer", "FineTrainer", "DcnTrainer", "DcnComposer"])
     # The intermediate representation that LocalDagRunner and BeamDagRunner execute.
@@ -127,6 +129,15 @@ def test_compiles_for_kubeflow_v2_and_to_tfx_ir(dcn_pipeline, tmp_path, capsys):
                                        recipe("cluttered_mnist", "quick"))
     ir = compiler.Compiler().compile(dag)
     assert {node.pipeline_node.node_info.id for node in ir.nodes} == COMPONENTS
+    # The extension: the DCN trainer starts from the composed DCN (its base model).
+    runner.main(["--orchestrator", "kubeflow_v2", "--profile", "smoke", "--pipeline-root",
+                 str(tmp_path / "composed"), "--dcn-start", "composed"])
+    spec = json.loads((tmp_path / "composed" / "dcn-cluttered-mnist-smoke.json").read_text())
+    assert "DcnComposer" in spec["pipelineSpec"]["root"]["dag"]["tasks"]["DcnTrainer"][
+        "dependentTasks"]
+    with pytest.raises(ValueError, match="dcn_start must be one of"):
+        dcn_pipeline.create_pipeline("x", str(tmp_path), "m", "s",
+                                     recipe("cluttered_mnist", "smoke"), dcn_start="bridge")
 
 
 def test_tfx_cli_creates_and_runs_the_pipeline(mnist_dir, tmp_path):
