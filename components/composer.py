@@ -1,6 +1,7 @@
 """DcnComposer: a DCN built at test time from a coarse and a fine model trained apart."""
 
 # No `from __future__ import annotations`: TFX reads these annotations at runtime.
+import dataclasses
 import os
 
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
@@ -24,14 +25,23 @@ def DcnComposer(
     preset: Parameter[str],
     num_patches: Parameter[int],
     scales: Parameter[str] = "",
+    attention: Parameter[str] = "",
+    combination: Parameter[str] = "",
 ) -> None:
     """The paper's transfer setting: a DCN from `coarse_model` and `fine_model` trained
     apart, attending to `num_patches` patches; neither is retrained (the family's
     `compose`, which may fit a map between them on the training split of `examples`).
     House-numbers DCNs average over `scales` (comma-separated, such as "1,0.75,0.5"; empty:
-    the preset's). Where composition fits something, what it did is measured on the
-    validation split and written to `composition/` in the model artifact."""
+    the preset's) and pick and combine patches by `attention` and `combination` (empty: the
+    preset's; the paper's are "entropy_gradient" and "inverse_entropy"), which the model
+    artifact's properties and the served replies name. Where composition fits something,
+    what it did is measured on the validation split and written to `composition/` in the
+    model artifact."""
     family = presets.family(preset)
+    methods = {name: value for name, value in (("attention", attention),
+                                               ("combination", combination)) if value}
+    if methods:
+        family = family.with_config(dataclasses.replace(family.config, **methods))
     coarse = training.load_model(artifacts.keras_path(coarse_model), family)
     fine = training.load_model(artifacts.keras_path(fine_model), family)
     train, valid = family.datasets(
@@ -48,6 +58,9 @@ def DcnComposer(
         "scales", ",".join(map(str, getattr(dcn, "scales", (1.0,)))))
     model.set_string_custom_property("model_kind", "composed")
     model.set_int_custom_property("num_patches", num_patches)
+    for name in ("attention", "combination"):
+        if hasattr(dcn, name):
+            model.set_string_custom_property(name, getattr(dcn, name))
 
 
 def _scales(text: str) -> tuple[float, ...] | None:

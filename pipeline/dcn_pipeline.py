@@ -31,6 +31,7 @@ quiet.quiet_tfx()
 
 from components import artifacts  # noqa: E402
 from dcn_keras import aliases  # noqa: E402
+from dcn_keras.house_numbers.dcn import ATTENTION, COMBINATION  # noqa: E402
 from pipeline import configs  # noqa: E402
 from pipeline.graph import DCN_STARTS, create_pipeline  # noqa: E402
 
@@ -59,6 +60,14 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
                         help="cluttered_mnist: the DCN trainer starts from the coarse and "
                              "fine models' layers (the paper's DCN) or from the composed DCN, "
                              "bridge kept (an extension) (default: %(default)s)")
+    parser.add_argument("--attention", default="", choices=("", *ATTENTION),
+                        help="house_numbers: how the pushed DCN picks patches: "
+                             "entropy_gradient (the paper's) or confidence (an extension) "
+                             "(default: the preset's, confidence)")
+    parser.add_argument("--combination", default="", choices=("", *COMBINATION),
+                        help="house_numbers: how it combines the picks: inverse_entropy (the "
+                             "paper's Eq. 12-14, scales averaged) or sequence_vote (an "
+                             "extension) (default: the preset's, sequence_vote)")
     parser.add_argument("--orchestrator", default="local", choices=configs.ORCHESTRATORS,
                         help="kubeflow_v2 writes the KFP V2 / Vertex pipeline JSON instead")
     parser.add_argument("--image", default="gcr.io/your-project/dcn-keras:latest",
@@ -75,7 +84,8 @@ def main(argv=None) -> None:
     dag = create_pipeline(config.name, config.artifacts_root, config.metadata_path,
                           config.serving_dir, config.recipe(), config.mnist_dir,
                           preset=config.preset, beam_pipeline_args=beam_args,
-                          svhn_dir=config.svhn_dir, dcn_start=config.dcn_start)
+                          svhn_dir=config.svhn_dir, dcn_start=config.dcn_start,
+                          attention=args.attention, combination=args.combination)
     if args.orchestrator == "kubeflow_v2":
         from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfp_v2
 

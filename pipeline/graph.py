@@ -37,7 +37,8 @@ def create_pipeline(pipeline_name: str, pipeline_root: str, metadata_path: str,
                     preset: str = "cluttered_mnist",
                     beam_pipeline_args: list[str] | None = None,
                     enable_cache: bool = True, svhn_dir: str = "",
-                    dcn_start: str = "coarse_and_fine") -> pipeline.Pipeline:
+                    dcn_start: str = "coarse_and_fine", attention: str = "",
+                    combination: str = "") -> pipeline.Pipeline:
     """The DCN pipeline for `preset` with the sizes and settings of `recipe`.
 
     Args:
@@ -48,6 +49,9 @@ def create_pipeline(pipeline_name: str, pipeline_root: str, metadata_path: str,
       svhn_dir: for preset house_numbers, SVHN format-1 archives or folders (train, test, optional
         extra); "" builds the MNIST house numbers benchmark from MNIST instead.
       dcn_start: cluttered_mnist, where the DCN trainer starts (`DCN_STARTS`).
+      attention, combination: house_numbers, how the pushed DCN picks and combines patches
+        (`dcn_keras.house_numbers.dcn.ATTENTION`, `COMBINATION`; "": the preset's). The
+        paper's are "entropy_gradient" and "inverse_entropy".
     """
     graphs = {"cluttered_mnist": _cluttered_mnist_components,
               "house_numbers": _house_numbers_components}
@@ -55,7 +59,11 @@ def create_pipeline(pipeline_name: str, pipeline_root: str, metadata_path: str,
         raise ValueError(f"The pipeline supports presets {sorted(graphs)}, got {preset!r}.")
     if dcn_start not in DCN_STARTS:
         raise ValueError(f"dcn_start must be one of {DCN_STARTS}, got {dcn_start!r}.")
-    components = graphs[preset](recipe, mnist_dir, svhn_dir, serving_dir, dcn_start)
+    if (attention or combination) and preset != "house_numbers":
+        raise ValueError("attention and combination choose how the house_numbers DCN reads; "
+                         f"preset {preset!r} has no such setting.")
+    methods = {"attention": attention, "combination": combination}
+    components = graphs[preset](recipe, mnist_dir, svhn_dir, serving_dir, dcn_start, methods)
     return pipeline.Pipeline(
         pipeline_name=pipeline_name, pipeline_root=pipeline_root, components=components,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(metadata_path),
@@ -87,7 +95,7 @@ def _trainer(kind: str, examples, preset: str, recipe: Recipe, epochs: int,
 
 
 def _cluttered_mnist_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
-                                serving_dir: str, dcn_start: str) -> list:
+                                serving_dir: str, dcn_start: str, methods: dict) -> list:
     preset = "cluttered_mnist"
     if svhn_dir:
         raise ValueError("svhn_dir is for the house_numbers preset.")
@@ -116,9 +124,10 @@ def _cluttered_mnist_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
 
 
 def _house_numbers_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
-                              serving_dir: str, dcn_start: str) -> list:
+                              serving_dir: str, dcn_start: str, methods: dict) -> list:
     """The transfer setting: coarse and fine trained apart on crops, composed at test time
-    (no DCN trainer, so `dcn_start` does not apply)."""
+    (no DCN trainer, so `dcn_start` does not apply) with the attention and combination of
+    `methods` ("": the preset's)."""
     preset = "house_numbers"
     example_gen = HouseNumbersExampleGen(mnist_dir=mnist_dir, svhn_dir=svhn_dir,
                                          **_sizes(recipe))
@@ -128,7 +137,7 @@ def _house_numbers_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
     composer = DcnComposer(examples=examples, coarse_model=coarse.outputs["model"],
                            fine_model=fine.outputs["model"], preset=preset,
                            num_patches=recipe.num_patches or dcn_default_patches(preset),
-                           scales=",".join(map(str, recipe.scales)))
+                           scales=",".join(map(str, recipe.scales)), **methods)
     evaluator = HouseNumbersEvaluator(
         examples=examples, model=composer.outputs["model"], preset=preset,
         max_error_gap=recipe.max_error_gap, largest=recipe.largest,

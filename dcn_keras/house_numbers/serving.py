@@ -98,6 +98,10 @@ def house_numbers_outputs(model, images: tf.Tensor, sizes: tf.Tensor) -> dict[st
     if isinstance(model, MultiDigitDCN):
         outputs = model(images, sizes)
         attention = {key: outputs[key] for key in ("positions", "boxes", "valid", "saliency")}
+        # A client reads which method answered from the reply: the paper's or an extension.
+        batch = tf.shape(images)[:1]
+        attention["attention"] = tf.fill(batch, model.attention)
+        attention["combination"] = tf.fill(batch, model.combination)
     else:
         outputs = dict(zip(("length", "digits"),
                            model.predict_sequence_probabilities(images, sizes)))

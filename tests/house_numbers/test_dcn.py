@@ -215,3 +215,64 @@ def test_models_trained_on_other_windows_compose_other_presets_do_not(models):
     other = MultiDigitModel(dataclasses.replace(fine.config, crop_size=(54, 100)), "fine")
     with pytest.raises(ValueError, match="different presets"):
         multi_digit_dcn.MultiDigitDCN(coarse, other)
+
+
+def test_entropy_gradient_picks_the_one_unsure_position_at_every_scale(models):
+    """The paper's attention (Eq. 10) through the real probability head: a coarse model that
+    is sure everywhere but where a bright square lies picks the position there, at every
+    scale, and cuts the window of that position's box."""
+    _, fine = models
+    config = presets.house_numbers()
+    keras.utils.set_random_seed(5)
+    coarse = MultiDigitModel(config, "coarse")
+    image = np.zeros((1, 96, 240, 1), np.float32)
+    image[0, 40:72, 120:168] = 1.0  # the square the coarse model is unsure about
+    coarse(image)
+    head = coarse.network.layers[-1]
+    kernel = np.zeros(head.kernel.shape, np.float32)
+    # Feature 0 makes one class of every softmax certain (logit 20); without it every
+    # logit is 0, a uniform prediction.
+    kernel[0, 0, 0, :config.max_length] = 20.0 * (np.arange(config.max_length) == 1)
+    for slot in range(config.max_length):
+        start = config.max_length + slot * config.digit_classes
+        kernel[0, 0, 0, start + slot] = 20.0
+    head.kernel.assign(kernel)
+    head.bias.assign(np.zeros(head.bias.shape, np.float32))
+
+    def box_centres(height, width):
+        rows, cols = config.map_size(height, width)
+        grid = np.stack(np.meshgrid(range(rows), range(cols), indexing="ij"), -1)
+        boxes = patches.patch_boxes(tf.constant(grid.reshape(1, -1, 2)), config.grid())
+        boxes = boxes.numpy()[0].reshape(rows, cols, 4)
+        return (boxes[..., 0] + boxes[..., 2]) // 2, (boxes[..., 1] + boxes[..., 3]) // 2
+
+    def features_and_logits(images, training=False):
+        images = np.asarray(images)
+        centre_y, centre_x = box_centres(*images.shape[1:3])
+        inside = (centre_y < images.shape[1]) & (centre_x < images.shape[2])
+        values = images[:, np.minimum(centre_y, images.shape[1] - 1),
+                        np.minimum(centre_x, images.shape[2] - 1), 0] * inside
+        features = np.zeros((*values.shape, head.kernel.shape[2]), np.float32)
+        features[..., 0] = values < 0.5  # sure where the square is not
+        features = tf.constant(features)
+        return features, head(features)
+
+    coarse.features_and_logits = features_and_logits
+    dcn = multi_digit_dcn.MultiDigitDCN(coarse, fine, num_patches=1,
+                                        attention="entropy_gradient")
+    sizes = multi_digit_dcn.batch_sizes(image)
+    for scale in config.scales:
+        scaled, scaled_sizes = multi_digit_dcn.rescale(image, sizes, scale, config.crop_size)
+        seen = dcn.attend(scaled, scaled_sizes)
+        saliency = seen["saliency"].numpy()[0]
+        row, col = seen["positions"].numpy()[0, 0]
+        unsure = features_and_logits(scaled)[0].numpy()[0, ..., 0] == 0
+        assert unsure.sum() >= 1 and unsure[row, col], scale
+        # The gradient is near zero wherever the model is sure.
+        assert saliency[~unsure].max() < 1e-3 * saliency[row, col], scale
+        top, left, bottom, right = seen["boxes"].numpy()[0, 0]
+        crop = patches.cut_patches(tf.constant(scaled), seen["positions"],
+                                   config.grid()).numpy()[0, 0]
+        window = np.asarray(scaled)[0, top:bottom, left:right]
+        np.testing.assert_array_equal(crop[:window.shape[0], :window.shape[1]], window)
+        assert top <= 40 * scale < bottom and left <= 120 * scale < right, scale

@@ -72,6 +72,11 @@ def test_the_pushed_dcn_reads_serialized_test_examples(run):
     served = tf.saved_model.load(destination).signatures["serving_default"](
         examples=tf.constant(records))
     assert served["digits"].shape == (6, 5) and served["boxes"].shape == (6, 2, 4)
+    # The preset's reading, an extension, named in every reply and on the model artifact.
+    assert set(served["attention"].numpy()) == {b"confidence"}
+    assert set(served["combination"].numpy()) == {b"sequence_vote"}
+    composed = _models(store)["composed"]
+    assert composed.custom_properties["attention"].string_value == "confidence"
 
 
 def test_house_numbers_pipeline_compiles_for_kubeflow_v2(tmp_path):
@@ -79,12 +84,17 @@ def test_house_numbers_pipeline_compiles_for_kubeflow_v2(tmp_path):
 
     runner.main(["--preset", "house_numbers", "--orchestrator", "kubeflow_v2", "--profile", "paper",
                  "--pipeline-root", str(tmp_path), "--svhn-dir", str(tmp_path / "svhn"),
-                 "--image", "example.com/dcn-keras:test"])
+                 "--image", "example.com/dcn-keras:test", "--attention", "entropy_gradient",
+                 "--combination", "inverse_entropy"])
     spec = json.loads((tmp_path / "dcn-house-numbers-paper.json").read_text())
     tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
     assert set(tasks) == COMPONENTS
     assert tasks["HouseNumbersEvaluator"]["dependentTasks"] == ["DcnComposer",
                                                              "HouseNumbersExampleGen"]
+    composer = tasks["DcnComposer"]["inputs"]["parameters"]
+    assert {name: composer[name]["runtimeValue"]["constantValue"]["stringValue"]
+            for name in ("attention", "combination")} == {
+        "attention": "entropy_gradient", "combination": "inverse_entropy"}
     parameters = tasks["HouseNumbersExampleGen"]["inputs"]["parameters"]
     assert parameters["svhn_dir"]["runtimeValue"]["constantValue"]["stringValue"] == \
         str(tmp_path / "svhn")

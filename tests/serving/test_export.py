@@ -164,7 +164,8 @@ def test_multi_digit_dcn_serves_mixed_size_images_and_examples(tmp_path):
 
     config = presets.house_numbers()
     dcn = MultiDigitDCN(MultiDigitModel(config, "coarse"), MultiDigitModel(config, "fine"),
-                        num_patches=2)
+                        num_patches=2, attention="entropy_gradient",
+                        combination="inverse_entropy")
     dcn.save(tmp_path / "dcn.keras")
     assert cli.main(["export", "--preset", "house_numbers", "--model", str(tmp_path / "dcn.keras"),
                      "--out", str(tmp_path / "serving")]) == 0
@@ -177,6 +178,9 @@ def test_multi_digit_dcn_serves_mixed_size_images_and_examples(tmp_path):
     np.testing.assert_allclose(served["length_probabilities"], expected["length"], atol=1e-5)
     np.testing.assert_allclose(served["digit_probabilities"], expected["digits"], atol=1e-5)
     assert served["digits"].shape == (2, 5) and served["boxes"].shape == (2, 2, 4)
+    # The reply names the method: here the paper's attention and combination.
+    assert served["attention"].numpy().tolist() == [b"entropy_gradient"] * 2
+    assert served["combination"].numpy().tolist() == [b"inverse_entropy"] * 2
     examples = tf.constant([tfrecords.serialize_sequence(p, [1], (0, 0, 1, 1)) for p in pixels])
     from_examples = _signature(tmp_path / "serving" / "1", "serving_default")(examples=examples)
     np.testing.assert_allclose(from_examples["digit_probabilities"], expected["digits"],
