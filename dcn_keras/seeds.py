@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pathlib
+import re
+
+_SEEDED = re.compile(r".+_s(\d+)\.keras$")
 
 
 def model_path(models_dir, kind: str, seed: int, seeds: tuple[int, ...]) -> pathlib.Path:
@@ -23,3 +26,20 @@ def find_models(models_dir, kinds, seeds: tuple[int, ...]) -> dict[int, dict[str
     single = {kind: models_dir / f"{kind}.keras" for kind in kinds
               if (models_dir / f"{kind}.keras").exists()}
     return {seeds[0]: single} if single else {}
+
+
+def seeds_in(models_dir) -> tuple[int, ...]:
+    """The seeds of the `<kind>_s<seed>.keras` files in `models_dir`, in order."""
+    return tuple(sorted({int(match[1]) for path in pathlib.Path(models_dir).glob("*.keras")
+                         if (match := _SEEDED.match(path.name))}))
+
+
+def first_complete(models_dir, kinds) -> dict[str, pathlib.Path]:
+    """{kind: path} of the first seed in `models_dir` with a model of every kind of `kinds`
+    (`find_models`); raises FileNotFoundError where no seed has them all."""
+    for paths in find_models(models_dir, kinds, seeds_in(models_dir) or (0,)).values():
+        if set(paths) == set(kinds):
+            return paths
+    raise FileNotFoundError(f"{models_dir} holds no complete set of {', '.join(kinds)} "
+                            "models (<kind>.keras or <kind>_s<seed>.keras). Train them with "
+                            "`dcn experiment` or `dcn train`.")

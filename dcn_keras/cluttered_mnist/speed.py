@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from dcn_keras import measure, training
+from dcn_keras import measure, seeds, training
 from dcn_keras.cluttered_mnist import evaluation, multiplications
 from dcn_keras.cluttered_mnist.config import DCNConfig, cluttered_mnist
 from dcn_keras.cluttered_mnist.family import ClutteredMnistFamily
@@ -35,13 +35,14 @@ def device_name() -> str:
 
 
 def load_or_build(config: DCNConfig, models_dir=None) -> dict:
-    """{coarse, fine, dcn} models: trained ones from `models_dir`, else freshly initialised."""
+    """{coarse, fine, dcn} models: trained ones from `models_dir` (the first seed that has
+    all three, `seeds.first_complete`), else freshly initialised."""
     family = ClutteredMnistFamily(config)
+    kinds = ("coarse", "fine", "dcn")
     if models_dir is None:
-        return {kind: family.build(kind) for kind in ("coarse", "fine", "dcn")}
-    models_dir = pathlib.Path(models_dir)
-    return {kind: training.load_model(models_dir / f"{kind}.keras", family)
-            for kind in ("coarse", "fine", "dcn")}
+        return {kind: family.build(kind) for kind in kinds}
+    return {kind: training.load_model(path, family)
+            for kind, path in seeds.first_complete(models_dir, kinds).items()}
 
 
 def random_batch(config: DCNConfig, batch_size: int, seed: int = 0):
