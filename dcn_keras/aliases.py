@@ -1,5 +1,5 @@
 """Earlier names that still work for one release, and the message that says what to use
-instead. No imports: the command line parses with it before any model code loads."""
+instead: the command line, the presets and the pipeline runner resolve them here."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ def images():
 @pytest.fixture(scope="session")
 def experiment(tmp_path_factory, mnist_dir):
     """A tiny `dcn experiment` run: data, four trained models and the report."""
-    from dcn_keras import cli
+    from dcn_keras_cli import cli
 
     out = tmp_path_factory.mktemp("experiment")
     code = cli.main(["experiment", "--out", str(out), "--mnist-dir", str(mnist_dir),
@@ -103,7 +103,7 @@ def pipeline_run(dcn_pipeline, mnist_dir, tmp_path_factory):
 @pytest.fixture(scope="session")
 def house_numbers(tmp_path_factory, mnist_dir):
     """A tiny `dcn house-numbers` run (k = 2), mixed-precision training included."""
-    from dcn_keras import cli
+    from dcn_keras_cli import cli
 
     out = tmp_path_factory.mktemp("house_numbers")
     assert cli.main(["house-numbers", "--out", str(out), "--mnist-dir", str(mnist_dir),

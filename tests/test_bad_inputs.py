@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from dcn_keras import cli
 from dcn_keras.data import cluttered_mnist
+from dcn_keras_cli import cli
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from dcn_keras import cli
+from dcn_keras_cli import cli
 
 
 def test_experiment_writes_models_table_and_plots(experiment):
@@ -125,12 +125,11 @@ def test_old_names_work_for_one_release_and_say_the_new_one(capsys):
     assert json.loads(out.out)["preset"] == "house_numbers"
     assert "command name 'flops' is deprecated" in out.err and "`dcn multiplications`" in out.err
     assert "preset name 'svhn' is deprecated" in out.err and "'house_numbers'" in out.err
-    parser = cli.build_parser()
-    args = parser.parse_args(["data", "--out", "d", "--dataset", "mnist_house_numbers"])
+    args = cli.parse_args(["data", "--out", "d", "--dataset", "mnist_house_numbers"])
     assert args.dataset == "house_numbers"
     assert "data set name 'mnist_house_numbers' is deprecated" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        parser.parse_args(["multiplications", "--preset", "svnh"])
+        cli.parse_args(["multiplications", "--preset", "svnh"])
     assert "invalid choice: 'svnh' (choose from cluttered_mnist, house_numbers)" in \
         capsys.readouterr().err
 
@@ -158,3 +157,24 @@ def test_warm_start_trains_the_papers_dcn_from_a_coarse_and_a_fine_model(experim
     assert trained.bridge == 0 and trained.hint_weight == family.config.hint_weight
     assert cli.main([*args, "--start", str(models / "dcn.keras")]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_every_flag_of_every_command_says_what_it_is():
+    import argparse
+
+    commands = next(action for action in cli.build_parser()._actions
+                    if isinstance(action, argparse._SubParsersAction))
+    for name, command in commands.choices.items():
+        for action in command._actions:
+            assert action.help, f"dcn {name} {action.option_strings} has no help"
+        text = command.format_help()
+        assert "(default: None)" not in text, name
+    assert "(default: 20)" in commands.choices["bench"].format_help()
+
+
+def test_an_unknown_preset_is_refused_as_a_bad_choice(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["multiplications", "--preset", "imagenet"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'imagenet' (choose from cluttered_mnist, house_numbers)" in \
+        capsys.readouterr().err

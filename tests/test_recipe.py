@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from dcn_keras import cli, presets
+from dcn_keras import presets
 from dcn_keras.recipe import PROFILES, Recipe
+from dcn_keras_cli import cli
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 

@@ -1,8 +1,8 @@
 import dataclasses
 import json
 
-from dcn_keras import cli
 from dcn_keras.cluttered_mnist import multiplications
+from dcn_keras_cli import cli
 
 
 def test_counts_layer_by_layer(config):

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from dcn_keras import cli
+from dcn_keras_cli import cli
 
 KS = ["1", "2", "4", "8", "16"]
 

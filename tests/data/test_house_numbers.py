@@ -4,9 +4,10 @@ import pathlib
 import numpy as np
 import pytest
 
-from dcn_keras import cli, presets
+from dcn_keras import presets
 from dcn_keras.data import house_numbers, mnist, tfrecords
 from dcn_keras.house_numbers.config import RECIPES
+from dcn_keras_cli import cli
 from tests.helpers import load_script
 
 # The size statistics of the recorded test images, whose `scale_mismatch` these tests use.

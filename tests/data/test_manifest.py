@@ -144,7 +144,7 @@ def test_dcn_data_killed_with_sigkill_keeps_the_old_directory(data_dir, mnist_di
     half-written one stays hidden beside it until the next build removes it."""
     old = manifest.load(data_dir)
     writer = subprocess.Popen(
-        [sys.executable, "-m", "dcn_keras.cli", "data", "--out", str(data_dir), "--mnist-dir",
+        [sys.executable, "-m", "dcn_keras_cli.cli", "data", "--out", str(data_dir), "--mnist-dir",
          str(mnist_dir), "--train", "20", "--valid", "100000", "--test", "2"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240

@@ -3,8 +3,9 @@ import json
 
 import pytest
 
-from dcn_keras import cli, presets
+from dcn_keras import presets
 from dcn_keras.house_numbers import multiplications
+from dcn_keras_cli import cli
 
 
 def test_house_numbers_counts_layer_by_layer_and_grow_with_the_input():

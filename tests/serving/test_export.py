@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcn_keras import cli, presets, training
+from dcn_keras import presets, training
 from dcn_keras.data import tfrecords
 from dcn_keras.serving import export
 from dcn_keras.serving import requests as serving_requests
+from dcn_keras_cli import cli
 
 SAVED_MODEL_CLI = pathlib.Path(sys.executable).with_name("saved_model_cli")
 

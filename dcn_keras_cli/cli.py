@@ -1,7 +1,7 @@
 """The `dcn` command line: data, train, compose, evaluate, multiplications, bench, export,
 experiment, house-numbers. It only parses; the work is in `dcn_keras.experiments` and the
-families. Each command imports the modules it needs when it runs, so that parsing and
-`--help` load none of the others."""
+families. It imports `dcn_keras` (and so TensorFlow) only once the arguments are parsed, and
+each command the modules it needs, so that `--help` and a mistyped flag answer at once."""
 
 from __future__ import annotations
 
@@ -11,35 +11,65 @@ import math
 import pathlib
 import sys
 
-from dcn_keras import aliases
-
 PRESETS = ("cluttered_mnist", "house_numbers")
 DATASETS = PRESETS  # each family's data set has its preset's name
 PROFILES = ("paper", "quick", "smoke")
 
 
-def _deprecated(kind: str, name: str) -> None:
-    print(f"dcn: {aliases.message(kind, name)}", file=sys.stderr)
+class _Unknown(str):
+    """A name that is none of `names`: an earlier name of one (`dcn_keras.aliases`) or a
+    mistake, which `_resolve_names` tells apart once `dcn_keras` may be imported."""
+
+    def __new__(cls, value: str, kind: str, option: str, names: tuple[str, ...]):
+        name = super().__new__(cls, value)
+        name.kind, name.option, name.names = kind, option, names
+        return name
 
 
-def _named(kind: str, names: tuple[str, ...]):
-    """An argparse type: one of `names`, or an earlier name of one (said on stderr)."""
+def _named(kind: str, names: tuple[str, ...], option: str):
+    """An argparse type: one of `names`, or else an `_Unknown` name to resolve later."""
     def parse(value: str) -> str:
-        current = aliases.current(kind, value)
-        if current:
-            _deprecated(kind, value)
-            return current
-        if value not in names:
-            raise argparse.ArgumentTypeError(f"invalid choice: {value!r} (choose from "
-                                             f"{', '.join(names)})")
-        return value
+        return value if value in names else _Unknown(value, kind, option, names)
     return parse
+
+
+def _resolve_names(parser, args) -> None:
+    """Replace each earlier name in `args` by its current one (said on stderr), and refuse
+    any other unknown name as argparse refuses a bad choice."""
+    from dcn_keras import aliases
+
+    for field, value in vars(args).items():
+        if not isinstance(value, _Unknown):
+            continue
+        current = aliases.current(value.kind, str(value))
+        if current is None or current not in value.names:
+            parser.error(f"argument {value.option}: invalid choice: {str(value)!r} (choose "
+                         f"from {', '.join(value.names)})")
+        print(f"dcn: {aliases.message(value.kind, str(value))}", file=sys.stderr)
+        setattr(args, field, current)
 
 
 def _add_preset(parser, default: str = "cluttered_mnist", names: tuple[str, ...] = PRESETS,
                 text: str | None = None) -> None:
-    parser.add_argument("--preset", default=default, type=_named("preset", names),
-                        metavar="{" + ",".join(names) + "}", help=text)
+    parser.add_argument("--preset", default=default, type=_named("preset", names, "--preset"),
+                        metavar="{" + ",".join(names) + "}",
+                        help=text or "the model family and its recipes")
+
+
+def _add_profile(parser) -> None:
+    parser.add_argument("--profile", default="paper", choices=PROFILES,
+                        help="the recipe every setting left out comes from: paper (the "
+                             "recorded run), quick or smoke")
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, except where it has none of its own: those settings come
+    from the recipe of --profile, which the flag's help says."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _recipe(args, family):
@@ -223,28 +253,39 @@ def cmd_experiment(args) -> None:
 def _add_data_args(parser) -> None:
     parser.add_argument("--mnist-dir", default=None,
                         help="directory of MNIST IDX files (default $DCN_MNIST_DIR, else tfds)")
-    parser.add_argument("--profile", default="paper", choices=PROFILES,
-                        help="the recipe every default below comes from: paper (the recorded "
-                             "run), quick or smoke")
-    parser.add_argument("--train", type=_positive, default=None, help="training images")
-    parser.add_argument("--valid", type=_positive, default=None, help="validation images")
-    parser.add_argument("--test", type=_positive, default=None, help="test images")
-    parser.add_argument("--seed", type=_non_negative, default=None)
+    _add_profile(parser)
+    parser.add_argument("--train", type=_positive, default=None,
+                        help="training images (default: the recipe's)")
+    parser.add_argument("--valid", type=_positive, default=None,
+                        help="validation images (default: the recipe's)")
+    parser.add_argument("--test", type=_positive, default=None,
+                        help="test images (default: the recipe's)")
+    parser.add_argument("--seed", type=_non_negative, default=None,
+                        help="seed of the data (and of the training, for one seed) "
+                             "(default: the recipe's, 0)")
 
 
 def _add_train_args(parser) -> None:
-    parser.add_argument("--epochs", type=_positive, default=None)
+    parser.add_argument("--epochs", type=_positive, default=None,
+                        help="training epochs (default: the recipe's)")
     parser.add_argument("--dcn-epochs", type=_positive, default=None,
                         help="epochs of the DCN models (default: the recipe's, else --epochs)")
-    parser.add_argument("--batch-size", type=_positive, default=None)
-    parser.add_argument("--learning-rate", type=_positive_float, default=None)
-    parser.add_argument("--num-patches", type=_positive, default=None, help="k")
+    parser.add_argument("--batch-size", type=_positive, default=None,
+                        help="training batch size (default: the recipe's)")
+    parser.add_argument("--learning-rate", type=_positive_float, default=None,
+                        help="Adam's initial learning rate, decayed by a cosine (default: the "
+                             "recipe's)")
+    parser.add_argument("--num-patches", type=_positive, default=None,
+                        help="k, the patches the fine layers read (default: the recipe's, "
+                             "else the preset's)")
     parser.add_argument("--hint-weight", type=_fraction, default=None,
-                        help="convex hint weight of `dcn` models, in [0, 1)")
+                        help="convex hint weight of `dcn` models, in [0, 1) (default: the "
+                             "recipe's, else the preset's)")
     parser.add_argument("--precision", default=None, choices=("float32", "bfloat16", "auto"),
                         help="training precision; bfloat16 (mixed) is faster on CPUs with "
                              "AVX512-BF16 or AMX and on GPUs, many times slower elsewhere; "
-                             "auto picks it where it is native; models are saved in float32")
+                             "auto picks it where it is native; models are saved in float32 "
+                             "(default: the recipe's)")
     parser.add_argument("--fresh-canvases", action=argparse.BooleanOptionalAction,
                         default=None,
                         help="cluttered_mnist: draw new training canvases every epoch from "
@@ -262,15 +303,20 @@ def _verbosity(value: str) -> int | str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="dcn", description=__doc__.split("\n")[0],
+        prog="dcn", formatter_class=_Formatter,
+        description="Dynamic Capacity Networks: build the data sets, train, compose and "
+                    "evaluate models, count multiplications, time them, export them for TF "
+                    "Serving, or run a whole experiment.",
         epilog="Every size and training setting defaults to the preset's recipe "
                "(dcn_keras/<family>/config.py); flags override it.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     data = commands.add_parser("data", help="build Cluttered MNIST (or MNIST house numbers) "
                                              "TFRecords")
-    data.add_argument("--out", required=True)
-    data.add_argument("--dataset", default="cluttered_mnist", type=_named("data set", DATASETS),
+    data.add_argument("--out", required=True,
+                      help="the data directory to write (replaced as a whole)")
+    data.add_argument("--dataset", default="cluttered_mnist",
+                      type=_named("data set", DATASETS, "--dataset"),
                       metavar="{" + ",".join(DATASETS) + "}",
                       help="house_numbers: the SVHN-like transfer benchmark")
     _add_data_args(data)
@@ -283,8 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="house_numbers trains coarse and fine (its DCN is composed)")
     train.add_argument("--out", required=True, help="output .keras file")
     _add_preset(train)
-    train.add_argument("--profile", default="paper", choices=PROFILES)
-    train.add_argument("--seed", type=_non_negative, default=None)
+    _add_profile(train)
+    train.add_argument("--seed", type=_non_negative, default=None,
+                       help="seed of the weights and the training order (default: the "
+                            "recipe's, 0)")
     train.add_argument("--start", default=None,
                        help="a composed DCN (`dcn compose`) that a dcn / dcn_no_hints model "
                             "fine-tunes end to end instead of starting from fresh weights; "
@@ -307,19 +355,22 @@ def build_parser() -> argparse.ArgumentParser:
     compose_.add_argument("--out", required=True,
                           help="output .keras file; the report goes to <stem>_composition/")
     _add_preset(compose_)
-    compose_.add_argument("--profile", default="paper", choices=PROFILES)
+    _add_profile(compose_)
     compose_.add_argument("--num-patches", type=_positive, default=None, help="k")
     compose_.add_argument("--seed", type=_non_negative, default=None,
                           help="shuffle seed of the training images the bridge is fitted on")
     compose_.set_defaults(run=cmd_compose)
 
     evaluate_ = commands.add_parser("evaluate", help="compare trained models on the test split")
-    evaluate_.add_argument("--data", required=True)
-    evaluate_.add_argument("--models", required=True, help="directory of <kind>.keras files")
-    evaluate_.add_argument("--out", required=True)
+    evaluate_.add_argument("--data", required=True, help="directory made by `dcn data`")
+    evaluate_.add_argument("--models", required=True,
+                           help="directory of <kind>.keras (or <kind>_s<seed>.keras) files")
+    evaluate_.add_argument("--out", required=True,
+                           help="report directory (results.md, results.json, plots)")
     _add_preset(evaluate_)
-    evaluate_.add_argument("--profile", default="paper", choices=PROFILES)
-    evaluate_.add_argument("--batch-size", type=_positive, default=None)
+    _add_profile(evaluate_)
+    evaluate_.add_argument("--batch-size", type=_positive, default=None,
+                           help="scoring and timing batch size (default: the recipe's)")
     evaluate_.add_argument("--num-patches", type=_positive, default=None,
                            help="house_numbers: k of the composed DCN")
     evaluate_.set_defaults(run=cmd_evaluate)
@@ -331,7 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="k (default: preset's)")
     multiplications_.add_argument("--input-size", type=_input_size, nargs="+", default=None,
                         metavar="HxW", help="one or more input sizes (default: the preset's)")
-    multiplications_.add_argument("--json", action="store_true")
+    multiplications_.add_argument("--json", action="store_true",
+                                  help="print the counts layer by layer as JSON")
     multiplications_.add_argument("--plot", default=None,
                         help="write a PNG of multiplications versus input size")
     multiplications_.set_defaults(run=cmd_multiplications)
@@ -340,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     # The speed benchmark is the Cluttered MNIST one; the house-numbers timings are part of
     # its Table 2 report.
     _add_preset(bench, names=("cluttered_mnist",))
-    bench.add_argument("--batch-size", type=_positive, default=64)
+    bench.add_argument("--batch-size", type=_positive, default=64, help="images per call")
     bench.add_argument("--repeats", type=_positive, default=20, help="timed repeats (median)")
     bench.add_argument("--input-size", type=_input_size, default=None, metavar="HxW",
                        help="input size for freshly initialised models (default: the preset's)")
@@ -372,7 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
              "MNIST house numbers (SVHN transfer setting): data + coarse and fine models "
              "trained apart + Table 2; the same as `experiment --preset house_numbers`")):
         command = commands.add_parser(name, help=text)
-        command.add_argument("--out", required=True)
+        command.add_argument("--out", required=True,
+                             help="run directory: data/, models/ and report/ go there")
         if preset is None:
             _add_preset(command)
         _add_data_args(command)
@@ -381,6 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   "--seed alone: that one)")
         _add_train_args(command)
         command.set_defaults(run=cmd_experiment, **({"preset": preset} if preset else {}))
+    for command in commands.choices.values():
+        command.formatter_class = _Formatter
     return parser
 
 
@@ -400,10 +455,20 @@ def _message(error: BaseException) -> str:
         ("Graph execution error", "Detected at", "File ", "<stack", "[[")))
 
 
+def parse_args(argv=None) -> argparse.Namespace:
+    """The parsed arguments, earlier names replaced by current ones (`_resolve_names`)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _resolve_names(parser, args)
+    return args
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
+    from dcn_keras import aliases
+
     if aliases.current("command", args.command):
-        _deprecated("command", args.command)
+        print(f"dcn: {aliases.message('command', args.command)}", file=sys.stderr)
     try:
         args.run(args)
     except _expected_errors() as error:
