@@ -29,20 +29,25 @@ def markdown(rows: list[dict], summaries: list[dict], throughput: dict, data: st
              machine: str, batch_size: int) -> str:
     seeds = sorted({row["seed"] for row in rows})
     errors = {(row["kind"], row["seed"]): row for row in rows}
-    lines = [f"| Model | Test error ± s.e., seed {' / '.join(map(str, seeds))} | "
-             f"Mean ± stdev of seeds | Multiplications | Images/s (batch {batch_size}) |",
-             "|---|---|---:|---:|---:|"]
+    several = len(seeds) > 1
+    per_seed_title = ", seed " + " / ".join(map(str, seeds)) if several else ""
+    lines = [f"| Model | Test error ± s.e.{per_seed_title} | "
+             f"{'Mean ± stdev of seeds | ' if several else ''}Multiplications | "
+             f"Images/s (batch {batch_size}) |",
+             "|---|" + ("---|---:|" if several else "---:|") + "---:|---:|"]
     for line in summaries:
         per_seed = " / ".join(
             f"{100 * errors[line['kind'], seed]['test_error']:.2f} ± "
             f"{100 * errors[line['kind'], seed]['standard_error']:.2f}%"
             if (line["kind"], seed) in errors else "-" for seed in seeds)
         spread = f" ± {100 * line['stdev']:.2f}" if line["stdev"] is not None else ""
-        lines.append(f"| {line['model']} | {per_seed} | {100 * line['mean']:.2f}{spread}% | "
+        mean = f"{100 * line['mean']:.2f}{spread}% | " if several else ""
+        lines.append(f"| {line['model']} | {per_seed} | {mean}"
                      f"{line['multiplications'] / 1e6:.1f}M | "
                      f"{throughput.get(line['kind'], float('nan')):,.0f} |")
-    lines += ["", f"Test images: {rows[0]['test_images']:,}. Images/s: the first seed's models "
-              "timed side by side in one process.", f"Data: {data}", f"Machine: {machine}"]
+    timed = "the first seed's models" if several else "the models"
+    lines += ["", f"Test images: {rows[0]['test_images']:,}. Images/s: {timed} timed side by "
+              "side in one process.", f"Data: {data}", f"Machine: {machine}"]
     return "\n".join(lines) + "\n"
 
 
