@@ -59,3 +59,10 @@ def test_house_numbers_notebook_runs_headless_on_a_run(house_numbers, monkeypatc
     assert "MultiDigitDCN k = 2" in text and "boxes: (3, 2, 4)" in text
     assert any("text/markdown" in o.get("data", {}) and "Sequence error" in
                o["data"]["text/markdown"] for o in outputs)
+
+
+def test_a_notebook_without_its_run_says_what_to_run_first(tmp_path, monkeypatch):
+    from nbclient.exceptions import CellExecutionError
+
+    with pytest.raises(CellExecutionError, match="run `make house-numbers`"):
+        _execute(NOTEBOOKS[1], monkeypatch, DCN_HOUSE_DIR=str(tmp_path / "none"))
