@@ -189,3 +189,42 @@ def test_multi_digit_dcn_serves_mixed_size_images_and_examples(tmp_path):
     with pytest.raises(tf.errors.InvalidArgumentError, match="divide 8-bit images by 255"):
         _signature(tmp_path / "serving" / "1", "serving_images")(images=images * 255,
                                                                  sizes=sizes)
+
+
+def _serving_snippets() -> list[str]:
+    page = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "serving.md").read_text()
+    section = page.split("## Sending a request")[1].split("\n## ")[0]
+    return section.split("```python\n")[1].split("```")[0], \
+        section.split("```python\n")[2].split("```")[0]
+
+
+def test_the_serving_page_requests_run_against_the_signature(exported, tmp_path, monkeypatch):
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    rest, grpc_snippet = _serving_snippets()
+    monkeypatch.chdir(tmp_path)
+    scope = {}
+    exec(rest, scope)
+    signature = _signature(exported, "serving_images")
+    name, inputs = _decode_rest((tmp_path / "body.json").read_text(), signature)
+    assert name == "serving_images"
+    assert signature(**inputs)["probabilities"].shape == (2, 10)
+
+    class Stub:  # answers as TF Serving would, from the exported signature
+        def __init__(self, channel):
+            pass
+
+        def Predict(self, request, timeout):
+            assert isinstance(request, predict_pb2.PredictRequest) and timeout > 0
+            function = _signature(exported, request.model_spec.signature_name)
+            outputs = function(**{key: tf.constant(tf.make_ndarray(proto))
+                                  for key, proto in request.inputs.items()})
+            reply = predict_pb2.PredictResponse()
+            for key, value in outputs.items():
+                reply.outputs[key].CopyFrom(tf.make_tensor_proto(value.numpy()))
+            return reply
+
+    monkeypatch.setattr(prediction_service_pb2_grpc, "PredictionServiceStub", Stub)
+    exec(grpc_snippet, scope)
+    assert scope["probabilities"].shape == (2, 10)
+    np.testing.assert_allclose(scope["probabilities"].sum(-1), 1.0, atol=1e-5)
