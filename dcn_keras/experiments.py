@@ -7,7 +7,7 @@ import pathlib
 
 import keras
 
-from dcn_keras import seeds, training
+from dcn_keras import progress, seeds, training, visualize
 from dcn_keras.atomic import atomic_path
 from dcn_keras.recipe import Recipe
 
@@ -36,10 +36,20 @@ def train_model(family, kind: str, data_dir, out_path, recipe: Recipe,
     if recipe.fresh_canvases:
         train = family.fresh_training_data(data_dir, recipe.batch_size, recipe.seed)
     out_path = pathlib.Path(out_path)
-    return training.train(family, kind, train, valid, out_path=out_path, verbose=verbose,
+    return training.train(family, kind, train, valid, out_path=out_path,
+                          verbose=progress.keras_verbosity(verbose),
                           start=start, log_dir=out_path.with_name(f"{out_path.stem}_logs"),
                           epochs_dir=out_path.with_name(f"{out_path.stem}_epochs"),
                           **family.train_options(kind, recipe))
+
+
+def best_epoch(family, history_csv) -> str:
+    """Which epoch a training kept, from its history: "epoch N of M, val_... V"."""
+    history = visualize.read_history(history_csv)
+    monitor, mode = family.monitor
+    scores = history[monitor]
+    best = (min if mode == "min" else max)(range(len(scores)), key=scores.__getitem__)
+    return f"epoch {best + 1} of {len(scores)}, the best {monitor} ({scores[best]:.4f})"
 
 
 def compose_models(family, data_dir, coarse_path, fine_path, out_path, recipe: Recipe) -> dict:

@@ -115,7 +115,11 @@ def cmd_train(args) -> None:
         start = family.warm_start(coarse, fine, args.num_patches)
     experiments.train_model(family, args.model, args.data, args.out, _recipe(args, family),
                             args.verbose, start)
-    print(f"Saved {args.model} model to {args.out}")
+    out = pathlib.Path(args.out)
+    history = out.with_name(f"{out.stem}_history.csv")
+    print(f"Saved {args.model} model to {out}: {experiments.best_epoch(family, history)}")
+    print(f"History: {history}; TensorBoard: tensorboard --logdir "
+          f"{out.with_name(out.stem + '_logs')}")
 
 
 def cmd_compose(args) -> None:

@@ -13,8 +13,8 @@ import os
 
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
+from dcn_keras import progress as progress_lines
 from dcn_keras.data import manifest, mnist, tfrecords
 
 CANVAS = 100
@@ -67,8 +67,8 @@ def make_example(pool: mnist.Digits, digit_index: int,
 def generate(pool: mnist.Digits, count: int, seed: int, split: str, progress: bool = False):
     """Yield `count` examples of `split`; the same seed gives the same images."""
     order = digit_order(len(pool), seed, split)
-    for index in tqdm(range(count), desc=f"cluttered mnist {split}", unit="img",
-                      disable=not progress, leave=False):
+    for index in progress_lines.bar(range(count), count, f"cluttered mnist {split}", "images",
+                                    disable=not progress):
         yield make_example(pool, order[index % len(order)], example_rng(seed, split, index))
 
 

@@ -34,8 +34,8 @@ import math
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
+from dcn_keras import progress as progress_lines
 from dcn_keras.data import manifest, mnist, tfrecords
 
 MAX_LENGTH = 5
@@ -310,9 +310,9 @@ def build(out_dir, mnist_dir=None, sizes: dict[str, int] | None = None, seed: in
         for split in (split for split in SPLITS if sizes[split]):
             pool = pools[POOLS[split]]
             examples = (make_example(pool, split, seed, index)
-                        for index in tqdm(range(sizes[split]),
-                                          desc=f"mnist house numbers {split}", unit="img",
-                                          disable=not progress, leave=False))
+                        for index in progress_lines.bar(
+                            range(sizes[split]), sizes[split], f"mnist house numbers {split}",
+                            "images", disable=not progress))
             count = tfrecords.write(tmp / f"{split}.tfrecord",
                                     (tfrecords.serialize_sequence(e.image, e.digits, e.box)
                                      for e in examples))

@@ -11,9 +11,8 @@ import statistics
 
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
-from dcn_keras import measure, results, resumable, visualize
+from dcn_keras import measure, progress, results, resumable, visualize
 from dcn_keras.data import house_numbers
 from dcn_keras.house_numbers import sequences
 from dcn_keras.house_numbers.dcn import MultiDigitDCN, pad_batch, rescale
@@ -63,8 +62,8 @@ def sequence_wrong_by_scales(predict, examples: list[dict], scales, minimum_size
         f"{name}-{len(scales)}scales-batch{batch_size}.npz", shape)
     batches = size_batches(examples, batch_size)
     left = [batch for batch in batches if marks.pending(batch)]
-    for batch in tqdm(left, desc=desc, unit="batch", total=len(batches),
-                      initial=len(batches) - len(left), leave=False):
+    for batch in progress.bar(left, len(batches), desc, "batches",
+                              done=len(batches) - len(left)):
         images, sizes = pad_batch([examples[i]["image"] for i in batch])
         length = tf.constant([examples[i]["length"] for i in batch])
         digits = tf.constant(np.stack([examples[i]["digits"] for i in batch]))
