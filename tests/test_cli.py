@@ -1,5 +1,10 @@
 import json
+import pathlib
+import re
+import shlex
 import shutil
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -36,8 +41,18 @@ def test_experiment_resumes_without_retraining(experiment, mnist_dir, capsys):
     assert cli.main(["experiment", "--out", str(experiment), "--mnist-dir", str(mnist_dir),
                      "--epochs", "1", "--batch-size", "32", "--seeds", "0",
                      "--verbose", "0"]) == 0
-    assert "skipping" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "skipping" in out
     assert (experiment / "models" / "fine.keras").stat().st_mtime_ns == before
+    # The commands it suggests run as printed: the export, then the inspection that the
+    # export suggests.
+    export, = re.findall(r"`(dcn export [^`]+)`", out)
+    assert cli.main(shlex.split(export)[1:]) == 0
+    inspect, = re.findall(r"Inspect it with: (saved_model_cli .+)", capsys.readouterr().out)
+    command = shlex.split(inspect)
+    command[0] = str(pathlib.Path(sys.executable).with_name(command[0]))
+    shown = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    assert "serving_images" in shown
 
 
 def test_evaluate_reports_every_seed_as_table_1(experiment, tmp_path, capsys):
