@@ -17,6 +17,36 @@ import shutil
 _ATTEMPTS = 100  # random names tried before giving up (a collision needs 2**32 luck)
 
 
+class PathBlockedError(FileExistsError):
+    """A file stands where a writer needs a folder (or a folder where it needs a file); the
+    message names it and the fix."""
+
+
+def _check_parents(path: pathlib.Path) -> None:
+    """Raise `PathBlockedError` naming the file that stands where a folder above `path`
+    should be (`mkdir` would say only "File exists")."""
+    for folder in (path.parent, *path.parent.parents):
+        if folder.is_dir():
+            return
+        if folder.exists() or folder.is_symlink():
+            kind = "a file" if folder.is_file() else "not a folder"
+            raise PathBlockedError(
+                f"Cannot write {path}: {folder} is {kind}, and {path} would go inside it. "
+                f"Pass an output path (--out) outside {folder}, or move {folder} away.")
+
+
+def check_file_path(path: str | os.PathLike) -> pathlib.Path:
+    """`path` as a `pathlib.Path`, or `PathBlockedError` where no file can be written there: a
+    folder is at `path`, or a file where a folder above it should be. For work that checks
+    its output path before hours of computing, as `atomic_path` does when it writes."""
+    path = pathlib.Path(path)
+    if path.is_dir():
+        raise PathBlockedError(f"Cannot write the file {path}: a folder of that name is there. "
+                               "Pass another output path, or move the folder away.")
+    _check_parents(path)
+    return path
+
+
 def _fresh(parent: pathlib.Path, prefix: str, suffix: str, create) -> pathlib.Path:
     """`create(path)` on a new random name `parent/<prefix>XXXXXXXX<suffix>`; returns it."""
     for _ in range(_ATTEMPTS):
@@ -48,9 +78,10 @@ def temporary_directory(parent: pathlib.Path, prefix: str) -> pathlib.Path:
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside `path`; on success move it into place.
 
-    On error the temporary file is removed and whatever was at `path` stays.
+    On error the temporary file is removed and whatever was at `path` stays. A folder at
+    `path`, or a file where a folder above it should be, raises `PathBlockedError`.
     """
-    path = pathlib.Path(path)
+    path = check_file_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Keep the suffix: Keras and matplotlib pick the format from it. The dot prefix hides it
     # from readers' globs (`dcn_keras.data.tfrecords.list_files`) if a killed writer leaves it.
@@ -94,11 +125,16 @@ def atomic_directory(path: str | os.PathLike, replace: bool = False):
 
     `path` must not exist yet (a finished directory is never replaced) unless `replace`:
     then an existing directory at `path` is replaced as a whole on success (`_swap_in`). On
-    error the temporary directory is removed and `path` is left as it was.
+    error the temporary directory is removed and `path` is left as it was. A file at `path`,
+    or where a folder above it should be, raises `PathBlockedError`.
     """
     path = pathlib.Path(path)
-    if path.exists() and not (replace and path.is_dir()):
+    if path.exists() and not path.is_dir():
+        raise PathBlockedError(f"Cannot write the folder {path}: a file of that name is there. "
+                               "Pass another output path, or move the file away.")
+    if path.exists() and not replace:
         raise FileExistsError(f"{path} already exists; choose another name or remove it.")
+    _check_parents(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # The dot prefix keeps half-written directories out of TF Serving's numeric version scan.
     tmp = temporary_directory(path.parent, f".{path.name}.tmp-")

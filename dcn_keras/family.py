@@ -100,6 +100,11 @@ class Family:
                          "canvases are drawn for cluttered_mnist only. Leave "
                          "--fresh-canvases off.")
 
+    def summaries(self, model, valid, log_dir) -> list:
+        """Keras callbacks that write pictures of `model` in training to TensorBoard's
+        `log_dir` after every epoch (none by default)."""
+        return []
+
     def warm_start(self, coarse, fine, num_patches: int | None = None):
         """The paper's DCN holding the layers of a coarse and a fine model trained apart, a
         start for end-to-end training (`dcn train --warm-start`, the pipeline's DCN

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -13,7 +14,8 @@ import keras
 import tensorflow as tf
 
 from dcn_keras import distribute, measure
-from dcn_keras.atomic import atomic_path
+from dcn_keras.atomic import atomic_path, check_file_path
+from dcn_keras.data.manifest import sha256
 
 PRECISIONS = ("float32", "bfloat16", "auto")
 
@@ -164,7 +166,7 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
     run (a TFX artifact).
 
     With `log_dir`, TensorBoard logs (per-epoch scalars: losses, accuracy, and the hint
-    distance of a DCN) go there.
+    distance of a DCN; and the family's pictures, `family.summaries`) go there.
 
     With `epochs_dir`, every finished epoch's weights go there as `epoch_NN.weights.h5`
     (for curves of test error per epoch, `reproduce/house_numbers_curves.py`).
@@ -174,9 +176,35 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
 
     Writes `out_path` (.keras) and `<stem>_history.csv` beside it. A loss that becomes NaN or
     infinite stops the run with `DivergenceError`; its backup and the epochs it wrote are
-    removed, and `out_path` is not written.
+    removed, and `out_path` is not written. A run that fails before it saved a state to resume
+    from removes the backup, `log_dir` and `epochs_dir` folders it made.
     """
-    out_path = pathlib.Path(out_path)
+    out_path = check_file_path(out_path)  # before training, not after it
+    backup = pathlib.Path(backup) if backup else backup_dir(out_path)
+    with _removed_if_failed(backup, [backup, log_dir, epochs_dir]):
+        return _fit(model, family, train, valid, epochs, out_path, learning_rate, verbose,
+                    batch_norm_images, backup, log_dir, epochs_dir)
+
+
+@contextlib.contextmanager
+def _removed_if_failed(backup: pathlib.Path, folders: list):
+    """Remove those of `folders` (None: no folder) that do not exist yet if the block fails,
+    unless `backup` then holds a state that a rerun resumes from: a failed run leaves no
+    empty folders behind, and never removes what held earlier state."""
+    made = [pathlib.Path(folder) for folder in folders
+            if folder is not None and not pathlib.Path(folder).exists()]
+    try:
+        yield
+    except BaseException:
+        if not _resumable(backup / "state"):
+            for folder in made:
+                shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _fit(model, family, train, valid, epochs: int, out_path: pathlib.Path,
+         learning_rate: float, verbose, batch_norm_images: int, backup: pathlib.Path,
+         log_dir, epochs_dir) -> keras.callbacks.History:
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}.")
     steps = int(train.cardinality())
@@ -185,8 +213,8 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
                          "build it with more training images.")
     family.compile(model, learning_rate, epochs * steps)
     monitor, mode = family.monitor
-    backup = pathlib.Path(backup) if backup else backup_dir(out_path)
     best, history_csv = backup / out_path.name, backup / "history.csv"
+    _settle(backup / "state")
     finished, done = _progress(backup)
     previous = _history_rows(history_csv)[:finished]
     _write_rows(history_csv, previous)  # drops the row of an epoch that did not finish
@@ -206,6 +234,7 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
         callbacks.append(recalibration)
     if log_dir:
         callbacks.append(keras.callbacks.TensorBoard(str(log_dir), write_graph=False))
+        callbacks += family.summaries(model, valid, log_dir)
     if epochs_dir:
         epochs_dir = pathlib.Path(epochs_dir)
         epochs_dir.mkdir(parents=True, exist_ok=True)
@@ -308,12 +337,22 @@ def backup_dir(out_path: str | os.PathLike) -> pathlib.Path:
 BACKUPS_PER_EPOCH = 8  # an interrupted 2-hour epoch loses at most 15 minutes
 
 
+# The files of a saved state: Keras' weights and metadata ("epoch", "batch"), and the record
+# that `EpochBackup` writes after them. Each has a ".bkp" twin holding the state before.
+WEIGHTS, METADATA, RECORD = "latest.weights.h5", "training_metadata.json", "record.json"
+
+
 class EpochBackup(keras.callbacks.BackupAndRestore):
     """Keras' `BackupAndRestore` (state at every epoch's end, the previous one kept), which
     also saves every `every` steps within an epoch, with how many of the epoch's steps are
     done: counted from the epoch's start in a run that resumed inside it (`first_step`
     steps done before). The state stays when training ends (`fit` removes it once the model
     is written), so the `fit` call that finishes a cut epoch hands it to the next.
+
+    Each state is checkable: after Keras has written the weights and the metadata, this
+    records the weights' size and sha256 with the epoch and step, last, and `_saved_state`
+    accepts a state only where all three agree. A state cut by a full disk or a kill is
+    never resumed from (`_settle`).
 
     Saving by steps, not minutes, keeps the workers of a multi-worker run at one step."""
 
@@ -337,18 +376,82 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
         self.first_step = 0
         super().on_epoch_end(epoch, logs)
 
+    def _save_model(self):
+        state = pathlib.Path(self.backup_dir)
+        # The record of the state about to be replaced goes with Keras' copies of it.
+        if (state / RECORD).exists():
+            with atomic_path(state / f"{RECORD}.bkp") as tmp:
+                shutil.copyfile(state / RECORD, tmp)
+        else:  # a state without a record: none must vouch for its copy
+            (state / f"{RECORD}.bkp").unlink(missing_ok=True)
+        super()._save_model()
+        # Last: until the record names these weights and this step, the state is incomplete.
+        _write_record(state, self._current_epoch, self._last_batch_seen)
+
+
+def _write_record(state: pathlib.Path, epoch: int, batch: int) -> None:
+    weights = state / WEIGHTS
+    record = {"epoch": int(epoch), "batch": int(batch), "bytes": weights.stat().st_size,
+              "sha256": sha256(weights)}
+    with atomic_path(state / RECORD) as tmp:
+        tmp.write_text(json.dumps(record))
+
+
+def _saved_state(state: pathlib.Path, suffix: str = "") -> tuple[int, int] | None:
+    """(epochs finished, steps done in the next) of the state saved in `state` (`suffix`
+    ".bkp": the one before it), or None unless it is complete: its metadata readable, and
+    its record naming the same epoch and step and the weights' size and sha256. A state
+    without a record, from an earlier release, is taken as Keras takes it."""
+    try:
+        metadata = json.loads((state / f"{METADATA}{suffix}").read_text())
+        saved = int(metadata["epoch"]), int(metadata.get("batch", 0))
+        weights = state / f"{WEIGHTS}{suffix}"
+        if not weights.is_file():
+            return None
+        if not (state / f"{RECORD}{suffix}").exists():
+            return saved
+        record = json.loads((state / f"{RECORD}{suffix}").read_text())
+        if (record["epoch"], record["batch"]) != saved or \
+                record["bytes"] != weights.stat().st_size or record["sha256"] != sha256(weights):
+            return None
+        return saved
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _resumable(state: pathlib.Path) -> bool:
+    """Whether `state` holds a complete state that a rerun resumes from."""
+    return _saved_state(state) is not None or _saved_state(state, ".bkp") is not None
+
+
+def _settle(state: pathlib.Path) -> None:
+    """Leave in `state` a complete state for `EpochBackup` to restore, or none: the latest,
+    else the one before it, which Keras' double checkpoint keeps, else nothing (the run
+    starts over). A line names the folder when the latest state is incomplete."""
+    if not state.is_dir() or not any(state.iterdir()) or _saved_state(state) is not None:
+        return
+    if _saved_state(state, ".bkp") is None:
+        shutil.rmtree(state)
+        print(f"The backup in {state} is incomplete (cut short by a full disk or a kill) and "
+              "no complete one is left; training starts over.", flush=True)
+        return
+    # The metadata last: until it is copied the latest state stays incomplete, so a kill
+    # in between leaves this to be done again.
+    for name in (WEIGHTS, RECORD, METADATA):
+        previous = state / f"{name}.bkp"
+        if not previous.exists():  # a state without a record
+            (state / name).unlink(missing_ok=True)
+            continue
+        with atomic_path(state / name) as tmp:
+            shutil.copyfile(previous, tmp)
+    print(f"The latest backup in {state} is incomplete (cut short by a full disk or a kill); "
+          "resuming from the one before it.", flush=True)
+
 
 def _progress(backup: pathlib.Path) -> tuple[int, int]:
     """(epochs finished, steps done in the next) whose state `EpochBackup` saved in
-    `backup` ((0, 0) when none)."""
-    for name in ("training_metadata.json", "training_metadata.json.bkp"):
-        path = backup / "state" / name
-        try:
-            metadata = json.loads(path.read_text())
-            return int(metadata["epoch"]), int(metadata.get("batch", 0))
-        except (OSError, ValueError, KeyError):
-            continue
-    return 0, 0
+    `backup` ((0, 0) when none), once `_settle` has left only a complete one."""
+    return _saved_state(backup / "state") or (0, 0)
 
 
 def _history_rows(path: pathlib.Path) -> list[dict]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
+import re
 
 from dcn_keras import presets
 from dcn_keras.recipe import PROFILES, Recipe
@@ -17,6 +18,22 @@ from dcn_keras.recipe import PROFILES, Recipe
 REPO = pathlib.Path(__file__).resolve().parents[1]
 PRESETS = tuple(presets.FAMILIES)
 ORCHESTRATORS = ("local", "beam", "kubeflow_v2")
+# A Kubeflow pipeline name, and one folder under the pipeline root.
+NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,126}[A-Za-z0-9])?")
+
+
+def check_name(name: str) -> str:
+    """`name` if it is a usable pipeline name: 1-128 letters, digits and hyphens, starting
+    and ending with a letter or digit. The name is a folder under the pipeline root and the
+    serving folder, so a slash or ".." would put artifacts outside them."""
+    if not NAME.fullmatch(name):
+        raise ValueError(
+            f"Pipeline name {name!r} is not usable: it names a folder under the pipeline root "
+            "and the Kubeflow pipeline, so it takes 1-128 letters, digits and hyphens, "
+            "starting and ending with a letter or digit (no slashes, dots or underscores), "
+            "e.g. dcn-cluttered-mnist-quick. Pass another --pipeline-name (or "
+            "DCN_PIPELINE_NAME).")
+    return name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +56,7 @@ class PipelineConfig:
             raise ValueError(f"The pipeline supports presets {PRESETS}, got {self.preset!r}.")
         if self.profile not in PROFILES:
             raise ValueError(f"Unknown profile {self.profile!r}; choose one of {PROFILES}.")
+        check_name(self.name)
 
     @property
     def name(self) -> str:

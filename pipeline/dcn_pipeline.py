@@ -3,8 +3,9 @@ point at (the TFX templates' `local_runner.py` / `kubeflow_v2_runner.py` in one)
 
     python pipeline/dcn_pipeline.py --profile quick --mnist-dir ../shared/data/mnist
 
-Extra arguments go to Beam (e.g. `--direct_num_workers=2
---direct_running_mode=multi_processing` or `--runner=FlinkRunner ...`). The TFX CLI takes no
+Other arguments go to Beam if they are Beam pipeline options (e.g. `--direct_num_workers=2
+--direct_running_mode=multi_processing` or `--runner=FlinkRunner ...`); anything else, a
+misspelled flag among them, is refused before the pipeline runs. The TFX CLI takes no
 flags (use DCN_PROFILE, DCN_MNIST_DIR, DCN_PIPELINE_ROOT, DCN_PIPELINE_NAME, DCN_PRESET,
 DCN_SVHN_DIR, DCN_START; see pipeline/configs.py):
 
@@ -29,6 +30,8 @@ from dcn_keras import quiet  # noqa: E402
 quiet.import_tensorflow()
 quiet.quiet_tfx()
 
+from apache_beam.options import pipeline_options  # noqa: E402
+
 from components import artifacts  # noqa: E402
 from dcn_keras import aliases  # noqa: E402
 from dcn_keras.house_numbers.dcn import ATTENTION, COMBINATION  # noqa: E402
@@ -36,7 +39,31 @@ from pipeline import configs  # noqa: E402
 from pipeline.graph import DCN_STARTS, create_pipeline  # noqa: E402
 
 
+def _pipeline_name(name: str) -> str:
+    """`configs.check_name` as an argparse type ("" is the default name)."""
+    try:
+        return configs.check_name(name) if name else name
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def _not_beam_options(args: list[str]) -> list[str]:
+    """The arguments of `args` that no Beam pipeline option class parses.
+
+    Beam itself only logs "Discarding unparseable args" for them and runs on: a misspelled
+    flag of this runner would go unnoticed. This is the parser that Beam's
+    `PipelineOptions.get_all_options` builds from every option class."""
+    parser = pipeline_options._BeamArgumentParser(allow_abbrev=False)
+    # One class per name, as Beam takes them (a class can be defined twice in __main__).
+    classes = {str(cls): cls for cls in pipeline_options.PipelineOptions.__subclasses__()}
+    for cls in classes.values():
+        cls._add_argparse_args(parser)
+    return parser.parse_known_args(args)[1]
+
+
 def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
+    """The runner's flags and the Beam pipeline options among `argv`; exits with a parser
+    error (status 2) naming any argument that is neither."""
     defaults = configs.PipelineConfig()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default=defaults.preset,
@@ -52,9 +79,9 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
                              "numbers")
     parser.add_argument("--pipeline-root", default=defaults.pipeline_root,
                         help="artifacts, ML Metadata (metadata.sqlite) and serving/ go here")
-    parser.add_argument("--pipeline-name", default=defaults.pipeline_name,
-                        help="default dcn-<preset>-<profile> with hyphens (Kubeflow forbids "
-                             "\"_\")")
+    parser.add_argument("--pipeline-name", default=defaults.pipeline_name, type=_pipeline_name,
+                        help="letters, digits and hyphens; default dcn-<preset>-<profile> with "
+                             "hyphens (Kubeflow forbids \"_\")")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--dcn-start", default=defaults.dcn_start, choices=DCN_STARTS,
                         help="cluttered_mnist: the DCN trainer starts from the coarse and "
@@ -72,7 +99,15 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
                         help="kubeflow_v2 writes the KFP V2 / Vertex pipeline JSON instead")
     parser.add_argument("--image", default="gcr.io/your-project/dcn-keras:latest",
                         help="container image for --orchestrator kubeflow_v2")
-    return parser.parse_known_args(argv)
+    args, beam_args = parser.parse_known_args(argv)
+    unknown = _not_beam_options(beam_args)
+    if unknown:
+        flags = [action.option_strings[-1] for action in parser._actions
+                 if action.option_strings and action.dest != "help"]
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}. They are neither flags of "
+                     f"this runner ({', '.join(flags)}) nor Beam pipeline options (such as "
+                     "--direct_num_workers=2); check their spelling.")
+    return args, beam_args
 
 
 def main(argv=None) -> None:

@@ -60,10 +60,12 @@ def house_numbers_dcn(num_patches: int = 2):
 KILL_AFTER_FIRST_BACKUP = r"""
 import json, os, pathlib, signal, sys
 
-import keras
+import keras  # noqa: F401 (the scripts that start with this use it)
+
+from dcn_keras import training
 
 if sys.argv[-1] in ("die", "die-inside", "die-next-inside"):
-    save = keras.callbacks.BackupAndRestore._save_model
+    save = training.EpochBackup._save_model
     mode = sys.argv[-1]
 
     def save_then_die(self):
@@ -77,5 +79,5 @@ if sys.argv[-1] in ("die", "die-inside", "die-next-inside"):
         if die:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    keras.callbacks.BackupAndRestore._save_model = save_then_die
+    training.EpochBackup._save_model = save_then_die
 """

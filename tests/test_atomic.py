@@ -80,3 +80,25 @@ def test_an_existing_file_is_not_replaced_by_a_directory(tmp_path):
     with pytest.raises(FileExistsError), atomic.atomic_directory(tmp_path / "data", replace=True):
         pass
     assert (tmp_path / "data").read_text() == "a file"
+
+
+def test_a_file_in_the_way_of_an_output_is_named_with_the_fix(tmp_path):
+    """An output path that is, or lies inside, an existing file: the error names that file
+    and what to do, not "[Errno 17] File exists"; the file stays as it was."""
+    (tmp_path / "out").write_text("a file")
+    writes = [
+        lambda: atomic.write_text(tmp_path / "out" / "results.md", "x"),
+        lambda: atomic.atomic_path(tmp_path / "out" / "models" / "dcn.keras").__enter__(),
+        lambda: atomic.atomic_directory(tmp_path / "out" / "1").__enter__(),
+    ]
+    for write in writes:
+        with pytest.raises(atomic.PathBlockedError,
+                           match=rf"{tmp_path / 'out'} is a file.*--out.*or move .* away"):
+            write()
+    with pytest.raises(atomic.PathBlockedError, match=r"a file of that name is there"):
+        atomic.atomic_directory(tmp_path / "out", replace=True).__enter__()
+    os.mkdir(tmp_path / "folder")
+    with pytest.raises(atomic.PathBlockedError, match=r"a folder of that name is there"):
+        atomic.write_text(tmp_path / "folder", "x")
+    assert (tmp_path / "out").read_text() == "a file"
+    assert sorted(os.listdir(tmp_path)) == ["folder", "out"]

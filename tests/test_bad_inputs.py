@@ -148,6 +148,16 @@ def test_data_into_a_directory_holding_other_files_is_refused(tmp_path, mnist_di
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.md"]
 
 
+def test_an_output_inside_a_file_is_refused_naming_the_file(tmp_path, mnist_dir, capsys):
+    (tmp_path / "runs").write_text("mine")
+    err = _refused(["data", "--out", str(tmp_path / "runs" / "data"), "--mnist-dir",
+                    str(mnist_dir), "--train", "2", "--valid", "1", "--test", "1"], capsys)
+    assert f"{tmp_path / 'runs'} is a file" in err and "--out" in err
+    assert "Errno" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+    assert (tmp_path / "runs").read_text() == "mine"
+
+
 def test_evaluate_without_a_data_directory_names_the_file(tmp_path, capsys):
     err = _refused(["evaluate", "--data", str(tmp_path / "nowhere"), "--models",
                     str(tmp_path), "--out", str(tmp_path / "report")], capsys)
@@ -175,11 +185,13 @@ def test_a_tensorflow_check_failing_mid_run_is_one_line(monkeypatch, capsys):
                    "the preset shape [100, 100, 1]]\n")
 
 
-def test_the_faults_table_cites_tests_that_exist():
-    """docs/faults.md: at least 30 bad inputs, each row naming a test that is there."""
-    table = (FIXTURES.parents[1] / "docs" / "faults.md").read_text()
+@pytest.mark.parametrize("page, least", [("bad_inputs.md", 30), ("faults.md", 10)])
+def test_the_faults_table_cites_tests_that_exist(page, least):
+    """docs/bad_inputs.md (at least 30 bad inputs) and docs/faults.md (killed and interrupted
+    processes): each row names a test that is there."""
+    table = (FIXTURES.parents[1] / "docs" / page).read_text()
     rows = [line for line in table.splitlines() if re.match(r"\| \d+ \|", line)]
-    assert len(rows) >= 30
+    assert len(rows) >= least
     tests = pathlib.Path(__file__).parent
     for row in rows:
         cited = re.findall(r"`([\w/]+\.py)?::(test_\w+)`", row)

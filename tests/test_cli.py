@@ -170,6 +170,8 @@ def test_warm_start_trains_the_papers_dcn_from_a_coarse_and_a_fine_model(experim
     assert cli.main(args) == 0
     trained = keras.models.load_model(out)
     assert trained.bridge == 0 and trained.hint_weight == family.config.hint_weight
+    # A DCN's TensorBoard logs hold where it looked and its error versus k, every epoch.
+    assert list((tmp_path / "dcn_logs" / "attention").glob("events.out.tfevents.*"))
     assert cli.main([*args, "--start", str(models / "dcn.keras")]) == 2
     assert "not both" in capsys.readouterr().err
 

@@ -1,6 +1,8 @@
 """A training killed after an epoch, or inside one, resumes where it was and ends where an
 uninterrupted training ends."""
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -141,3 +143,51 @@ def test_a_resumed_training_killed_inside_an_epoch_resumes_there_again(
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"in epoch 2 after step {step} of 4 of 3" in done.stdout
     _assert_same_run(killed, uninterrupted, cut_epoch=1)
+
+
+@pytest.mark.slow
+def test_a_backup_cut_short_is_never_resumed_from(tmp_path, uninterrupted):
+    # The disk filled while the newest weights were written (inside epoch 2): the complete
+    # state before them is the end of epoch 1.
+    killed = tmp_path / "resumed" / "coarse.keras"
+    assert _train(tmp_path, killed, "die-inside").returncode == -9
+    state = training.backup_dir(killed) / "state"
+    weights = (state / "latest.weights.h5").read_bytes()
+    (state / "latest.weights.h5").write_bytes(weights[:len(weights) // 2])
+    done = _train(tmp_path, killed, "live")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"The latest backup in {state} is incomplete" in done.stdout
+    assert f"Resuming from {state.parent} after epoch 1 of 3" in done.stdout
+    _assert_same_run(killed, uninterrupted)
+
+
+def _state(folder, epoch: int, batch: int, suffix: str = "") -> None:
+    """A saved state as `EpochBackup` writes it, with made-up weights."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"latest.weights.h5{suffix}").write_bytes(f"weights {epoch} {batch}".encode())
+    (folder / f"training_metadata.json{suffix}").write_text(
+        json.dumps({"epoch": epoch, "batch": batch}))
+    record = {"epoch": epoch, "batch": batch,
+              "bytes": (folder / f"latest.weights.h5{suffix}").stat().st_size,
+              "sha256": hashlib.sha256(
+                  (folder / f"latest.weights.h5{suffix}").read_bytes()).hexdigest()}
+    (folder / f"record.json{suffix}").write_text(json.dumps(record))
+
+
+def test_an_incomplete_state_falls_back_to_the_one_before_or_to_a_fresh_start(tmp_path,
+                                                                              capsys):
+    state = tmp_path / "state"
+    _state(state, 1, 0, ".bkp")
+    _state(state, 1, 3)
+    assert training._saved_state(state) == (1, 3)
+    # Cut while the metadata was written: the state after step 3 is incomplete.
+    (state / "training_metadata.json").write_text('{"epoch": 1, "ba')
+    training._settle(state)
+    assert "The latest backup" in capsys.readouterr().out
+    assert training._saved_state(state) == (1, 0)
+    # Cut while the record of a new state was written, with the copy before it cut too.
+    (state / "record.json").write_text("{")
+    (state / "latest.weights.h5.bkp").write_bytes(b"weig")
+    training._settle(state)
+    assert "no complete one is left; training starts over" in capsys.readouterr().out
+    assert not state.exists() and training._progress(tmp_path) == (0, 0)

@@ -202,9 +202,60 @@ def test_a_diverged_training_stops_with_a_clear_error_and_saves_nothing(family, 
                              r"epoch 1 \(learning rate 1e\+12\)\. Nothing was saved\. .*lower "
                              r"--learning-rate"):
         training.train(family, "coarse", data, data, epochs=3, out_path=out, verbose=0,
-                       learning_rate=1e12, epochs_dir=tmp_path / "epochs")
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["epochs"]
-    assert not list((tmp_path / "epochs").iterdir())
+                       learning_rate=1e12, epochs_dir=tmp_path / "coarse_epochs",
+                       log_dir=tmp_path / "coarse_logs")
+    # Not even the empty folders of the backup, the epochs and the logs.
+    assert list(tmp_path.iterdir()) == []
+
+
+def _nan_in_batch(batch: int):
+    """16 canvases in batches of 4, unshuffled, the `batch`-th of which (from 1) holds a NaN
+    pixel that the input pipeline refuses (InvalidArgumentError) when it reads it."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    images = rng.random((16, 100, 100, 1), np.float32)
+    images[4 * (batch - 1), 0, 0, 0] = np.nan
+    data = tf.data.Dataset.from_tensor_slices((images, rng.integers(0, 10, 16)))
+    return data.map(lambda x, y: (tf.debugging.check_numerics(x, "NaN pixel"), y)).batch(4)
+
+
+def test_a_failed_training_removes_the_folders_it_made_and_keeps_earlier_state(family,
+                                                                               tmp_path):
+    import tensorflow as tf
+
+    def train(data, out):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="NaN pixel"):
+            training.train(family, "coarse", data, data, epochs=2, out_path=out, verbose=0,
+                           epochs_dir=out.with_name("coarse_epochs"),
+                           log_dir=out.with_name("coarse_logs"))
+
+    # Failed at its first step, before any state was saved: nothing is left.
+    train(_nan_in_batch(1), tmp_path / "first" / "coarse.keras")
+    assert list((tmp_path / "first").iterdir()) == []
+    # Failed at step 3: the state after step 2 is kept, and so are the folders that go
+    # with it; a rerun that fails before saving anything keeps them too.
+    out = tmp_path / "third" / "coarse.keras"
+    folders = [training.backup_dir(out), out.with_name("coarse_epochs"),
+               out.with_name("coarse_logs")]
+    for _ in range(2):
+        train(_nan_in_batch(3), out)
+        assert all(folder.is_dir() for folder in folders)
+        assert training._progress(training.backup_dir(out)) == (0, 2)
+
+
+def test_an_output_inside_a_file_is_refused_before_training(family, tmp_path):
+    import tensorflow as tf
+
+    from dcn_keras import atomic
+
+    (tmp_path / "runs").write_text("a file")
+    data = tf.data.Dataset.from_tensor_slices(
+        (np.zeros((4, 100, 100, 1), np.float32), np.zeros(4, np.int64))).batch(4)
+    with pytest.raises(atomic.PathBlockedError, match=r"runs is a file.*--out"):
+        training.train(family, "coarse", data, data, epochs=1,
+                       out_path=tmp_path / "runs" / "coarse.keras", verbose=0)
+    assert (tmp_path / "runs").read_text() == "a file"
 
 
 def test_export_refuses_a_model_whose_weights_are_not_finite(family, tmp_path):

@@ -13,6 +13,7 @@ from dcn_keras.cluttered_mnist import (
     multiplications,
     report,
     serving,
+    summaries,
     validation,
 )
 from dcn_keras.cluttered_mnist import config as config_lib
@@ -100,6 +101,13 @@ class ClutteredMnistFamily(Family):
                              "images: pass train, a dataset of (images, labels) batches.")
         # docs/cluttered_mnist.md: why a bridge, and why distilled.
         return compose.compose_distilled(coarse, fine, self.config, train, num_patches)
+
+    def summaries(self, model, valid, log_dir) -> list:
+        """For a DCN: its selected patches, saliency maps and validation error versus k
+        (`summaries.AttentionSummaries`)."""
+        if not isinstance(model, DynamicCapacityNetwork):
+            return []
+        return [summaries.AttentionSummaries(valid, log_dir)]
 
     def warm_start(self, coarse, fine, num_patches=None) -> DynamicCapacityNetwork:
         """Coarse layers of `coarse`, fine and top layers of `fine`, the paper's patches and

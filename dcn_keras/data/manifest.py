@@ -133,14 +133,23 @@ def load(data_dir: str | os.PathLike) -> dict:
 
 def entry(path: str | os.PathLike) -> dict | None:
     """The manifest entry of a data file (by its name, in its directory's manifest), or None
-    where the directory has no manifest that lists it (e.g. the pipeline's shards)."""
+    where the directory has no manifest (e.g. the pipeline's shards). A file that the
+    manifest beside it does not list raises `DataError`: its records could not be checked,
+    and a split whose entry was lost would be read however short it is."""
     directory, name = os.path.split(str(path))
     if not _gfile().exists(os.path.join(directory or ".", MANIFEST)):
         return None
-    for info in load(directory or ".")["splits"].values():
+    splits = load(directory or ".")["splits"]
+    for info in splits.values():
         if isinstance(info, dict) and info.get("file") == name:
             return info
-    return None
+    listed = sorted(str(info["file"]) for info in splits.values()
+                    if isinstance(info, dict) and "file" in info)
+    raise DataError(
+        f"{path} is not listed in {MANIFEST} beside it (which lists "
+        f"{', '.join(listed) or 'no files'}), so its records cannot be checked: the manifest "
+        "was edited, or the file was added after the build. Rebuild the whole directory "
+        "with `dcn data --out DIR`.")
 
 
 def check(path: str | os.PathLike, records: int) -> None:

@@ -6,6 +6,7 @@ import dataclasses
 import gzip
 import os
 import pathlib
+import zlib
 
 import numpy as np
 
@@ -50,7 +51,8 @@ def _read_idx(path: pathlib.Path, magic: int, item_shape: tuple[int, ...]) -> np
     try:
         with opener(found, "rb") as stream:
             data = stream.read()
-    except (OSError, EOFError) as error:
+    # gzip raises zlib.error for a damaged deflate stream after a valid header.
+    except (OSError, EOFError, zlib.error) as error:
         raise MnistSourceError(f"{found} is not a readable IDX file ({error}). Replace it with "
                                "the original MNIST file.") from error
     header = 4 * (1 + 1 + len(item_shape))
@@ -69,7 +71,8 @@ def load_idx_dir(directory: str | os.PathLike) -> dict[str, Digits]:
     """Read every MNIST split present in a directory of original IDX files.
 
     Files may be gzipped (`t10k-images-idx3-ubyte.gz`) or not. Returns
-    {split: Digits} for the splits found ("train", "test").
+    {split: Digits} for the splits found ("train", "test"); a split with only one of its
+    two files is an error naming the other.
     """
     directory = pathlib.Path(directory)
     if not directory.is_dir():
@@ -79,6 +82,15 @@ def load_idx_dir(directory: str | os.PathLike) -> dict[str, Digits]:
             "and t10k-labels-idx1-ubyte.gz.")
     splits = {}
     for split, (image_name, label_name) in IDX_FILES.items():
+        found = {name: _open(directory / name)[0] for name in (image_name, label_name)}
+        if any(found.values()) and not all(found.values()):
+            have = next(path for path in found.values() if path is not None)
+            lack = next(name for name, path in found.items() if path is None)
+            half = "labels" if lack == label_name else "images"
+            raise MnistSourceError(
+                f"{directory} holds {have.name} but not {lack}(.gz), the {split} {half}. Put "
+                f"{lack}.gz from the MNIST download beside it, or pass --mnist-dir (or set "
+                f"{ENV_VAR}) to a directory holding both files.")
         try:
             images = _read_idx(directory / image_name, 2051, (28, 28))
             labels = _read_idx(directory / label_name, 2049, ())

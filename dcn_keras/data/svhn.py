@@ -187,11 +187,22 @@ class _Archive:
     def __init__(self, path: pathlib.Path):
         try:
             self.tar = tarfile.open(path, "r:*")  # noqa: SIM115 (closed by close())
-            self.members = {pathlib.PurePosixPath(m.name).name: m
-                            for m in self.tar.getmembers() if m.isfile()}
+            files = [m for m in self.tar.getmembers() if m.isfile()]
         except (tarfile.TarError, OSError, EOFError) as error:
             raise SvhnSourceError(f"{path} is a damaged archive ({type(error).__name__}: "
                                   f"{error}); download it again.") from error
+        # digitStruct.mat names images by file name alone: of two members with one name, the
+        # reader could not tell which is meant.
+        self.members = {}
+        for member in files:
+            name = pathlib.PurePosixPath(member.name).name
+            if name in self.members:
+                self.tar.close()
+                raise SvhnSourceError(
+                    f"{path} holds two files named {name}: {self.members[name].name} and "
+                    f"{member.name}. An SVHN format-1 archive holds one folder (train/, test/ "
+                    "or extra/); pass the archive as downloaded, or its extracted folder.")
+            self.members[name] = member
 
     def digit_struct(self):
         if "digitStruct.mat" not in self.members:

@@ -96,6 +96,25 @@ def test_a_stale_manifest_of_an_older_dcn_data_is_checked_for_its_counts(data_di
     assert tfrecords.count_records(data_dir / "valid.tfrecord") == 4  # still matches
 
 
+def test_a_file_the_manifest_does_not_list_is_refused(data_dir):
+    """A manifest that lost a split's entry (here test's, with the file cut to half) would
+    leave that split unchecked; a file added beside the manifest likewise."""
+    metadata = json.loads((data_dir / "metadata.json").read_text())
+    del metadata["splits"]["test"]
+    (data_dir / "metadata.json").write_text(json.dumps(metadata))
+    _cut_on_a_record_boundary(data_dir / "test.tfrecord", keep=2)
+    unlisted = (r"test.tfrecord is not listed in metadata.json beside it \(which lists "
+                r"train.tfrecord, train_digits.tfrecord, valid.tfrecord\).*dcn data")
+    with pytest.raises(tfrecords.DataError, match=unlisted):
+        tfrecords.dataset(data_dir / "test.tfrecord", SHAPE, batch_size=4)
+    with pytest.raises(tfrecords.DataError, match=unlisted):
+        tfrecords.count_records(str(data_dir / "*.tfrecord"))
+    # The listed files, the training digits among them, are read as before.
+    assert tfrecords.count_records(data_dir / "valid.tfrecord") == 4
+    assert tfrecords.count_records(data_dir / "train_digits.tfrecord") == \
+        metadata["splits"]["train_digits"]["images"]
+
+
 def test_a_corrupt_manifest_is_named(data_dir):
     (data_dir / "metadata.json").write_text('{"splits": {"train": ')
     with pytest.raises(tfrecords.DataError, match="metadata.json is not valid JSON"):
@@ -161,8 +180,9 @@ def test_dcn_data_killed_with_sigkill_keeps_the_old_directory(data_dir, mnist_di
     for split, count in SIZES.items():
         assert tfrecords.count_records(data_dir / f"{split}.tfrecord") == count
     assert atomic.leftovers(data_dir)  # hidden: no glob of the parent or the data reads it
+    # The splits and the training digits.
     assert tfrecords.list_files(str(data_dir.parent / "*" / "*.tfrecord")) == sorted(
-        str(data_dir / f"{s}.tfrecord") for s in SIZES)
+        str(data_dir / info["file"]) for info in old["splits"].values())
     cluttered_mnist.build(data_dir, mnist_dir, {"train": 3, "valid": 2, "test": 2},
                           progress=False)
     assert atomic.leftovers(data_dir) == []

@@ -91,3 +91,33 @@ def test_tfds_failure_names_the_offline_option(monkeypatch):
     monkeypatch.delenv(mnist.ENV_VAR, raising=False)
     with pytest.raises(mnist.MnistSourceError, match="--mnist-dir"):
         mnist.load()
+
+
+def test_a_damaged_deflate_stream_names_the_file(tmp_path):
+    """A valid gzip header followed by a damaged deflate block: zlib's own error becomes
+    one naming the file and the fix."""
+    rng = np.random.default_rng(0)
+    _write_idx(tmp_path, "t10k", rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+               rng.integers(0, 10, 5, dtype=np.uint8))
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    # gzip.compress writes the bare 10-byte header (no file name); 0xff then starts a
+    # deflate block of the reserved type.
+    data = bytearray(gzip.compress(gzip.decompress(path.read_bytes())))
+    data[10:20] = b"\xff" * 10
+    path.write_bytes(bytes(data))
+    with pytest.raises(mnist.MnistSourceError,
+                       match=r"t10k-images-idx3-ubyte.gz is not a readable IDX file.*Replace it"):
+        mnist.load(tmp_path)
+
+
+@pytest.mark.parametrize("kept", ["images", "labels"])
+def test_half_a_pair_names_the_missing_file(tmp_path, kept):
+    rng = np.random.default_rng(0)
+    _write_idx(tmp_path, "t10k", rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+               rng.integers(0, 10, 5, dtype=np.uint8))
+    lost = "labels" if kept == "images" else "images"
+    (tmp_path / f"t10k-{lost}-idx{1 if lost == 'labels' else 3}-ubyte.gz").unlink()
+    with pytest.raises(mnist.MnistSourceError,
+                       match=rf"holds t10k-{kept}-idx\d-ubyte.gz but not t10k-{lost}-idx\d-ubyte"
+                             rf"\(.gz\), the test {lost}.*--mnist-dir"):
+        mnist.load(tmp_path)

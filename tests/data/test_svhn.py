@@ -216,6 +216,21 @@ def test_archive_errors_name_the_archive(tmp_path):
         svhn.load(cut)
 
 
+@pytest.mark.parametrize("second", ["other/1.png", "test/1.png"])
+def test_two_archive_members_of_one_name_are_refused(tmp_path, second):
+    """Images are looked up by file name: `other/1.png` beside `test/1.png` (or the same path
+    appended twice) would make the later one win without a word."""
+    folder = _folder(tmp_path, [("1.png", [(3, 1, 1, 8, 20)])])
+    archive = tmp_path / "test.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="test")
+        tar.add(folder / "1.png", arcname=second)
+    with pytest.raises(svhn.SvhnSourceError,
+                       match=rf"test.tar.gz holds two files named 1.png: test/1.png and "
+                             rf"{second}\. .*pass the archive as downloaded"):
+        svhn.load(archive)
+
+
 def test_a_missing_image_names_the_source(tmp_path):
     folder = _folder(tmp_path, [("1.png", [(3, 1, 1, 8, 20)])])
     (folder / "1.png").unlink()
