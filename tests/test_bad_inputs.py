@@ -4,6 +4,7 @@ line that names the problem and the fix, exit status 2, no traceback and no outp
 
 import pathlib
 import re
+import shutil
 import sys
 
 import pytest
@@ -200,3 +201,25 @@ def test_the_faults_table_cites_tests_that_exist(page, least):
         for path, name in cited:
             file = path or file
             assert re.search(rf"^def {name}\(", (tests / file).read_text(), re.M), (file, name)
+
+
+@pytest.mark.parametrize("dataset", ["cluttered_mnist", "house_numbers"])
+def test_a_data_set_larger_than_the_disk_is_refused_before_writing(dataset, mnist_dir,
+                                                                    tmp_path, capsys):
+    out = tmp_path / "data"
+    assert cli.main(["data", "--dataset", dataset, "--out", str(out), "--mnist-dir",
+                     str(mnist_dir), "--train", "10000000000", "--valid", "2",
+                     "--test", "2"]) == 2
+    assert re.search(r"train 10,000,000,000.* GB, more than the .* GB free.*smaller --train",
+                     capsys.readouterr().err)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_model_saved_under_another_kinds_name_is_named(experiment, tmp_path, capsys):
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(experiment / "models" / "coarse.keras", models / "dcn.keras")
+    assert cli.main(["evaluate", "--data", str(experiment / "data"), "--models", str(models),
+                     "--out", str(tmp_path / "report")]) == 2
+    assert re.search(r"dcn\.keras holds a Sequential .*, not a DCN, but its name says it is "
+                     r"the dcn with hints", capsys.readouterr().err)

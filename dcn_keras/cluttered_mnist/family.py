@@ -129,6 +129,17 @@ class ClutteredMnistFamily(Family):
         counted["paper_comparison"] = multiplications.compare_with_paper(counted)
         return counted
 
+    def _load_kind(self, kind: str, path) -> keras.Model:
+        """The model at `path`, which its file name says is a `kind` model."""
+        model = training.load_model(path, self)
+        if (kind in config_lib.DCN_KINDS) != isinstance(model, DynamicCapacityNetwork):
+            held = "a DCN" if isinstance(model, DynamicCapacityNetwork) else \
+                f"a {type(model).__name__} {model.name!r}, not a DCN"
+            raise ValueError(f"{path} holds {held}, but its name says it is the "
+                             f"{self.titles[kind].lower()}. Save each model under its kind's "
+                             "name (coarse, fine, dcn_no_hints, dcn, composed).")
+        return model
+
     def report(self, data_dir, models_dir, out_dir, recipe) -> dict:
         """Table 1 of the models in `models_dir`, every seed of `recipe.seeds` found
         (`seeds.find_models`; see `report.compare_seeds`)."""
@@ -136,7 +147,7 @@ class ClutteredMnistFamily(Family):
         metadata = manifest.load(data_dir)
         test = self.test_dataset(data_dir / "test.tfrecord", recipe.batch_size)
         found = seeds.find_models(models_dir, tuple(self.titles), recipe.seeds)
-        runs = {seed: {kind: training.load_model(path, self) for kind, path in paths.items()}
+        runs = {seed: {kind: self._load_kind(kind, path) for kind, path in paths.items()}
                 for seed, paths in found.items()}
         histories = {seed: {kind: history for kind, path in paths.items()
                             if kind in config_lib.DCN_KINDS and (history := path.with_name(

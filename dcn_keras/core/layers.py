@@ -87,6 +87,12 @@ def _from_plain(value):
     if isinstance(value, dict) and value.get("type") in LAYER_TYPES:
         return LAYER_TYPES[value["type"]](**{key: _from_plain(item) for key, item in
                                              value.items() if key != "type"})
+    if isinstance(value, dict):
+        # Only layers are stored as dicts; anything else was put there by other code.
+        raise ValueError(
+            f"A DCN config holds layers of the types {', '.join(LAYER_TYPES)}, not "
+            f"{value.get('type', value)!r}: the saved config was edited or written by other "
+            "code. Rebuild the model from a preset (dcn_keras.presets) and retrain it.")
     if isinstance(value, list):
         return tuple(_from_plain(item) for item in value)
     return value

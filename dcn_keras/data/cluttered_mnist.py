@@ -93,6 +93,7 @@ def build(out_dir: str | os.PathLike, mnist_dir=None, sizes: dict[str, int] | No
     """
     sizes = sizes or {"train": 28000, "valid": 1000, "test": 2000}
     manifest.check_sizes(sizes, SPLITS)
+    manifest.check_space(out_dir, sizes, dict.fromkeys(sizes, CANVAS * CANVAS))
     metadata = {"dataset": "cluttered_mnist", "seed": seed, "canvas": CANVAS,
                 "num_distractors": NUM_DISTRACTORS, "distractor_size": DISTRACTOR, "splits": {}}
     files = tuple(f"{split}.tfrecord" for split in (*SPLITS, TRAIN_DIGITS))

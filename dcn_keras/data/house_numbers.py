@@ -307,6 +307,11 @@ def build(out_dir, mnist_dir=None, sizes: dict[str, int] | None = None, seed: in
                 "splits": {}}
     with manifest.building(out_dir, tuple(f"{split}.tfrecord" for split in SPLITS)) as tmp:
         pools = mnist.digit_pools(mnist.load(mnist_dir))
+        # Image sizes vary: the mean of each split's first images stands for the rest.
+        manifest.check_space(out_dir, sizes, {
+            split: float(np.mean([make_example(pools[POOLS[split]], split, seed, index)
+                                  .image.nbytes for index in range(min(count, 16))]))
+            for split, count in sizes.items() if count})
         for split in (split for split in SPLITS if sizes[split]):
             pool = pools[POOLS[split]]
             examples = (make_example(pool, split, seed, index)

@@ -59,6 +59,27 @@ def check_sizes(sizes: dict[str, int], splits: tuple[str, ...]) -> None:
                              f"Pass --{split} N with N >= 1 (or leave it to the recipe).")
 
 
+RECORD_OVERHEAD = 128  # bytes of a tf.Example beside its pixels: label, box, sizes, framing
+
+
+def check_space(out_dir: str | os.PathLike, sizes: dict[str, int],
+                bytes_per_image: dict[str, float]) -> None:
+    """Raise `DataError` before anything is written when `sizes` images per split, of about
+    `bytes_per_image` pixels each, would not fit on the file system that holds `out_dir`."""
+    needed = sum(count * (bytes_per_image[split] + RECORD_OVERHEAD)
+                 for split, count in sizes.items() if count)
+    existing = pathlib.Path(out_dir).absolute()
+    while not existing.exists():
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if needed > free:
+        asked = ", ".join(f"{split} {count:,}" for split, count in sizes.items() if count)
+        raise DataError(
+            f"{asked} images would take about {needed / 1e9:,.1f} GB, more than the "
+            f"{free / 1e9:,.1f} GB free on the disk of {existing}. Pass smaller --train, "
+            "--valid and --test, or an --out on a disk with room.")
+
+
 def _is_leftover(name: str) -> bool:
     """A hidden temporary file or directory that a killed writer left."""
     return name.startswith(".") and (".tmp-" in name or ".old-" in name)
