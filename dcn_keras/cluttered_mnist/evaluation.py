@@ -35,9 +35,19 @@ def error_rate(predict, dataset: tf.data.Dataset) -> float:
     return wrong / max(total, 1)
 
 
+def patch_functions(model: DynamicCapacityNetwork, ks=PATCH_COUNTS) -> dict:
+    """{k: `inference_function` of `model` with k patches}, to trace once and call often."""
+    return {int(k): inference_function(model, k) for k in ks}
+
+
+def errors_of(functions: dict, dataset) -> dict:
+    """{key: `error_rate` of each function of `functions` on `dataset`}."""
+    return {key: error_rate(predict, dataset) for key, predict in functions.items()}
+
+
 def error_versus_patches(model: DynamicCapacityNetwork, dataset, ks=PATCH_COUNTS) -> dict:
     """{k: test error} for DCN inference with k patches."""
-    return {int(k): error_rate(inference_function(model, k), dataset) for k in ks}
+    return errors_of(patch_functions(model, ks), dataset)
 
 
 def first_batch(dataset: tf.data.Dataset, size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -33,15 +33,13 @@ class AttentionSummaries(keras.callbacks.Callback):
         self.predict = None  # {k: inference function}, traced once for the whole run
 
     def on_train_begin(self, logs=None):
-        self.predict = {k: evaluation.inference_function(self.model, k)
-                        for k in evaluation.PATCH_COUNTS}
+        self.predict = evaluation.patch_functions(self.model)
 
     def on_epoch_end(self, epoch, logs=None):
         model = self.model
         images = self.images[:self.pictured]
         attention = {key: value.numpy() for key, value in model.attend(images).items()}
-        curve = {k: evaluation.error_rate(predict, self.scored)
-                 for k, predict in self.predict.items()}
+        curve = evaluation.errors_of(self.predict, self.scored)
         with tempfile.TemporaryDirectory() as folder:
             patches, curve_plot = pathlib.Path(folder, "p.png"), pathlib.Path(folder, "k.png")
             visualize.plot_patches(images, attention, self.labels[:self.pictured], patches)
