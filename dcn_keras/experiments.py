@@ -28,14 +28,13 @@ def train_model(family, kind: str, data_dir, out_path, recipe: Recipe,
     fine-tuning; for the house-numbers family, a trained model of `kind`); saves the best
     validation epoch to `out_path` (.keras), its history and its TensorBoard logs
     (`<stem>_logs/`) and every epoch's weights (`<stem>_epochs/`) beside it."""
-    data_dir = pathlib.Path(data_dir)
+    data_dir, out_path = pathlib.Path(data_dir), training.check_model_path(out_path)
     family.check_kind(kind)
     keras.utils.set_random_seed(recipe.seed)
     train, valid = family.datasets(data_dir / "train.tfrecord", data_dir / "valid.tfrecord",
                                    recipe.batch_size, recipe.seed, kind=kind)
     if recipe.fresh_canvases:
         train = family.fresh_training_data(data_dir, recipe.batch_size, recipe.seed)
-    out_path = pathlib.Path(out_path)
     return training.train(family, kind, train, valid, out_path=out_path,
                           verbose=progress.keras_verbosity(verbose),
                           start=start, log_dir=out_path.with_name(f"{out_path.stem}_logs"),
@@ -56,7 +55,7 @@ def compose_models(family, data_dir, coarse_path, fine_path, out_path, recipe: R
     """Compose the DCN of two models trained apart (`family.compose`, k of `recipe`), save it
     to `out_path` and write what composition did to `<stem>_composition/` beside it.
     Returns that report (None where the family fits nothing)."""
-    data_dir, out_path = pathlib.Path(data_dir), pathlib.Path(out_path)
+    data_dir, out_path = pathlib.Path(data_dir), training.check_model_path(out_path)
     coarse = training.load_model(coarse_path, family)
     fine = training.load_model(fine_path, family)
     train, valid = family.datasets(data_dir / "train.tfrecord", data_dir / "valid.tfrecord",

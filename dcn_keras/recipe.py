@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 
 PROFILES = ("paper", "quick", "smoke")
+# `keras.utils.set_random_seed` seeds NumPy's global generator, which takes 32 bits.
+MAX_SEED = 2**32 - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,9 +53,15 @@ class Recipe:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
         if self.test_images < 1:
             raise ValueError(f"test_images must be at least 1, got {self.test_images}.")
-        if not self.seeds or any(isinstance(s, bool) or not isinstance(s, int) or s < 0
-                                 for s in self.seeds) or len(set(self.seeds)) < len(self.seeds):
-            raise ValueError(f"seeds must be distinct integers >= 0, got {self.seeds!r}.")
+        # Checked here, not where training starts: a pipeline or an experiment builds the
+        # data with the seed first, and training would refuse it only hours later.
+        if not _is_seed(self.seed):
+            raise ValueError(f"seed must be an integer from 0 to {MAX_SEED}, got "
+                             f"{self.seed!r}. Pass another --seed.")
+        if not self.seeds or not all(map(_is_seed, self.seeds)) or \
+                len(set(self.seeds)) < len(self.seeds):
+            raise ValueError(f"seeds must be distinct integers from 0 to {MAX_SEED}, got "
+                             f"{self.seeds!r}. Pass other --seeds.")
         if self.precision not in ("float32", "bfloat16", "auto"):
             raise ValueError(f"precision must be 'float32', 'bfloat16' or 'auto', got "
                              f"{self.precision!r}.")
@@ -61,6 +69,10 @@ class Recipe:
     def replace(self, **changes) -> Recipe:
         """This recipe with `changes`; None values leave a setting as it is."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _is_seed(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_SEED
 
 
 def profiles(paper: Recipe, quick: dict, smoke: dict) -> dict[str, Recipe]:

@@ -179,7 +179,7 @@ def fit(model: keras.Model, family, train, valid, epochs: int, out_path: str | o
     removed, and `out_path` is not written. A run that fails before it saved a state to resume
     from removes the backup, `log_dir` and `epochs_dir` folders it made.
     """
-    out_path = check_file_path(out_path)  # before training, not after it
+    out_path = check_model_path(out_path)  # before training, not after it
     backup = pathlib.Path(backup) if backup else backup_dir(out_path)
     with _removed_if_failed(backup, [backup, log_dir, epochs_dir]):
         return _fit(model, family, train, valid, epochs, out_path, learning_rate, verbose,
@@ -514,6 +514,18 @@ def train(family, kind: str, train_data, valid_data, epochs: int,
         with atomic_path(out_path) as path:
             copy.save(path)
     return history
+
+
+def check_model_path(path: str | os.PathLike) -> pathlib.Path:
+    """`path` as a `pathlib.Path` where a model can be saved (`atomic.check_file_path`) as a
+    `.keras` file: Keras would save a DCN to `.h5` without a word and then not load it (its
+    layers are not registered there), or refuse any other suffix once training is done."""
+    path = check_file_path(path)
+    if path.suffix != ".keras":
+        raise ValueError(f"Cannot save a model to {path}: models are saved as .keras files, "
+                         f"which the other commands load. Pass an output path ending in "
+                         f".keras, e.g. {path.with_suffix('.keras')}.")
+    return path
 
 
 def load_model(path: str | os.PathLike, family) -> keras.Model:

@@ -169,8 +169,18 @@ def _positive(value: str) -> int:
     return _integer(value, 1)
 
 
-def _non_negative(value: str) -> int:
-    return _integer(value, 0)
+# `dcn_keras.recipe.MAX_SEED`, repeated so that parsing needs no import of `dcn_keras`.
+MAX_SEED = 2**32 - 1
+
+
+def _seed(value: str) -> int:
+    """A seed as NumPy's global generator takes it; a larger one would build the data and
+    be refused only when training starts."""
+    number = _integer(value, 0)
+    if number > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to {MAX_SEED}, got "
+                                         f"{value!r}")
+    return number
 
 
 def _positive_float(value: str) -> float:
@@ -264,7 +274,7 @@ def _add_data_args(parser) -> None:
                         help="validation images (default: the recipe's)")
     parser.add_argument("--test", type=_positive, default=None,
                         help="test images (default: the recipe's)")
-    parser.add_argument("--seed", type=_non_negative, default=None,
+    parser.add_argument("--seed", type=_seed, default=None,
                         help="seed of the data (and of the training, for one seed) "
                              "(default: the recipe's, 0)")
 
@@ -334,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="output .keras file")
     _add_preset(train)
     _add_profile(train)
-    train.add_argument("--seed", type=_non_negative, default=None,
+    train.add_argument("--seed", type=_seed, default=None,
                        help="seed of the weights and the training order (default: the "
                             "recipe's, 0)")
     train.add_argument("--start", default=None,
@@ -361,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_preset(compose_)
     _add_profile(compose_)
     compose_.add_argument("--num-patches", type=_positive, default=None, help="k")
-    compose_.add_argument("--seed", type=_non_negative, default=None,
+    compose_.add_argument("--seed", type=_seed, default=None,
                           help="shuffle seed of the training images the bridge is fitted on")
     compose_.set_defaults(run=cmd_compose)
 
@@ -433,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
         if preset is None:
             _add_preset(command)
         _add_data_args(command)
-        command.add_argument("--seeds", type=_non_negative, nargs="+", default=None,
+        command.add_argument("--seeds", type=_seed, nargs="+", default=None,
                              help="train every model once per seed (default: the recipe's; "
                                   "--seed alone: that one)")
         _add_train_args(command)
@@ -477,6 +487,11 @@ def main(argv=None) -> int:
         args.run(args)
     except _expected_errors() as error:
         print(f"dcn {args.command}: error: {_message(error)}", file=sys.stderr)
+        return 2
+    except MemoryError as error:
+        # NumPy's "Unable to allocate 36.4 TiB ..." for a size beyond the machine's memory.
+        print(f"dcn {args.command}: error: out of memory ({_message(error) or 'MemoryError'})."
+              " Pass a smaller --batch-size, --input-size or split size.", file=sys.stderr)
         return 2
     return 0
 

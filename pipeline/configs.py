@@ -57,6 +57,8 @@ class PipelineConfig:
         if self.profile not in PROFILES:
             raise ValueError(f"Unknown profile {self.profile!r}; choose one of {PROFILES}.")
         check_name(self.name)
+        # A seed the trainers cannot take fails here, not after the examples are generated.
+        self.recipe()
 
     @property
     def name(self) -> str:

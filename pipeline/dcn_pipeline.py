@@ -33,7 +33,7 @@ quiet.quiet_tfx()
 from apache_beam.options import pipeline_options  # noqa: E402
 
 from components import artifacts  # noqa: E402
-from dcn_keras import aliases  # noqa: E402
+from dcn_keras import aliases, recipe  # noqa: E402
 from dcn_keras.house_numbers.dcn import ATTENTION, COMBINATION  # noqa: E402
 from pipeline import configs  # noqa: E402
 from pipeline.graph import DCN_STARTS, create_pipeline  # noqa: E402
@@ -45,6 +45,18 @@ def _pipeline_name(name: str) -> str:
         return configs.check_name(name) if name else name
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def _seed(value: str) -> int:
+    """A training seed (0 ... `recipe.MAX_SEED`) as an argparse type."""
+    try:
+        seed = int(value)
+    except ValueError:
+        seed = -1
+    if not 0 <= seed <= recipe.MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer from 0 to {recipe.MAX_SEED}, got {value!r}")
+    return seed
 
 
 def _not_beam_options(args: list[str]) -> list[str]:
@@ -82,7 +94,8 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--pipeline-name", default=defaults.pipeline_name, type=_pipeline_name,
                         help="letters, digits and hyphens; default dcn-<preset>-<profile> with "
                              "hyphens (Kubeflow forbids \"_\")")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seed", type=_seed, default=defaults.seed,
+                        help="seed of the data and of every trainer (default: %(default)s)")
     parser.add_argument("--dcn-start", default=defaults.dcn_start, choices=DCN_STARTS,
                         help="cluttered_mnist: the DCN trainer starts from the coarse and "
                              "fine models' layers (the paper's DCN) or from the composed DCN, "
@@ -138,14 +151,22 @@ def main(argv=None) -> None:
         from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
         LocalDagRunner().run(dag)
-    outputs = artifacts.latest_outputs(config.metadata_path)
+    print("\n".join(where_outputs_are(config.metadata_path, config.artifacts_root)))
+
+
+def where_outputs_are(metadata_path: str, artifacts_root: str) -> list[str]:
+    """The lines a finished run prints: where its evaluation table, TensorBoard logs and
+    pushed model are, read from ML Metadata."""
+    outputs = artifacts.latest_outputs(metadata_path)
+    lines = []
     if "evaluation" in outputs:
-        print(f"Evaluation table: {outputs['evaluation']}/results.md")
-    print(f"TensorBoard logs of every trainer: tensorboard --logdir {config.artifacts_root}")
+        lines.append(f"Evaluation table: {outputs['evaluation']}/results.md")
+    lines.append(f"TensorBoard logs of every trainer: tensorboard --logdir {artifacts_root}")
     if outputs.get("serving"):
-        print(f"Pushed TF Serving model: {outputs['serving']}")
+        lines.append(f"Pushed TF Serving model: {outputs['serving']}")
     elif "serving" in outputs:
-        print("The DCN was not blessed, so nothing was pushed; see the evaluation table.")
+        lines.append("The DCN was not blessed, so nothing was pushed; see the evaluation table.")
+    return lines
 
 
 if __name__ == "__main__":

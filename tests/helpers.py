@@ -1,7 +1,9 @@
 """Checks that every model test shares (after keras-hub's `run_model_saving_test`)."""
 
+import contextlib
 import importlib.util
 import json
+import logging
 import pathlib
 
 import keras
@@ -27,6 +29,20 @@ def run_model_saving_test(model, args, tmp_path, atol: float = 0.0, call=None):
     for want, have in zip(tf.nest.flatten(expected), tf.nest.flatten(got), strict=True):
         np.testing.assert_allclose(np.asarray(have), np.asarray(want), atol=atol, rtol=0)
     return loaded
+
+
+@contextlib.contextmanager
+def tensorflow_warnings():
+    """Collects the messages TensorFlow's Python logger writes meanwhile: a list of str."""
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
 
 
 def load_script(path: pathlib.Path):

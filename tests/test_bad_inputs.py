@@ -223,3 +223,74 @@ def test_a_model_saved_under_another_kinds_name_is_named(experiment, tmp_path, c
                      "--out", str(tmp_path / "report")]) == 2
     assert re.search(r"dcn\.keras holds a Sequential .*, not a DCN, but its name says it is "
                      r"the dcn with hints", capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("argv", [
+    ["data", "--seed", "4294967296"],
+    ["experiment", "--seeds", "0", "4294967296"],
+    ["train", "--data", "d", "--model", "coarse", "--seed", "99999999999999999999"],
+])
+def test_seeds_beyond_32_bits_are_refused_before_anything_runs(tmp_path, capsys, argv):
+    """NumPy's global generator, which training seeds, takes 32 bits: a larger seed would
+    build the data first and be refused when training starts."""
+    err = _refused_by_the_parser([*argv, "--out", str(tmp_path / "out")], capsys)
+    assert "expected an integer from 0 to 4294967295" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_seeds_training_cannot_take_are_refused_by_the_recipe_and_the_pipeline():
+    from dcn_keras import presets
+    from pipeline import configs
+
+    family = presets.family("cluttered_mnist")
+    for seed in (-1, 2**32):
+        with pytest.raises(ValueError, match="seed must be an integer from 0 to 4294967295"):
+            family.recipe("smoke", seed=seed)
+        with pytest.raises(ValueError, match="Pass another --seed"):
+            configs.PipelineConfig(profile="smoke", seed=seed)
+    with pytest.raises(ValueError, match="seeds must be distinct integers from 0 to"):
+        family.recipe("smoke", seeds=(0, 2**32))
+    assert family.recipe("smoke", seed=2**32 - 1).seed == 2**32 - 1
+
+
+def test_export_versions_beyond_int64_are_refused(tmp_path, capsys):
+    """TF Serving reads version folders as int64 and skips others: such a version would be
+    exported and never served."""
+    model = str(FIXTURES / "v0_1_dcn_cluttered_mnist.keras")
+    err = _refused(["export", "--model", model, "--out", str(tmp_path / "serving"),
+                    "--version", str(2**63)], capsys)
+    assert "positive integers, got 9223372036854775808; the largest it reads is" in err
+    assert not (tmp_path / "serving").exists()
+    (tmp_path / "serving" / str(2**63 - 1)).mkdir(parents=True)
+    err = _refused(["export", "--model", model, "--out", str(tmp_path / "serving")], capsys)
+    assert "got 9223372036854775808" in err and "--version" in err
+    assert [p.name for p in (tmp_path / "serving").iterdir()] == [str(2**63 - 1)]
+
+
+@pytest.mark.parametrize("name", ["coarse.h5", "coarse", "coarse.keras.tmp"])
+def test_a_model_output_that_is_not_a_keras_file_is_refused_before_training(tmp_path, capsys,
+                                                                            name):
+    """Keras saves a DCN to .h5 without a word and cannot load it back; other suffixes it
+    refuses only once training is done."""
+    err = _refused(["train", "--data", str(tmp_path / "nowhere"), "--model", "coarse",
+                    "--out", str(tmp_path / name)], capsys)
+    assert f"Cannot save a model to {tmp_path / name}: models are saved as .keras" in err
+    assert list(tmp_path.iterdir()) == []
+    err = _refused(["compose", "--data", str(tmp_path / "nowhere"), "--coarse", "c.keras",
+                    "--fine", "f.keras", "--out", str(tmp_path / name)], capsys)
+    assert "Pass an output path ending in .keras" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("size", ["10x10", "1x1", "22x100", "100x22"])
+def test_an_input_size_too_small_for_the_model_is_named(capsys, size):
+    err = _refused(["multiplications", "--input-size", size], capsys)
+    assert f"cluttered_mnist takes images of at least 23x23 pixels, got {size}" in err
+    assert "--input-size" in err and "from 1 to 0" not in err
+
+
+def test_a_size_beyond_the_memory_is_one_line(capsys):
+    err = _refused(["bench", "--batch-size", "1000000000", "--repeats", "1", "--no-train",
+                    "--no-memory"], capsys)
+    assert err.startswith("dcn bench: error: out of memory (Unable to allocate")
+    assert "--batch-size" in err

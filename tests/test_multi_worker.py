@@ -66,7 +66,8 @@ def _ports(count):
 
 def _start(tmp_path, out, mode, tf_config=None):
     script = tmp_path / "train.py"
-    script.write_text(SCRIPT)
+    if not script.exists():  # written once: the processes start while others read it
+        script.write_text(SCRIPT)
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     environment.pop("TF_CONFIG", None)
     if tf_config:
@@ -94,13 +95,15 @@ def _weights(path):
 def test_two_workers_train_like_one(tmp_path):
     cluster = {"worker": [f"localhost:{port}" for port in _ports(2)]}
     two = tmp_path / "two" / "dcn.keras"
+    replicas, one = tmp_path / "replicas" / "dcn.keras", tmp_path / "one" / "dcn.keras"
+    # All four processes at once: most of each is single-threaded import and tracing.
     workers = [_start(tmp_path, two, "worker", {"cluster": cluster,
                                                 "task": {"type": "worker", "index": index}})
                for index in range(2)]
+    references = [_start(tmp_path, replicas, "two-replicas"), _start(tmp_path, one, "one")]
     logs = [_finish(worker) for worker in workers]
-    replicas, one = tmp_path / "replicas" / "dcn.keras", tmp_path / "one" / "dcn.keras"
-    _finish(_start(tmp_path, replicas, "two-replicas"))
-    _finish(_start(tmp_path, one, "one"))
+    for reference in references:
+        _finish(reference)
 
     # Both workers ran every step of both epochs (8 of each batch's 16 images each)...
     assert all("Epoch 2/2" in log and "4/4" in log for log in logs)

@@ -188,6 +188,7 @@ def test_training_keeps_every_epochs_weights_for_learning_curves(tmp_path):
     trained = keras.models.load_model(tmp_path / "coarse.keras", compile=False)
     for a, b in zip(model.get_weights(), trained.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+    assert {layer.dtype_policy.name for layer in trained.network.layers} == {"float32"}
 
 
 def test_a_diverged_training_stops_with_a_clear_error_and_saves_nothing(family, tmp_path):

@@ -59,6 +59,23 @@ class DCNConfig(SerializableConfig):
     def __post_init__(self):
         if self.fine_view not in FINE_VIEWS:
             raise ValueError(f"fine_view must be one of {FINE_VIEWS}, got {self.fine_view!r}.")
+        # Smaller images leave the top layers no output, which Keras reports only as a
+        # negative size deep inside the model, and the patch count as "from 1 to 0".
+        smallest = self.smallest_input()
+        if self.image_shape[0] < smallest[0] or self.image_shape[1] < smallest[1]:
+            raise ValueError(f"{self.name} takes images of at least {smallest[0]}x{smallest[1]} "
+                             f"pixels, got {self.image_shape[0]}x{self.image_shape[1]}: its top "
+                             "layers would have no output. Pass a larger size (--input-size).")
+
+    def smallest_input(self) -> tuple[int, int]:
+        """The smallest (height, width) that gives the top layers an output."""
+        def smallest(axis: int) -> int:
+            size = 1
+            while output_size(self.top_layers,
+                              output_size(self.coarse_layers, size, axis), axis) < 1:
+                size += 1
+            return size
+        return smallest(0), smallest(1)
 
     @property
     def feature_dim(self) -> int:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
+from dcn_keras.cluttered_mnist import validation
 from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
+from dcn_keras.core import saliency
 
 # k = 12 is the most patches a composed DCN takes within 60% of the fine model's
 # multiplications (each of its patches is the fine layers' 24 x 24 receptive field).
@@ -18,11 +22,13 @@ def inference_function(model, num_patches: int | None = None, jit_compile: bool 
     `jit_compile=True` compiles the whole path with XLA (see docs/benchmarks.md for
     when that pays on CPU).
     """
+    # A `functools.partial` rather than a lambda: TensorFlow counts traces per code object, so
+    # one function per (model, k) built from one lambda reads as needless retracing.
     if isinstance(model, DynamicCapacityNetwork):
         k = model.num_patches if num_patches is None else num_patches
-        return tf.function(lambda images: model.predict_with_patches(images, k),
+        return tf.function(functools.partial(model.predict_with_patches, num_patches=k),
                            jit_compile=jit_compile)
-    return tf.function(lambda images: model(images, training=False), jit_compile=jit_compile)
+    return tf.function(functools.partial(model, training=False), jit_compile=jit_compile)
 
 
 def error_rate(predict, dataset: tf.data.Dataset) -> float:
@@ -35,19 +41,46 @@ def error_rate(predict, dataset: tf.data.Dataset) -> float:
     return wrong / max(total, 1)
 
 
-def patch_functions(model: DynamicCapacityNetwork, ks=PATCH_COUNTS) -> dict:
-    """{k: `inference_function` of `model` with k patches}, to trace once and call often."""
-    return {int(k): inference_function(model, k) for k in ks}
+def patch_count_function(model: DynamicCapacityNetwork, ks=PATCH_COUNTS):
+    """One `tf.function` mapping `[batch, H, W, C]` images to {k: `[batch, classes]`
+    probabilities} for every k of `ks`, each equal to `model.predict_with_patches(images, k)`.
+
+    The coarse pass, the saliency and the fine layers run once, on the max(ks) most salient
+    patches: the first k of them are the k most salient (`top_k` keeps them in order).
+    """
+    ks = tuple(sorted({int(k) for k in ks}))
+    validation.check_num_patches(ks[-1], model.config)
+    return tf.function(functools.partial(_probabilities_at_every_k, model, ks))
 
 
-def errors_of(functions: dict, dataset) -> dict:
-    """{key: `error_rate` of each function of `functions` on `dataset`}."""
-    return {key: error_rate(predict, dataset) for key, predict in functions.items()}
+def _probabilities_at_every_k(model: DynamicCapacityNetwork, ks: tuple, images) -> dict:
+    validation.check_images(images, model.config)
+    images = tf.cast(images, model.compute_dtype)
+    coarse = model.coarse_features(images)
+    sal, _, coarse_top = model.coarse_saliency(coarse)
+    positions = saliency.top_k_positions(sal, ks[-1])
+    fine = model.fine_vectors(model.cut_patches(images, positions))
+    return {k: tf.nn.softmax(model.refined_logits(coarse, coarse_top, fine[:, :k],
+                                                  positions[:, :k]))
+            for k in ks}
+
+
+def errors_at_every_k(predict, dataset: tf.data.Dataset) -> dict:
+    """{k: fraction misclassified} of a `patch_count_function` over `(images, labels)`
+    batches."""
+    wrong, total = {}, 0
+    for images, labels in dataset:
+        for k, probabilities in predict(images).items():
+            predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+            wrong[k] = wrong.get(k, 0) + int(tf.reduce_sum(
+                tf.cast(predicted != tf.cast(labels, tf.int32), tf.int32)))
+        total += int(tf.shape(labels)[0])
+    return {k: count / max(total, 1) for k, count in wrong.items()}
 
 
 def error_versus_patches(model: DynamicCapacityNetwork, dataset, ks=PATCH_COUNTS) -> dict:
     """{k: test error} for DCN inference with k patches."""
-    return errors_of(patch_functions(model, ks), dataset)
+    return errors_at_every_k(patch_count_function(model, ks), dataset)
 
 
 def first_batch(dataset: tf.data.Dataset, size: int) -> tuple[np.ndarray, np.ndarray]:

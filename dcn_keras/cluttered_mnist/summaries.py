@@ -30,16 +30,16 @@ class AttentionSummaries(keras.callbacks.Callback):
         self.scored = tf.data.Dataset.from_tensor_slices(
             (self.images, self.labels.astype("int32"))).batch(128)
         self.writer = tf.summary.create_file_writer(str(pathlib.Path(log_dir) / "attention"))
-        self.predict = None  # {k: inference function}, traced once for the whole run
+        self.predict = None  # traced once for the whole run
 
     def on_train_begin(self, logs=None):
-        self.predict = evaluation.patch_functions(self.model)
+        self.predict = evaluation.patch_count_function(self.model)
 
     def on_epoch_end(self, epoch, logs=None):
         model = self.model
         images = self.images[:self.pictured]
         attention = {key: value.numpy() for key, value in model.attend(images).items()}
-        curve = evaluation.errors_of(self.predict, self.scored)
+        curve = evaluation.errors_at_every_k(self.predict, self.scored)
         with tempfile.TemporaryDirectory() as folder:
             patches, curve_plot = pathlib.Path(folder, "p.png"), pathlib.Path(folder, "k.png")
             visualize.plot_patches(images, attention, self.labels[:self.pictured], patches)

@@ -75,6 +75,11 @@ def load_idx_dir(directory: str | os.PathLike) -> dict[str, Digits]:
     two files is an error naming the other.
     """
     directory = pathlib.Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise MnistSourceError(
+            f"MNIST directory {directory} is a file, not a directory. Pass --mnist-dir (or "
+            f"set {ENV_VAR}) to the directory that holds the IDX files, e.g. "
+            f"{directory.parent}.")
     if not directory.is_dir():
         raise MnistSourceError(
             f"MNIST directory {directory} does not exist. Pass --mnist-dir (or set {ENV_VAR}) "

@@ -4,6 +4,7 @@ scales on original-size test images, inference times, and the selected patches (
 from __future__ import annotations
 
 import contextlib
+import functools
 import pathlib
 import re
 import shutil
@@ -285,7 +286,9 @@ def dcn_wrong_by_scales(dcn: MultiDigitDCN, examples: list[dict], scales,
 def graph_function(function, coarse):
     """`function` (padded images, sizes) as a graph function for any batch of `coarse`'s
     images."""
-    return tf.function(function, input_signature=[
+    # Wrapped in a `functools.partial`: TensorFlow counts traces per code object, and the
+    # same method of each DCN a report builds, traced once each, would read as retracing.
+    return tf.function(functools.partial(function), input_signature=[
         tf.TensorSpec([None, None, None, coarse.config.channels], tf.float32),
         tf.TensorSpec([None, 2], tf.int32)])
 

@@ -32,6 +32,7 @@ from dcn_keras.data import tfrecords
 
 # Signature name -> its one (first) input.
 INPUT_NAMES = {"serving_default": "examples", "serving_images": "images"}
+MAX_VERSION = 2**63 - 1
 
 
 def next_version(export_base: str | os.PathLike) -> int:
@@ -159,6 +160,10 @@ def export_saved_model(model: keras.Model, export_base: str | os.PathLike, famil
                         f"signatures, got {type(model).__name__}. Train one with "
                         "`dcn train --model dcn`.")
     version = next_version(export_base) if version is None else int(version)
-    if version < 1:
-        raise ValueError(f"TF Serving versions are positive integers, got {version}.")
+    if not 1 <= version <= MAX_VERSION:
+        # TF Serving reads version folders as int64 and skips, with a log line only, any
+        # other: a larger one would be written and never served.
+        raise ValueError(f"TF Serving versions are positive integers, got {version}; the "
+                         f"largest it reads is {MAX_VERSION} (int64). Pass another --version, "
+                         "or export to a new base path.")
     return write_saved_model(model, pathlib.Path(export_base) / str(version), family)

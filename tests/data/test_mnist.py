@@ -56,6 +56,15 @@ def test_missing_directory_says_what_to_pass(tmp_path):
         mnist.load(tmp_path)
 
 
+def test_a_file_given_as_the_directory_names_its_folder(tmp_path):
+    """--mnist-dir set to the IDX file itself: not "does not exist", which it does."""
+    idx = tmp_path / "t10k-images-idx3-ubyte.gz"
+    idx.write_bytes(b"idx")
+    with pytest.raises(mnist.MnistSourceError,
+                       match=f"{idx} is a file, not a directory.*e.g. {tmp_path}"):
+        mnist.load(idx)
+
+
 def test_corrupt_files_are_named(tmp_path):
     (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(b"not gzip at all")
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"nor this")

@@ -1,6 +1,7 @@
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -98,9 +99,22 @@ def test_every_artifact_is_there(run):
 def test_pusher_wrote_a_versioned_serving_model(run):
     pushed, = _artifacts(run["store"], "PushedModel")
     destination = pathlib.Path(pushed.custom_properties["pushed_destination"].string_value)
-    assert destination.parent == run["root"] / "serving" and destination.name.isdigit()
+    assert str(destination.parent) == run["config"].serving_dir and destination.name.isdigit()
     signatures = tf.saved_model.load(str(destination)).signatures
     assert {"serving_default", "serving_images"} <= set(signatures)
+
+
+def test_what_a_finished_run_prints_leads_to_its_outputs(run):
+    from pipeline import dcn_pipeline as runner
+
+    lines = runner.where_outputs_are(run["config"].metadata_path, run["config"].artifacts_root)
+    table, logs, pushed = (line.split(": ", 1)[1] for line in lines)
+    assert "| DCN" in pathlib.Path(table).read_text()
+    logdir = logs.removeprefix("tensorboard --logdir ")
+    trainers = {path.parts[len(pathlib.Path(logdir).parts)]
+                for path in pathlib.Path(logdir).rglob("events.out.tfevents.*")}
+    assert {"CoarseTrainer", "FineTrainer", "DcnTrainer"} <= trainers
+    assert "serving_default" in tf.saved_model.load(pushed).signatures
 
 
 def test_compiles_for_kubeflow_v2_and_to_tfx_ir(dcn_pipeline, tmp_path, capsys):
@@ -140,21 +154,35 @@ def test_compiles_for_kubeflow_v2_and_to_tfx_ir(dcn_pipeline, tmp_path, capsys):
                                      recipe("cluttered_mnist", "smoke"), dcn_start="bridge")
 
 
-def test_tfx_cli_creates_and_runs_the_pipeline(mnist_dir, tmp_path):
+def test_tfx_cli_creates_and_runs_the_pipeline(run, tmp_path):
+    """`tfx pipeline create` and `tfx run create` on the runner's file, over a copy of the
+    smoke run's ML Metadata: the components the smoke run executed are taken from its cache
+    (executing them is what the other tests check); the Pusher, whose destination is new,
+    runs."""
+    config = run["config"]
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(config.metadata_path, root / "metadata.sqlite")
+    before = {e.id for e in _store(root).get_executions()}
     tfx = pathlib.Path(sys.executable).with_name("tfx")
     env = {**os.environ, "HOME": str(tmp_path), "LOCAL_HOME": str(tmp_path / "local"),
-           "DCN_PROFILE": "smoke", "DCN_MNIST_DIR": str(mnist_dir),
-           "DCN_PIPELINE_ROOT": str(tmp_path / "root"),
+           "DCN_PROFILE": "smoke", "DCN_MNIST_DIR": config.mnist_dir,
+           "DCN_PIPELINE_ROOT": str(root),
            "PATH": f"{pathlib.Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     path = REPO / "pipeline" / "dcn_pipeline.py"
     for command in (["pipeline", "create", "--engine", "local", "--pipeline_path", str(path)],
-                    ["run", "create", "--engine", "local", "--pipeline_name",
-                     "dcn-cluttered-mnist-smoke"]):
+                    ["run", "create", "--engine", "local", "--pipeline_name", config.name]):
         done = subprocess.run([str(tfx), *command], env=env, cwd=tmp_path,
                               capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert (tmp_path / "local" / "dcn-cluttered-mnist-smoke" / "pipeline_args.json").is_file()
-    store = _store(tmp_path / "root")
-    assert len(store.get_artifacts_by_type("PushedModel")) == 1
-    versions = list((tmp_path / "root" / "serving" / "dcn-cluttered-mnist-smoke").iterdir())
+    assert (tmp_path / "local" / config.name / "pipeline_args.json").is_file()
+    store = _store(root)
+    pushed = [a for a in store.get_artifacts_by_type("PushedModel")
+              if str(root) in a.custom_properties["pushed_destination"].string_value]
+    assert len(pushed) == 1
+    versions = list((root / "serving" / config.name).iterdir())
     assert len(versions) == 1 and (versions[0] / "saved_model.pb").is_file()
+    states = {store.get_execution_types_by_id([e.type_id])[0].name.split(".")[-1]:
+              e.last_known_state for e in store.get_executions() if e.id not in before}
+    assert states.pop("Pusher") == State.COMPLETE
+    assert set(states.values()) == {State.CACHED}, states

@@ -67,3 +67,9 @@ def test_the_runner_compiles_with_beam_options_and_refuses_before_writing(tmp_pa
                      str(tmp_path / "typo")])
     assert "unrecognized arguments: --proflie smoke" in capsys.readouterr().err
     assert not (tmp_path / "typo").exists()
+
+
+@pytest.mark.parametrize("seed", ["-1", "4294967296", "x"])
+def test_seeds_the_trainers_cannot_take_are_a_parser_error(capsys, seed):
+    err = _refused(["--seed", seed], capsys)
+    assert f"argument --seed: expected an integer from 0 to 4294967295, got {seed!r}" in err
