@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import json
 import math
 import os
@@ -81,7 +82,9 @@ def recalibrate_batch_norm(model, data, batches: int) -> None:
     for layer in dropouts:
         layer.rate = 0.0  # read when the graph below is traced
     try:
-        forward = tf.function(lambda images: model(images, training=True))
+        # A partial, not a lambda: a new function every epoch from one lambda's code object
+        # reads to TensorFlow as retracing.
+        forward = tf.function(functools.partial(model, training=True))
         sums = [[tf.zeros_like(layer.moving_mean), tf.zeros_like(layer.moving_variance)]
                 for layer in layers]
         count = 0

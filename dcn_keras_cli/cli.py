@@ -489,7 +489,7 @@ def main(argv=None) -> int:
         print(f"dcn {args.command}: error: {_message(error)}", file=sys.stderr)
         return 2
     except MemoryError as error:
-        # NumPy's "Unable to allocate 36.4 TiB ..." for a size beyond the machine's memory.
+        # NumPy's "Unable to allocate 3.55 PiB ..." for a size beyond the machine's memory.
         print(f"dcn {args.command}: error: out of memory ({_message(error) or 'MemoryError'})."
               " Pass a smaller --batch-size, --input-size or split size.", file=sys.stderr)
         return 2

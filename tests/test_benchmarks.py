@@ -38,3 +38,13 @@ def test_refined_top_pass_times_both_passes_and_writes_its_json(tmp_path):
     assert [(row["input_size"], row["batch_size"]) for row in result["rows"]] == [
         ([100, 100], 64), ([100, 100], 1), ([200, 200], 64), ([200, 200], 1)]
     assert all(set(row["median_ms"]) == {"dense", "sparse"} for row in result["rows"])
+
+
+def test_cli_start_times_every_help_and_writes_its_json(tmp_path):
+    out = tmp_path / "cli.json"
+    _script("cli_start").main(["--repeats", "1", "--json", str(out)])
+    result = json.loads(out.read_text())
+    commands = [row["command"] for row in result["rows"]]
+    assert commands[0] == "dcn --help" and "dcn bench --help" in commands
+    assert all(row["seconds"] > 0 for row in result["rows"])
+    assert result["import_dcn_keras_seconds"] > 0 and "machine" in result

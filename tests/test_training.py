@@ -8,7 +8,7 @@ import pytest
 
 from dcn_keras import presets, training
 from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
-from tests.helpers import run_model_saving_test
+from tests.helpers import run_model_saving_test, tensorflow_warnings
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +78,12 @@ def test_batch_norm_statistics_become_the_mean_of_the_batch_statistics():
     np.testing.assert_allclose(norm.moving_variance, np.mean([o.var(0) for o in outputs], 0),
                                rtol=1e-4)
     assert norm.momentum == 0.99
+    # Every epoch of every model recalibrates with a graph of its own, traced once: a
+    # process that trains several models has nothing for TensorFlow to warn about.
+    with tensorflow_warnings() as warnings:
+        for _ in range(6):
+            training.recalibrate_batch_norm(model, data, batches=3)
+    assert not [message for message in warnings if "retracing" in message]
 
 
 def test_batch_norm_statistics_are_those_of_the_layers_without_dropout():
