@@ -21,14 +21,16 @@ def _save(figure, path) -> None:
     plt.close(figure)
 
 
-def plot_patches(images: np.ndarray, attention: dict, labels: np.ndarray,
-                 path: str | os.PathLike, columns: int = 4) -> None:
+def plot_patches(images, attention: dict, labels, path: str | os.PathLike,
+                 columns: int = 4) -> None:
     """Test images with their selected patches (brightest = most salient) and saliency maps.
 
     Args:
-      images: `[n, H, W, 1]`; attention: `DynamicCapacityNetwork.attend` output
-      as numpy; labels: `[n]` true labels.
+      images: `[n, H, W, 1]`; attention: `DynamicCapacityNetwork.attend` output;
+      labels: `[n]` true labels, or None where unknown. Arrays or tensors.
     """
+    images = np.asarray(images)
+    attention = {key: np.asarray(value) for key, value in attention.items()}
     n = len(images)
     rows = -(-n // columns)
     figure, axes = plt.subplots(2 * rows, columns, figsize=(2.6 * columns, 5.4 * rows))
@@ -46,8 +48,9 @@ def plot_patches(images: np.ndarray, attention: dict, labels: np.ndarray,
             shade = plt.cm.autumn(rank / max(1, len(boxes) - 1))
             image_axis.add_patch(plt.Rectangle((left - 0.5, top - 0.5), right - left,
                                                bottom - top, fill=False, lw=1.2, color=shade))
-        image_axis.set_title(f"true {labels[index]}  coarse {coarse[index]}  DCN "
-                             f"{predicted[index]}", fontsize=8)
+        true = "" if labels is None else f"true {np.asarray(labels)[index]}  "
+        image_axis.set_title(f"{true}coarse {coarse[index]}  DCN {predicted[index]}",
+                             fontsize=8)
         map_axis.imshow(attention["saliency"][index], cmap="magma")
         map_axis.set_title("entropy-gradient saliency", fontsize=8)
     _save(figure, path)

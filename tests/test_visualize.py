@@ -30,6 +30,20 @@ def test_sequence_patches_take_tensors_and_draw_one_row_per_image(tmp_path):
     assert height > width / 2  # two rows of images, one above the other
 
 
+def test_patches_take_what_attend_returns_as_it_returns_it(tmp_path):
+    import keras
+
+    from dcn_keras import presets
+    from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
+
+    keras.utils.set_random_seed(0)
+    model = DynamicCapacityNetwork(presets.cluttered_mnist())
+    images = tf.random.uniform((2, 100, 100, 1))
+    path = tmp_path / "patches.png"
+    visualize.plot_patches(images, model.attend(images), None, path)  # tensors, no labels
+    _drawn(path)
+
+
 def test_benchmark_plots_from_the_json_that_dcn_bench_writes(tmp_path):
     ks = (1, 2, 4, 8, 16)
     timings = {f"{name}{suffix}": {"median_ms": ms * (2 if suffix else 1)}
