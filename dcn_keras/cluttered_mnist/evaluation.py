@@ -35,10 +35,15 @@ def error_rate(predict, dataset: tf.data.Dataset) -> float:
     """Fraction of misclassified examples of `(images, labels)` batches."""
     wrong = total = 0
     for images, labels in dataset:
-        predicted = tf.argmax(predict(images), axis=-1, output_type=tf.int32)
-        wrong += int(tf.reduce_sum(tf.cast(predicted != labels, tf.int32)))
+        wrong += _misclassified(predict(images), labels)
         total += int(tf.shape(labels)[0])
     return wrong / max(total, 1)
+
+
+def _misclassified(probabilities, labels) -> int:
+    """How many of `[batch, classes]` probabilities miss their `[batch]` labels."""
+    predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+    return int(tf.reduce_sum(tf.cast(predicted != tf.cast(labels, tf.int32), tf.int32)))
 
 
 def patch_count_function(model: DynamicCapacityNetwork, ks=PATCH_COUNTS):
@@ -71,9 +76,7 @@ def errors_at_every_k(predict, dataset: tf.data.Dataset) -> dict:
     wrong, total = {}, 0
     for images, labels in dataset:
         for k, probabilities in predict(images).items():
-            predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-            wrong[k] = wrong.get(k, 0) + int(tf.reduce_sum(
-                tf.cast(predicted != tf.cast(labels, tf.int32), tf.int32)))
+            wrong[k] = wrong.get(k, 0) + _misclassified(probabilities, labels)
         total += int(tf.shape(labels)[0])
     return {k: count / max(total, 1) for k, count in wrong.items()}
 
