@@ -30,7 +30,7 @@ def main(argv=None) -> None:
             presets.cluttered_mnist().resized(size, size)).build("dcn")
         geometry = model.geometry
         rng = np.random.default_rng(0)
-        shape = (batch, geometry.map_height, geometry.map_width, model.config.feature_dim)
+        shape = (batch, geometry.map_height, geometry.map_width, model.feature_dim)
         coarse = tf.constant(rng.random(shape, np.float32))
         fine = tf.constant(rng.random((batch, 8, shape[-1]), np.float32))
         flat = np.stack([rng.choice(geometry.num_positions, 8, replace=False)

@@ -86,7 +86,7 @@ def distill_bridge(dcn: DynamicCapacityNetwork, fine_model: keras.Model, images,
 
     def make_step(optimizer, total_steps):
         # k is a tensor, so one trace serves every k (k = 0: the bridged coarse map alone).
-        @tf.function(input_signature=[tf.TensorSpec([None, *dcn.config.image_shape]),
+        @tf.function(input_signature=[tf.TensorSpec([None, *dcn.image_shape]),
                                       tf.TensorSpec([], tf.int32)])
         def step(batch, k):
             teacher = fine_model(batch, training=False)

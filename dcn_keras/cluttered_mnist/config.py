@@ -4,41 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
+from dcn_keras.core.geometry import Geometry
 from dcn_keras.core.layers import Conv, MaxPool, SerializableConfig, output_size, receptive_field
-from dcn_keras.core.patches import PatchGrid
 from dcn_keras.recipe import Recipe, profiles
 
 # How the fine layers see a position (`DCNConfig.fine_view`).
 FINE_VIEWS = ("patch", "fine_model")
-
-
-@dataclasses.dataclass(frozen=True)
-class Geometry:
-    """Where each coarse position looks in the input image.
-
-    Coarse position (i, j) covers the receptive field starting at pixel
-    (i * stride, j * stride); its patch for the fine layers is the
-    `patch_size` square starting `offset` pixels before that, so the image is
-    zero padded by `pad_before` / `pad_after` pixels first.
-    """
-
-    map_height: int
-    map_width: int
-    stride: int
-    receptive_field: int
-    patch_size: int
-    offset: int
-    pad_before: tuple[int, int]
-    pad_after: tuple[int, int]
-
-    @property
-    def num_positions(self) -> int:
-        return self.map_height * self.map_width
-
-    @property
-    def grid(self) -> PatchGrid:
-        """The patch placement for `core.patches`."""
-        return PatchGrid((self.stride,) * 2, (self.offset,) * 2, (self.patch_size,) * 2)
 
 
 @dataclasses.dataclass(frozen=True)

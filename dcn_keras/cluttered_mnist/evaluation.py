@@ -54,12 +54,12 @@ def patch_count_function(model: DynamicCapacityNetwork, ks=PATCH_COUNTS):
     patches: the first k of them are the k most salient (`top_k` keeps them in order).
     """
     ks = tuple(sorted({int(k) for k in ks}))
-    validation.check_num_patches(ks[-1], model.config)
+    validation.check_num_patches(ks[-1], model.geometry, model.title)
     return tf.function(functools.partial(_probabilities_at_every_k, model, ks))
 
 
 def _probabilities_at_every_k(model: DynamicCapacityNetwork, ks: tuple, images) -> dict:
-    validation.check_images(images, model.config)
+    validation.check_images(images, model.image_shape, model.title)
     images = tf.cast(images, model.compute_dtype)
     coarse = model.coarse_features(images)
     sal, _, coarse_top = model.coarse_saliency(coarse)

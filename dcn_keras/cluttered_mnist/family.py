@@ -124,7 +124,8 @@ class ClutteredMnistFamily(Family):
 
     def multiplications(self, num_patches=None, height=None, width=None) -> dict:
         config = self.config.resized(height, width) if height and width else self.config
-        validation.check_num_patches(num_patches or config.num_patches, config)
+        validation.check_num_patches(num_patches or config.num_patches, config.geometry(),
+                                     config.name)
         counted = multiplications.count(config, num_patches)
         counted["paper_comparison"] = multiplications.compare_with_paper(counted)
         return counted

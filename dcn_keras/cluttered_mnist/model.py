@@ -5,13 +5,18 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from dcn_keras.cluttered_mnist import networks, validation
+from dcn_keras.cluttered_mnist import interface, networks, validation
 from dcn_keras.cluttered_mnist.config import DCNConfig
 from dcn_keras.core import hints, patches, refine, saliency, sparse_conv, train_step
 
 # Constructor arguments that saved models of earlier releases carry and this one no longer
 # has: `from_config` ignores them.
 RETIRED_ARGUMENTS = ("distillation_weight",)
+# The paper's k and hint weight, for a DCN built from networks.
+DEFAULT_PATCHES = 8
+DEFAULT_HINT_WEIGHT = 0.1
+# The sub-networks a DCN built from networks saves in its config.
+NETWORKS = ("coarse", "fine", "top")
 
 
 @keras.saving.register_keras_serializable(package="dcn_keras")
@@ -45,44 +50,86 @@ class DynamicCapacityNetwork(keras.Model):
         (`tf.image.extract_patches`, the reference); see `core.patches`.
     """
 
-    def __init__(self, config: DCNConfig | dict, num_patches: int | None = None,
+    def __init__(self, config: DCNConfig | dict | None = None, num_patches: int | None = None,
                  hint_weight: float | None = None, patch_method: str = "gather",
-                 bridge: int = 0, **kwargs):
+                 bridge: int = 0, coarse: keras.Model | None = None,
+                 fine: keras.Model | None = None, top: keras.Model | None = None,
+                 patch_size: int | None = None, **kwargs):
         kwargs.setdefault("name", "dcn")
         super().__init__(**kwargs)
-        self.config = config if isinstance(config, DCNConfig) else DCNConfig.from_dict(config)
-        self.geometry = self.config.geometry()
+        if (config is None) == (coarse is None or fine is None or top is None):
+            raise ValueError("Build a DCN from a preset's config or from coarse, fine and "
+                             "top networks (`DynamicCapacityNetwork.from_networks`), not both.")
+        if config is not None:
+            self.config = config if isinstance(config, DCNConfig) else \
+                DCNConfig.from_dict(config)
+            coarse, fine, top = (networks.coarse_network(self.config),
+                                 networks.fine_network(self.config),
+                                 networks.top_network(self.config))
+            num_patches = self.config.num_patches if num_patches is None else num_patches
+            hint_weight = self.config.hint_weight if hint_weight is None else hint_weight
+            self.title = self.config.name
+        else:
+            self.config = None
+            self.title = self.name
+        self.coarse, self.fine, self.top = coarse, fine, top
+        self.image_shape, self.feature_dim, self.num_classes, self.geometry = \
+            interface.derive(coarse, fine, top, patch_size)
         self.num_patches = validation.check_num_patches(
-            self.config.num_patches if num_patches is None else num_patches, self.config)
-        self.hint_weight = float(self.config.hint_weight if hint_weight is None else hint_weight)
+            DEFAULT_PATCHES if num_patches is None else num_patches, self.geometry, self.title)
+        self.hint_weight = float(DEFAULT_HINT_WEIGHT if hint_weight is None else hint_weight)
         if not 0.0 <= self.hint_weight < 1.0:
             raise ValueError(f"hint_weight is a convex weight in [0, 1), got {self.hint_weight}.")
         if patch_method not in patches.METHODS:
             raise ValueError(f"patch_method must be one of {patches.METHODS}, got "
                              f"{patch_method!r}.")
         self.patch_method = patch_method
-        self.coarse = networks.coarse_network(self.config)
-        self.fine = networks.fine_network(self.config)
-        self.top = networks.top_network(self.config)
         self.bridge = int(bridge)
-        self.bridge_network = networks.bridge_network(self.config, self.bridge) \
-            if self.bridge else None
-        self._top_conv, *self._top_tail = self.top.layers
-        if not sparse_conv.supports(self._top_conv):
-            raise ValueError(f"The top layers of {self.config.name} must start with a "
-                             "bias-free valid convolution for DCN's sparse refined pass.")
+        self.bridge_network = networks.bridge_network(
+            (self.geometry.map_height, self.geometry.map_width, self.feature_dim),
+            self.bridge) if self.bridge else None
+        # The refined pass convolves only the k changed vectors where the top network starts
+        # with a convolution that allows it (`sparse_conv`); otherwise it runs the top
+        # network on the whole refined map.
+        first = top.layers[0] if isinstance(top, keras.Sequential) and top.layers else None
+        self._top_conv = first if sparse_conv.supports(first) else None
+        self._top_tail = top.layers[1:] if self._top_conv is not None else []
         terms = ("loss", "cross_entropy", "hint_distance")
         self._metric_means = {name: keras.metrics.Mean(name=name) for name in terms}
         self._accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
-        # The sub-networks are built from the config, so the model is too.
+        # The sub-networks are built, so the model is too.
         self.built = True
+
+    @classmethod
+    def from_networks(cls, coarse: keras.Model, fine: keras.Model, top: keras.Model,
+                      num_patches: int = DEFAULT_PATCHES, patch_size: int | None = None,
+                      hint_weight: float = DEFAULT_HINT_WEIGHT, patch_method: str = "gather",
+                      name: str = "dcn") -> DynamicCapacityNetwork:
+        """A DCN around your own Keras networks.
+
+        Args:
+          coarse: `[batch, H, W, C]` images of a fixed size -> `[batch, s1, s2, D]` map,
+            made of convolutions, pooling, padding and per-position layers; where each
+            position looks (stride, receptive field, offset) is derived from its layers.
+          fine: `[n, P, P, C]` patches -> `[n, D]` (or `[n, 1, 1, D]`) vectors: any Keras
+            model, such as a `keras.applications` backbone with `include_top=False` and
+            `pooling="avg"` (D must then be the coarse map's channel count).
+          top: `[batch, s1, s2, D]` map -> `[batch, classes]` logits (no softmax).
+          num_patches: k, the patches given to the fine network.
+          patch_size: P, default the fine network's input size where fixed, else the
+            coarse receptive field; the patch is centred on each position's field.
+          hint_weight: alpha of Eq. 6 in [0, 1); 0 trains without hints.
+        """
+        return cls(coarse=coarse, fine=fine, top=top, num_patches=num_patches,
+                   hint_weight=hint_weight, patch_method=patch_method, patch_size=patch_size,
+                   name=name)
 
     @property
     def metrics(self):
         return [*self._metric_means.values(), self._accuracy]
 
     def call(self, images, training=False):
-        validation.check_images(images, self.config)
+        validation.check_images(images, self.image_shape, self.title)
         return tf.nn.softmax(self._forward(images, training, self.num_patches)["logits"])
 
     def attend(self, images, num_patches: int | None = None) -> dict[str, tf.Tensor]:
@@ -100,9 +147,9 @@ class DynamicCapacityNetwork(keras.Model):
           pixel boxes (top, left, bottom, right), half open, which may reach
           `geometry.offset` pixels into the zero padding at the border.
         """
-        validation.check_images(images, self.config)
+        validation.check_images(images, self.image_shape, self.title)
         k = validation.check_num_patches(
-            self.num_patches if num_patches is None else num_patches, self.config)
+            self.num_patches if num_patches is None else num_patches, self.geometry, self.title)
         out = self._forward(images, False, k)
         return {
             "probabilities": tf.nn.softmax(out["logits"]),
@@ -114,8 +161,8 @@ class DynamicCapacityNetwork(keras.Model):
 
     def predict_with_patches(self, images, num_patches: int) -> tf.Tensor:
         """Class probabilities `[batch, classes]` using k = `num_patches`."""
-        validation.check_images(images, self.config)
-        k = validation.check_num_patches(num_patches, self.config)
+        validation.check_images(images, self.image_shape, self.title)
+        k = validation.check_num_patches(num_patches, self.geometry, self.title)
         return tf.nn.softmax(self._forward(images, False, k)["logits"])
 
     def _forward(self, images, training, k) -> dict[str, tf.Tensor]:
@@ -166,9 +213,9 @@ class DynamicCapacityNetwork(keras.Model):
 
     def fine_vectors(self, cut, training=False):
         """Fine layers on `[batch, k, P, P, C]` patches -> `[batch, k, D]`."""
-        size, channels = self.geometry.patch_size, self.config.image_shape[2]
+        size, channels = self.geometry.patch_size, self.image_shape[2]
         fine = self.fine(tf.reshape(cut, [-1, size, size, channels]), training=training)
-        return tf.reshape(fine, [tf.shape(cut)[0], -1, self.config.feature_dim])
+        return tf.reshape(fine, [tf.shape(cut)[0], -1, self.feature_dim])
 
     def refined_logits(self, coarse, coarse_top, fine, positions):
         """g(f_r(x)) in inference from the coarse pass: only k vectors changed (sparse_conv).
@@ -176,13 +223,18 @@ class DynamicCapacityNetwork(keras.Model):
         Args: `[batch, s1, s2, D]` coarse features, their first top convolution output (from
         `coarse_saliency`), `[batch, k, D]` fine vectors, `[batch, k, 2]` positions.
         """
+        if self._top_conv is None:
+            return self.top(refine.refine(coarse, fine, positions), training=False)
         delta = fine - refine.gather_vectors(coarse, positions)
         refined_top = coarse_top + sparse_conv.conv_of_sparse(
             self._top_conv, delta, positions, coarse_top.shape[1:3])
         return self._top_rest(refined_top)
 
     def top_inference(self, features):
-        """Top layers in inference mode: (logits, output of their first convolution)."""
+        """Top layers in inference mode: (logits, output of their first convolution, None
+        where the refined pass is dense)."""
+        if self._top_conv is None:
+            return self.top(features, training=False), None
         first = self._top_conv(features)
         return self._top_rest(first), first
 
@@ -221,11 +273,20 @@ class DynamicCapacityNetwork(keras.Model):
         return {metric.name: metric.result() for metric in self.metrics}
 
     def get_config(self):
-        return {"config": self.config.to_dict(), "num_patches": self.num_patches,
-                "hint_weight": self.hint_weight, "patch_method": self.patch_method,
-                "bridge": self.bridge, "name": self.name}
+        settings = {"num_patches": self.num_patches, "hint_weight": self.hint_weight,
+                    "patch_method": self.patch_method, "bridge": self.bridge,
+                    "name": self.name}
+        if self.config is not None:
+            return {"config": self.config.to_dict(), **settings}
+        return {**{part: keras.saving.serialize_keras_object(getattr(self, part))
+                   for part in NETWORKS},
+                "patch_size": self.geometry.patch_size, **settings}
 
     @classmethod
     def from_config(cls, config):
-        return cls(**{key: value for key, value in config.items()
-                      if key not in RETIRED_ARGUMENTS})
+        config = {key: value for key, value in config.items()
+                  if key not in RETIRED_ARGUMENTS}
+        for part in NETWORKS:
+            if part in config:
+                config[part] = keras.saving.deserialize_keras_object(config[part])
+        return cls(**config)

@@ -45,7 +45,9 @@ def count(config: DCNConfig, num_patches: int | None = None, height: int | None 
     first_sparse = k * first.kernel_size[0] * first.kernel_size[1] * config.feature_dim \
         * first.filters
     bridged = network_multiplications(
-        networks.bridge_network(config.resized(height, width), bridge)) if bridge else 0
+        networks.bridge_network(
+            (geometry.map_height, geometry.map_width, config.feature_dim), bridge)) \
+        if bridge else 0
     dcn = {"coarse_layers": coarse, "bridge": bridged, "top_forward_coarse": top,
            "top_backward_saliency": top, "fine_layers_on_patches": k * fine_patch,
            "top_refined_sparse": top - first_dense + first_sparse}

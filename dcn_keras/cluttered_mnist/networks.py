@@ -44,12 +44,12 @@ def top_network(config: DCNConfig, map_height=None, map_width=None) -> keras.Seq
     return body
 
 
-def bridge_network(config: DCNConfig, window: int) -> keras.Sequential:
-    """The bridge of a composed DCN: `[batch, s1, s2, D]` coarse map -> the same shape in
-    the fine vectors' space, an affine map of each `window` x `window` neighbourhood
-    (same padding, so the coarse geometry and its patches stay as they are)."""
-    geometry = config.geometry()
+def bridge_network(map_shape: tuple[int, int, int], window: int) -> keras.Sequential:
+    """The bridge of a composed DCN: a `[batch, s1, s2, D]` coarse map (`map_shape`
+    (s1, s2, D)) -> the same shape in the fine vectors' space, an affine map of each
+    `window` x `window` neighbourhood (same padding, so the coarse geometry and its
+    patches stay as they are)."""
     return keras.Sequential([
-        keras.Input(shape=(geometry.map_height, geometry.map_width, config.feature_dim)),
-        keras.layers.Conv2D(config.feature_dim, window, padding="same", name="bridge_conv"),
+        keras.Input(shape=tuple(map_shape)),
+        keras.layers.Conv2D(map_shape[-1], window, padding="same", name="bridge_conv"),
     ], name="bridge")

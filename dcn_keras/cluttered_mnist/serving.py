@@ -16,21 +16,21 @@ from dcn_keras.serving import export
 
 def model_name(model) -> str:
     """How error messages name the model."""
-    return f"DCN ({model.config.name})"
+    return f"DCN ({model.title})"
 
 
 def checked_images(images: tf.Tensor, model) -> tf.Tensor:
     """In-graph checks of a request batch `[batch, H, W, C]` (rank, size, pixels), with
     errors saying what the model expects; returns the images with their static shape set.
     (A wrong dtype is rejected earlier, by the signature's input spec.)"""
-    height, width, channels = model.config.image_shape
+    height, width, channels = model.image_shape
     expects = (f"{model_name(model)} expects images of shape [batch >= 1, {height}, {width}, "
                f"{channels}] float32 in [0, 1]")
     images = export.checked_rank(images, 4, (
         f"{expects}, [batch, height, width, channels]: add a batch axis to a single image "
         "(images[None]) and a channel axis to grayscale ones (images[..., None])."))
     images = export.require(
-        images, tf.reduce_all(tf.equal(tf.shape(images)[1:], model.config.image_shape)),
+        images, tf.reduce_all(tf.equal(tf.shape(images)[1:], model.image_shape)),
         f"{expects}; resize or pad the request images. Got shape", tf.shape(images))
     images = export.checked_pixels(images, model_name(model))
     return tf.ensure_shape(images, [None, height, width, channels])
@@ -56,5 +56,5 @@ def endpoints(model) -> dict:
     spec = [tf.TensorSpec(None, tf.float32, name=export.INPUT_NAMES["serving_images"])]
     return export.signatures(
         lambda images: serving_outputs(model, checked_images(images, model)), spec,
-        lambda features: (tfrecords.decode_images(features, model.config.image_shape),),
+        lambda features: (tfrecords.decode_images(features, model.image_shape),),
         model_name(model))

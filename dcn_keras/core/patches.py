@@ -42,9 +42,12 @@ def patch_boxes(positions: tf.Tensor, grid: PatchGrid) -> tf.Tensor:
 
 def _pad(images: tf.Tensor, grid: PatchGrid) -> tf.Tensor:
     """Zero pad `[batch, H, W, C]` so that the patch of every position of the map lies
-    inside: `offset` before, a whole patch after."""
+    inside and position (0, 0)'s patch starts at pixel (0, 0): `offset` before (cut off
+    where negative, a patch smaller than its position's receptive field), a whole patch
+    after."""
     (top, left), (bottom, right) = grid.offset, grid.size
-    return tf.pad(images, [[0, 0], [top, bottom], [left, right], [0, 0]])
+    padded = tf.pad(images, [[0, 0], [max(top, 0), bottom], [max(left, 0), right], [0, 0]])
+    return padded[:, max(-top, 0):, max(-left, 0):]
 
 
 def cut_patches(images: tf.Tensor, positions: tf.Tensor, grid: PatchGrid,

@@ -120,3 +120,16 @@ def test_models_predict_the_same_with_either_patch_method(preset):
         images = rng.random((2, 100, 100, 1), dtype=np.float32)
         outputs = [model(images) for model in models]
     np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-6)
+
+
+@pytest.mark.parametrize("method", patches.METHODS)
+def test_patches_that_start_inside_their_field_are_cut_where_they_lie(method):
+    """A negative offset (a patch smaller than its receptive field, centred on it) cuts the
+    pixels at position * stride - offset, as `patch_boxes` says."""
+    image = np.arange(30 * 30, dtype=np.float32).reshape(1, 30, 30, 1)
+    grid = patches.PatchGrid((4, 4), (-2, -3), (4, 5))
+    positions = tf.constant([[[0, 0], [3, 5]]])
+    cut = patches.cut_patches(image, positions, grid, method).numpy()
+    for (top, left, bottom, right), patch in zip(
+            patches.patch_boxes(positions, grid).numpy()[0], cut[0]):
+        np.testing.assert_array_equal(patch, image[0, top:bottom, left:right])
