@@ -78,12 +78,13 @@ def _bless(blessing, model, decision: dict) -> None:
 
 def house_numbers_blessing(rows: list[dict], max_error_gap: float) -> dict:
     """Bless the composed DCN when its sequence error at the most scales, with k patches at
-    each (the model that is pushed, `report.table_2_rows`' "DCN, k per scale"), is at most
-    the fine model's at as many scales plus `max_error_gap`."""
+    each (the model that is pushed: `report.table_2_rows`' "served" row), is at most the
+    fine model's at as many scales plus `max_error_gap`."""
     scales = max(row["scales"] for row in rows)
-    errors = {row["name"]: row["test_error"] for row in rows if row["scales"] == scales}
-    served = "DCN, k per scale" if scales > 1 else "DCN"
-    return _decision(errors[served], errors["Fine model"], max_error_gap, scales=scales)
+    last = [row for row in rows if row["scales"] == scales]
+    served, = (row for row in last if row.get("served"))
+    fine, = (row for row in last if row["name"] == "Fine model")
+    return _decision(served["test_error"], fine["test_error"], max_error_gap, scales=scales)
 
 
 @component
@@ -99,10 +100,12 @@ def HouseNumbersEvaluator(
 ) -> None:
     """Table 2 for the composed DCN `model` and the coarse and fine models it holds
     (`house_numbers.report.compare`, as `dcn house-numbers` writes it): sequence error on the
-    original-size test images at 1-3 scales, soft attention, the DCN with every patch on the
-    first `all_patches_images`, batch-1 times on the `largest` test images and the selected
-    patches, written to `evaluation`; blesses the DCN (`house_numbers_blessing`). Rerun
-    after a kill, it resumes from the test images it had read (`artifacts.resume_dir`)."""
+    original-size test images at 1-3 scales, soft attention, the DCN with each attention and
+    combination, the fine network on every window of the first `all_patches_images`, how
+    often the picks hold the number, batch-1 times on the `largest` test images and the
+    selected patches, written to `evaluation`; blesses the DCN (`house_numbers_blessing`).
+    Rerun after a kill, it resumes from the test images it had read
+    (`artifacts.resume_dir`)."""
     dcn = training.load_model(artifacts.keras_path(model), presets.family(preset))
     test = tfrecords.full_images(artifacts.split_pattern(examples, "test"))
     # A rerun of a killed evaluation gets a new artifact URI; the marks it had read wait

@@ -35,8 +35,9 @@ class Recipe:
     batch_norm_images: int = 0
     scales: tuple[float, ...] = (1.0,)  # house numbers: the report's scales
     largest: int = 100  # house numbers: batch-1 timings on this many of the largest test images
-    # house numbers: the "DCN, all patches" row (fine layers on every position, the paper's
-    # bound on attention) on the first this many test images; 0 leaves it out
+    # house numbers: the rows of the fine network on every window (fine layers on every
+    # position, the paper's bound on attention) on the first this many test images; 0
+    # leaves them out
     all_patches_images: int = 0
     num_shards: int = 4  # pipeline: TFRecord shards per split
     max_error_gap: float = 0.01  # pipeline: DCN is blessed when its error <= fine's + this

@@ -1,8 +1,8 @@
 """Table 2 on one test split of a `dcn house-numbers` folder whose models are trained, as its
 report writes it (`house_numbers.report.compare`: the paper recipe's k, scales and timing, the
 DCN composed by the family, batch norms folded), with a choice of split, of how many images
-and of how many of them the all-patches row reads. Killed, it resumes when rerun with the
-same arguments: the marks read so far wait in OUT/.progress.
+and of how many of them the fine network on every window reads. Killed, it resumes when rerun
+with the same arguments: the marks read so far wait in OUT/.progress.
 
     .venv/bin/python reproduce/house_numbers_table2.py runs/house --out runs/house/report
     .venv/bin/python reproduce/house_numbers_table2.py runs/house --split test_large \\
@@ -24,7 +24,7 @@ def main(argv=None) -> None:
     parser.add_argument("--split", default="test", choices=("test", "test_large"),
                         help="test_large: the harder split of large canvases")
     parser.add_argument("--all-patches", type=int, metavar="N",
-                        help="the all-patches row on the first N test images (about 500 "
+                        help="the every-window rows on the first N test images (about 500 "
                              "crops per image at 3 scales; default: the recipe's 2,000 on "
                              "test, none on test_large, as `dcn house-numbers` does)")
     parser.add_argument("--images", type=int, metavar="N",

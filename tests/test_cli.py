@@ -95,13 +95,17 @@ def test_data_without_mnist_says_what_to_pass(tmp_path, capsys):
 
 def test_house_numbers_experiment_end_to_end_on_tiny_data(house_numbers):
     result = json.loads((house_numbers / "report" / "results.json").read_text())
-    # 3 x 3 baseline rows, the DCN with k per scale at 2 and 3 scales, the DCN as the paper
-    # counts it at 1-3 scales, and so with the paper's attention and combination, and the
-    # all-patches row (on test only).
-    assert len(result["rows"]) == 18 and "MNIST house numbers" in result["data"]
-    assert result["rows"][-1]["patches"] == "all"
+    # 3 x 3 baseline rows, the served DCN with k per scale at 2 and 3 scales, the DCN as the
+    # paper counts it at 1-3 scales with each of 2 attentions and 2 combinations, and the
+    # fine network on every window under each combination (on test only).
+    assert len(result["rows"]) == 25 and "MNIST house numbers" in result["data"]
+    assert [row["model"] for row in result["rows"][-2:]] == [
+        "Fine network on every window, Eq. 12-14, 3 scales",
+        "Fine network on every window, sequence vote, 3 scales"]
+    assert sum(row["served"] for row in result["rows"]) == 3
+    assert result["picks_holding_the_number"]["images"] == 3
     large = json.loads((house_numbers / "report" / "test_large" / "results.json").read_text())
-    assert len(large["rows"]) == 17 and large["test_images"] == 3
+    assert len(large["rows"]) == 23 and large["test_images"] == 3
     for name in ("coarse", "fine", "dcn"):
         assert (house_numbers / "models" / f"{name}.keras").exists()
 

@@ -150,7 +150,7 @@ RECIPES = profiles(
     # The recorded `make house-numbers` run (docs/house_numbers.md): MNIST house numbers,
     # 60k cluttered training crops, 5 epochs of Adam decayed exponentially to a tenth, mixed
     # bfloat16 where it is native (AVX512-BF16, AMX, GPU; float32 elsewhere), Table 2 at 1-3
-    # scales on 2,000 SVHN-like test images (and 500 of test_large), the all-patches row on
+    # scales on 2,000 SVHN-like test images (and 500 of test_large), the every-window rows on
     # the same 2,000 (about a million fine crops, about 4 hours on 2 cores; a killed report
     # resumes from the images it had read, `report.compare`). Batch-norm statistics are
     # re-estimated on 2,048 training crops before each validation: the fine model's moving

@@ -119,10 +119,9 @@ class MultiDigitDCN(keras.Model):
         k is capped by the number of map positions."""
         config = self.config
         images = tf.convert_to_tensor(images, tf.float32)
-        sal, mask = (self.saliency if self.attention == "entropy_gradient"
-                     else self.confidence)(images, sizes)
-        k = tf.minimum(self.num_patches, tf.shape(sal)[1] * tf.shape(sal)[2])
-        positions, valid = saliency.top_k_positions(sal, k, mask)
+        picked = self.select(images, sizes)
+        positions, valid = picked["positions"], picked["valid"]
+        k = tf.shape(positions)[1]
         crops = tf.reshape(self.cut_patches(images, positions),
                            [-1, *config.crop_size, config.channels])
         pick_length, pick_digits = self.read_patches(crops)
@@ -130,8 +129,21 @@ class MultiDigitDCN(keras.Model):
         pick_digits = tf.reshape(pick_digits, [-1, k, config.max_length, config.digit_classes])
         length, digits = self.combine(pick_length, pick_digits, valid)
         return {"length": length, "digits": digits, "pick_length": pick_length,
-                "pick_digits": pick_digits, "saliency": sal, "positions": positions,
-                "boxes": patches.patch_boxes(positions, config.grid()), "valid": valid}
+                "pick_digits": pick_digits, "saliency": picked["saliency"],
+                "positions": positions, "boxes": picked["boxes"], "valid": valid}
+
+    def select(self, images, sizes=None) -> dict[str, tf.Tensor]:
+        """One scale's picks, without reading them: `[b, H, W, C]` images (zero padded;
+        `sizes` `[b, 2]`) -> `saliency` `[b, s1, s2]` (the `attention` map), `mask`
+        `[b, s1, s2]` (1 at the positions inside each image), the k most salient
+        `positions` `[b, k, 2]`, their `boxes` `[b, k, 4]` in input pixels and `valid`
+        `[b, k]`; k is capped by the number of map positions."""
+        sal, mask = (self.saliency if self.attention == "entropy_gradient"
+                     else self.confidence)(images, sizes)
+        k = tf.minimum(self.num_patches, tf.shape(sal)[1] * tf.shape(sal)[2])
+        positions, valid = saliency.top_k_positions(sal, k, mask)
+        return {"saliency": sal, "mask": mask, "positions": positions,
+                "boxes": patches.patch_boxes(positions, self.config.grid()), "valid": valid}
 
     def saliency(self, images, sizes=None) -> tuple[tf.Tensor, tf.Tensor]:
         """Eq. 10: the L2 norm, per position, of the gradient of the summed digit entropy of
@@ -198,13 +210,8 @@ class MultiDigitDCN(keras.Model):
                 tf.reshape(digits, [-1, config.max_length, config.digit_classes])[:count])
 
     def combine(self, length, digits, valid) -> tuple[tf.Tensor, tf.Tensor]:
-        """The fine predictions of each image's picks, length `[b, k, L]`, digits
-        `[b, k, L, C]`, `valid` `[b, k]`, combined as `combination` says -> (length
-        `[b, L]`, digits `[b, L, C]`)."""
-        if self.combination == "sequence_vote":
-            return sequences.sequence_vote(length, digits, valid)
-        # Eq. 12-14: the k predictions form a 1 x k "map".
-        return sequences.soft_attention(length[:, None], digits[:, None], valid[:, None])
+        """`combine` the picks of one scale as `combination` says."""
+        return combine(length, digits, valid, self.combination)
 
     @staticmethod
     def picks(seen: dict) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -212,14 +219,8 @@ class MultiDigitDCN(keras.Model):
         return seen["pick_length"], seen["pick_digits"], seen["valid"]
 
     def merge_scales(self, picks: list) -> tuple[tf.Tensor, tf.Tensor]:
-        """(length `[b, L]`, digits `[b, L, C]`) from the `picks` of each scale, a list of
-        (length `[b, k, L]`, digits `[b, k, L, C]`, valid `[b, k]`): the per-scale
-        combinations averaged (the paper), or one vote over the picks of every scale."""
-        if self.combination == "sequence_vote":
-            return self.combine(*(tf.concat(parts, axis=1) for parts in zip(*picks)))
-        combined = [self.combine(*scale) for scale in picks]
-        return (tf.add_n([c[0] for c in combined]) / len(combined),
-                tf.add_n([c[1] for c in combined]) / len(combined))
+        """`merge_scales` of the `picks` of each scale as `combination` says."""
+        return merge_scales(picks, self.combination)
 
     def picks_one_scale(self, images, sizes=None) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """`picks` of `attend` at the images' own size, for `merge_scales`."""
@@ -234,6 +235,28 @@ class MultiDigitDCN(keras.Model):
         """(length `[b, L]`, digits `[b, L, C]`) averaged over the scales."""
         outputs = self(images, sizes)
         return outputs["length"], outputs["digits"]
+
+
+def combine(length, digits, valid, combination: str) -> tuple[tf.Tensor, tf.Tensor]:
+    """The fine predictions of each image's picks, length `[b, k, L]`, digits
+    `[b, k, L, C]`, `valid` `[b, k]`, combined as `combination` (`COMBINATION`) says ->
+    (length `[b, L]`, digits `[b, L, C]`)."""
+    if combination == "sequence_vote":
+        return sequences.sequence_vote(length, digits, valid)
+    # Eq. 12-14: the k predictions form a 1 x k "map".
+    return sequences.soft_attention(length[:, None], digits[:, None], valid[:, None])
+
+
+def merge_scales(picks: list, combination: str) -> tuple[tf.Tensor, tf.Tensor]:
+    """(length `[b, L]`, digits `[b, L, C]`) from the `picks` of each scale, a list of
+    (length `[b, k, L]`, digits `[b, k, L, C]`, valid `[b, k]`), as `combination` says: the
+    per-scale combinations averaged (the paper), or one vote over the picks of every
+    scale."""
+    if combination == "sequence_vote":
+        return combine(*(tf.concat(parts, axis=1) for parts in zip(*picks)), combination)
+    combined = [combine(*scale, combination) for scale in picks]
+    return (tf.add_n([c[0] for c in combined]) / len(combined),
+            tf.add_n([c[1] for c in combined]) / len(combined))
 
 
 def rescale(images, sizes, scale: float, minimum_size) -> tuple[tf.Tensor, tf.Tensor]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import pathlib
 import re
 import shutil
@@ -14,9 +15,17 @@ import numpy as np
 import tensorflow as tf
 
 from dcn_keras import measure, progress, results, resumable, visualize
+from dcn_keras.core import patches
 from dcn_keras.data import house_numbers
 from dcn_keras.house_numbers import sequences
-from dcn_keras.house_numbers.dcn import MultiDigitDCN, pad_batch, rescale
+from dcn_keras.house_numbers.dcn import (
+    ATTENTION,
+    COMBINATION,
+    MultiDigitDCN,
+    merge_scales,
+    pad_batch,
+    rescale,
+)
 
 
 def predictors(dcn: MultiDigitDCN) -> dict:
@@ -47,36 +56,51 @@ def size_batches(examples: list[dict], batch_size: int) -> list[list[int]]:
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def mean_of_scales(outputs: list) -> tuple[tf.Tensor, tf.Tensor]:
+    """(length `[b, L]`, digits `[b, L, C]`) averaged over the (length, digits) `outputs` of
+    each scale."""
+    return tuple(tf.add_n(list(parts)) / len(outputs) for parts in zip(*outputs))
+
+
 def sequence_wrong_by_scales(predict, examples: list[dict], scales, minimum_size,
-                             batch_size: int = 8, desc: str = "", merge=None,
-                             progress_dir=None) -> np.ndarray:
+                             batch_size: int = 8, desc: str = "", merges: dict | None = None,
+                             progress_dir=None) -> np.ndarray | dict[str, np.ndarray]:
     """`[len(scales), len(examples)]` bool: row n - 1 marks the `examples` (original sizes,
     batched padded) that `predict` reads wrong with its outputs at the first n scales
-    merged by `merge` (a list of `predict` outputs -> (length, digits); default: the
-    mean of (length, digits)). Each scale is predicted once.
+    merged (`mean_of_scales`). Each scale is predicted once.
+    `merges`: {name: function (a list of `predict` outputs -> (length, digits))}; with
+    them, {name: such marks} for each, all from the same predictions.
     `progress_dir`: where the marks are saved as they come (`resumable.SavedMarks`, one
-    file per `desc`), so that a rerun after a kill reads only the batches left."""
-    shape = (len(scales), len(examples))
-    name = re.sub(r"[^A-Za-z0-9]+", "_", desc).strip("_") or "marks"
-    marks = resumable.SavedMarks(
-        progress_dir and pathlib.Path(progress_dir) /
-        f"{name}-{len(scales)}scales-batch{batch_size}.npz", shape)
+    file per `desc` and merge), so that a rerun after a kill reads only the batches left."""
+    named = merges or {"": mean_of_scales}
+    marks = {name: _saved_marks(progress_dir, f"{desc} {name}", len(scales), batch_size,
+                                (len(scales), len(examples)))
+             for name in named}
     batches = size_batches(examples, batch_size)
-    left = [batch for batch in batches if marks.pending(batch)]
+    left = [batch for batch in batches if any(m.pending(batch) for m in marks.values())]
     for batch in progress.bar(left, len(batches), desc, "batches",
                               done=len(batches) - len(left)):
         images, sizes = pad_batch([examples[i]["image"] for i in batch])
         length = tf.constant([examples[i]["length"] for i in batch])
         digits = tf.constant(np.stack([examples[i]["digits"] for i in batch]))
         outputs = [predict(*rescale(images, sizes, scale, minimum_size)) for scale in scales]
-        wrong = []
-        for n in range(1, len(scales) + 1):
-            merged = (merge(outputs[:n]) if merge else
-                      [tf.add_n(list(parts)) / n for parts in zip(*outputs[:n])])
-            predicted = sequences.best_sequence(*merged)
-            wrong.append(sequences.sequence_errors(*predicted, length, digits).numpy())
-        marks.record(batch, np.stack(wrong))
-    return marks.values
+        for name, merge in named.items():
+            wrong = [sequences.sequence_errors(*sequences.best_sequence(*merge(outputs[:n])),
+                                               length, digits).numpy()
+                     for n in range(1, len(scales) + 1)]
+            marks[name].record(batch, np.stack(wrong))
+    values = {name: saved.values for name, saved in marks.items()}
+    return values if merges else values[""]
+
+
+def _saved_marks(progress_dir, desc: str, scales: int, batch_size: int, shape,
+                 dtype=bool) -> resumable.SavedMarks:
+    """The `resumable.SavedMarks` of the reading `desc` at `scales` scales in batches of
+    `batch_size`, in its own file under `progress_dir` (None: kept in memory only)."""
+    name = re.sub(r"[^A-Za-z0-9]+", "_", desc).strip("_") or "marks"
+    return resumable.SavedMarks(
+        progress_dir and pathlib.Path(progress_dir) /
+        f"{name}-{scales}scales-batch{batch_size}.npz", shape, dtype)
 
 
 def rows_by_scales(wrong: np.ndarray, groups: dict[str, np.ndarray]) -> list[dict]:
@@ -150,11 +174,13 @@ def groups_of(examples: list[dict], scales, config) -> dict[str, np.ndarray]:
 
 
 def _row(name: str, scales: int, wrong: np.ndarray, lengths: np.ndarray,
-         groups: dict[str, np.ndarray], patches=None, label=None) -> dict:
+         groups: dict[str, np.ndarray], patches=None, label=None, **fields) -> dict:
     """A Table 2 row from the `[images]` bool wrong marks of model `name` at `scales` scales
     with `patches` fine patches in all (`label`, default name and patches, heads it), and
     its error per sequence length of the images (`lengths` `[images]`) and within each of
-    `groups` (`grouped`: the scale that fits the digits, the map positions there)."""
+    `groups` (`grouped`: the scale that fits the digits, the map positions there).
+    `fields`: more of the row (a DCN's "attention" and "combination"; "served", default
+    False, on the rows of the model that is pushed)."""
     error = float(wrong.mean()) if len(wrong) else 0.0
     label = label or (name if patches is None else f"{name}, {patches} patches")
     lengths = lengths[:len(wrong)]
@@ -164,7 +190,7 @@ def _row(name: str, scales: int, wrong: np.ndarray, lengths: np.ndarray,
             "error_by_length": {int(n): float(wrong[lengths == n].mean())
                                 for n in np.unique(lengths)},
             "images_by_length": {int(n): int((lengths == n).sum()) for n in np.unique(lengths)},
-            **grouped(wrong, groups)}
+            **grouped(wrong, groups), "served": False, **fields}
 
 
 def batch_one_times(functions: dict, images) -> dict[str, dict[str, float]]:
@@ -180,6 +206,26 @@ def batch_one_times(functions: dict, images) -> dict[str, dict[str, float]]:
 PAPER_DCN = ("entropy_gradient", "inverse_entropy")  # the paper's (attention, combination)
 ALL_PATCHES = 2**30  # num_patches that takes every position of any image
 ALL_PATCHES_BATCH = 256  # crops per fine-model call when reading all of them
+BASELINES = ("Coarse model", "Fine model", "Soft-attention")  # `predictors`' models
+SERVED = "DCN, k per scale"  # the model that is pushed, at 2, 3, ... scales
+EVERY_WINDOW = "Fine network on every window"
+# Table 2's words for the DCN's attention (`ATTENTION`) and combination (`COMBINATION`).
+ATTENTION_NAMES = {"entropy_gradient": "entropy-gradient picks",
+                   "confidence": "confidence picks"}
+COMBINATION_NAMES = {"inverse_entropy": "Eq. 12-14", "sequence_vote": "sequence vote"}
+
+
+def dcn_name(attention: str, combination: str) -> str:
+    """The name of Table 2's rows of the DCN that picks by `attention` and combines by
+    `combination`, its patches counted as the paper counts them."""
+    if (attention, combination) == PAPER_DCN:
+        return "DCN as in the paper"
+    return f"DCN, {ATTENTION_NAMES[attention]}, {COMBINATION_NAMES[combination]}"
+
+
+def every_window_name(combination: str) -> str:
+    """The name of Table 2's row of the fine network on every window under `combination`."""
+    return f"{EVERY_WINDOW}, {COMBINATION_NAMES[combination]}"
 
 
 def paper_patches(num_patches: int, scales: int) -> int:
@@ -192,95 +238,194 @@ def table_2_rows(dcn: MultiDigitDCN, examples: list[dict], scales,
                  all_patches_images: int = 0, functions: dict | None = None,
                  progress_dir=None) -> list[dict]:
     """Table 2's rows on `examples`, each with its standard error: coarse, fine and soft
-    attention at 1, 2, ... len(`scales`) scales; the DCN with k = `dcn.num_patches` per
-    scale; the DCN as the paper counts it (k patches at one scale, k / 2 per scale at more:
-    6, 6 and 9 patches for k = 6, sec. 4.2.4), and so counted with the paper's attention
-    and combination too (`PAPER_DCN`) where `dcn` has others; and, on the first
-    `all_patches_images` examples, the DCN with every patch at all scales (the paper's
-    11.6%), whose row also gives the paper-style DCN's error on the same images and the
-    paired difference.
+    attention at 1, 2, ... len(`scales`) scales; `SERVED`, `dcn` with k = `dcn.num_patches`
+    per scale at 2, 3, ... scales; the DCN with each attention and combination
+    (`dcn_name`) as the paper counts it (k patches at one scale, k / 2 per scale at more:
+    6, 6 and 9 patches for k = 6, sec. 4.2.4); and, on the first `all_patches_images`
+    examples, the fine network on every window at all scales under each combination
+    (`every_window_name`; the paper's 11.6% is Eq. 12-14's).
+    Rows of `dcn`'s own method are "served" where the pushed model computes them (k per
+    scale at 2, 3, ... scales; its paper-counted row at one scale, k patches). DCN rows
+    carry "attention" and "combination". An every-window row also gives, on the same
+    images, the error of the paper-counted DCN at all scales with `dcn`'s attention and
+    the row's combination, and the paired difference: the gain of reading every window
+    over the picks, the pooling held equal.
     `functions`: `predictors(dcn)`, where the caller has them already.
-    `progress_dir`: where each row's marks are saved as they come, for a rerun after a kill
-    (`sequence_wrong_by_scales`); it must be this call's own (`compare` keys it by the
-    models, images and scales)."""
-    coarse, fine, k = dcn.coarse, dcn.fine, dcn.num_patches
-    crop = coarse.config.crop_size
+    `progress_dir`: where each reading's marks are saved as they come, for a rerun after a
+    kill (`sequence_wrong_by_scales`); it must be this call's own (`compare` keys it by
+    the models, images and scales)."""
     functions = functions or predictors(dcn)
-    dcn_name = f"DCN, {k} patches"
-    wrong = {name: sequence_wrong_by_scales(predict, examples, scales, crop, desc=name,
+    wrong = {name: sequence_wrong_by_scales(functions[name], examples, scales,
+                                            dcn.config.crop_size, desc=name,
                                             progress_dir=progress_dir)
-             for name, predict in functions.items() if name != dcn_name}
-    wrong[dcn_name] = dcn_wrong_by_scales(dcn, examples, scales, desc=dcn_name,
-                                          progress_dir=progress_dir)
-    groups = groups_of(examples, scales, coarse.config)
+             for name in BASELINES}
+    groups = groups_of(examples, scales, dcn.config)
     # Table 2's rows keep error_by_length in the form the pipeline's report also writes.
     lengths = groups.pop("error_by_length")
     rows = [_row(name, n, wrong[name][n - 1], lengths, groups)
-            for name in ("Coarse model", "Fine model", "Soft-attention")
-            for n in range(1, len(scales) + 1)]
-    rows += [_row("DCN, k per scale", n, wrong[dcn_name][n - 1], lengths, groups, k * n,
-                  f"DCN, {k} patches per scale") for n in range(2, len(scales) + 1)]
-    paper = _paper_counted(coarse, fine, k, scales, (dcn.attention, dcn.combination),
-                           examples, first=wrong[dcn_name][0], progress_dir=progress_dir)
-    half = paper_patches(k, len(scales))
-    rows += [_row("DCN", n, paper[n - 1], lengths, groups, k if n == 1 else half * n)
-             for n in range(1, len(scales) + 1)]
-    if (dcn.attention, dcn.combination) != PAPER_DCN:
-        name = "DCN as in the paper"
-        rows += [_row(name, n, marks, lengths, groups, k if n == 1 else half * n)
-                 for n, marks in enumerate(_paper_counted(coarse, fine, k, scales, PAPER_DCN,
-                                                          examples,
-                                                          progress_dir=progress_dir), 1)]
+            for name in BASELINES for n in range(1, len(scales) + 1)]
+    counted, served = _paper_counted(dcn, examples, scales, progress_dir)
+    k, own = dcn.num_patches, (dcn.attention, dcn.combination)
+    rows += [_row(SERVED, n, served[n - 1], lengths, groups, k * n,
+                  f"DCN, {k} patches per scale", served=True, attention=own[0],
+                  combination=own[1]) for n in range(2, len(scales) + 1)]
+    rows += [_row(dcn_name(*method), n, marks[n - 1], lengths, groups,
+                  paper_patches(k, n) * n, served=n == 1 and method == own,
+                  attention=method[0], combination=method[1])
+             for method, marks in counted.items() for n in range(1, len(scales) + 1)]
     if all_patches_images:
-        subset = examples[:all_patches_images]
-        every = MultiDigitDCN(coarse, fine, ALL_PATCHES, scales,
-                              patch_batch=ALL_PATCHES_BATCH, combination=dcn.combination)
-        every_wrong = dcn_wrong_by_scales(every, subset, scales, batch_size=1,
-                                          desc="DCN, all patches",
-                                          progress_dir=progress_dir)[-1]
-        reference = paper[-1][:len(subset)]
-        difference, spread = measure.paired_difference(every_wrong, reference)
-        rows.append(_row("DCN, all patches", len(scales), every_wrong, lengths, groups, "all",
-                         "DCN, all patches")
-                    | {"same_images_dcn_error": float(reference.mean()),
-                       "same_images_dcn_standard_error": measure.standard_error(
-                           float(reference.mean()), len(subset)),
-                       "paired_difference": difference,
-                       "paired_difference_standard_error": spread})
+        rows += _every_window_rows(dcn, examples[:all_patches_images], scales, counted,
+                                   lengths, groups, progress_dir)
     return rows
 
 
-def _paper_counted(coarse, fine, k: int, scales, method: tuple[str, str],
-                   examples: list[dict], first: np.ndarray | None = None,
-                   progress_dir=None) -> list[np.ndarray]:
-    """Wrong marks `[images]` of the DCN with `method` (attention, combination) as Table 2
-    counts it, at 1, 2, ... len(`scales`) scales: k patches at one scale (`first`, where
-    known), k / 2 per scale at more (`paper_patches`)."""
-    attention, combination = method
-    if first is None:
-        one = MultiDigitDCN(coarse, fine, k, scales, attention=attention,
-                            combination=combination)
-        first = dcn_wrong_by_scales(one, examples, scales[:1],
-                                    desc=f"DCN, {k} patches, {attention}, {combination}",
-                                    progress_dir=progress_dir)[0]
-    if len(scales) == 1:
-        return [first]
-    half = paper_patches(k, len(scales))
-    split = MultiDigitDCN(coarse, fine, half, scales, attention=attention,
-                          combination=combination)
-    return [first, *dcn_wrong_by_scales(split, examples, scales,
-                                        desc=f"DCN, {half} patches, {attention}, "
-                                             f"{combination}",
-                                        progress_dir=progress_dir)[1:]]
+def _paper_counted(dcn: MultiDigitDCN, examples: list[dict], scales, progress_dir
+                   ) -> tuple[dict[tuple[str, str], np.ndarray], np.ndarray]:
+    """({(attention, combination): `[len(scales), images]` wrong marks of the DCN so
+    made, as Table 2 counts it: k patches at one scale, k / 2 per scale at more
+    (`paper_patches`)} for every pair of `ATTENTION` and `COMBINATION`, `[len(scales),
+    images]` marks of `dcn` with k per scale). Each attention's picks are read once for
+    k patches (at every scale for `dcn`'s own, which `dcn` serves; at the first for the
+    other) and once for k / 2 per scale, each reading scored under both combinations."""
+    k, half = dcn.num_patches, paper_patches(dcn.num_patches, len(scales))
+    counted, served = {}, None
+    for attention in ATTENTION:
+        own = attention == dcn.attention
+        full = _wrong_by_combination(dcn, attention, k, examples,
+                                     scales if own else scales[:1], progress_dir)
+        split = (_wrong_by_combination(dcn, attention, half, examples, scales, progress_dir)
+                 if len(scales) > 1 else full)
+        served = full[dcn.combination] if own else served
+        counted |= {(attention, combination): np.concatenate([full[combination][:1],
+                                                              split[combination][1:]])
+                    for combination in COMBINATION}
+    return counted, served
+
+
+def _wrong_by_combination(dcn: MultiDigitDCN, attention: str, num_patches: int,
+                          examples: list[dict], scales, progress_dir, batch_size: int = 8,
+                          desc: str | None = None) -> dict[str, np.ndarray]:
+    """{combination: `[len(scales), images]` wrong marks} for each of `COMBINATION`, from
+    one reading of `num_patches` picks per scale by `attention` (`dcn_wrong_by_scales`)."""
+    return dcn_wrong_by_scales(_reader(dcn, attention, num_patches), examples, scales,
+                               batch_size, desc or f"DCN, {num_patches} patches, {attention}",
+                               progress_dir, COMBINATION)
+
+
+def _reader(dcn: MultiDigitDCN, attention: str, num_patches: int) -> MultiDigitDCN:
+    """`dcn`'s models and patch cutting with `attention` and `num_patches` per scale, at
+    most `ALL_PATCHES_BATCH` crops per fine-model call when that is every window."""
+    patch_batch = ALL_PATCHES_BATCH if num_patches == ALL_PATCHES else dcn.patch_batch
+    return MultiDigitDCN(dcn.coarse, dcn.fine, num_patches, dcn.scales, dcn.patch_method,
+                         patch_batch, attention=attention, combination=dcn.combination)
+
+
+def _every_window_rows(dcn: MultiDigitDCN, examples: list[dict], scales, counted: dict,
+                       lengths: np.ndarray, groups: dict, progress_dir) -> list[dict]:
+    """Table 2's rows of the fine network on every window of `examples` at all `scales`,
+    one per combination from one reading, each paired with the paper-counted DCN of
+    `dcn`'s attention and that combination (`counted`, as from `_paper_counted`)."""
+    wrong = _wrong_by_combination(dcn, dcn.attention, ALL_PATCHES, examples, scales,
+                                  progress_dir, batch_size=1, desc=EVERY_WINDOW)
+    rows = []
+    for combination in COMBINATION:
+        marks = wrong[combination][-1]
+        reference = counted[dcn.attention, combination][-1][:len(examples)]
+        difference, spread = measure.paired_difference(marks, reference)
+        name = every_window_name(combination)
+        rows.append(_row(name, len(scales), marks, lengths, groups, "all", name,
+                         combination=combination,
+                         same_images_dcn=dcn_name(dcn.attention, combination),
+                         same_images_dcn_error=float(reference.mean()),
+                         same_images_dcn_standard_error=measure.standard_error(
+                             float(reference.mean()), len(examples)),
+                         paired_difference=difference,
+                         paired_difference_standard_error=spread))
+    return rows
 
 
 def dcn_wrong_by_scales(dcn: MultiDigitDCN, examples: list[dict], scales,
-                        batch_size: int = 8, desc: str = "", progress_dir=None) -> np.ndarray:
+                        batch_size: int = 8, desc: str = "", progress_dir=None,
+                        combinations=None) -> np.ndarray | dict[str, np.ndarray]:
     """`sequence_wrong_by_scales` of `dcn`, its picks merged over the scales as it merges
-    them (`MultiDigitDCN.merge_scales`)."""
-    return sequence_wrong_by_scales(graph_function(dcn.picks_one_scale, dcn.coarse), examples,
-                                    scales, dcn.config.crop_size, batch_size, desc,
-                                    merge=dcn.merge_scales, progress_dir=progress_dir)
+    them (`MultiDigitDCN.merge_scales`); with `combinations` (of `COMBINATION`),
+    {combination: marks} of each, all from one reading of the picks."""
+    merges = {combination: functools.partial(merge_scales, combination=combination)
+              for combination in combinations or (dcn.combination,)}
+    wrong = sequence_wrong_by_scales(graph_function(dcn.picks_one_scale, dcn.coarse), examples,
+                                     scales, dcn.config.crop_size, batch_size, desc, merges,
+                                     progress_dir)
+    return wrong if combinations else wrong[dcn.combination]
+
+
+def picks_holding_the_number(dcn: MultiDigitDCN, examples: list[dict], scales,
+                             batch_size: int = 8, progress_dir=None) -> dict:
+    """How often the DCN's picks hold the whole number, for each of `ATTENTION` against
+    picks at random: at each image's `nearest_scales`, the share of `examples` where one of
+    its j picks (k / 2 per scale, as Table 2 counts them: `paper_patches`) has a window
+    (`MultiDigitDCN.select`'s boxes) that holds the number's `box` so scaled.
+    Returns {"picks": j, "scales", "images", "share" and "standard_error": {attention or
+    "random": value}}: binomial standard errors for the attentions; for "random", the
+    expectation (`random_share`) and the standard error of the mean of its per-image
+    values."""
+    j = paper_patches(dcn.num_patches, len(scales))
+    selects = [graph_function(_reader(dcn, attention, j).select, dcn.coarse)
+               for attention in ATTENTION]
+    near = nearest_scales(examples, scales)
+    # Table 2's batches and scales: the picks are those of its k / 2 per scale readings.
+    # The coarse model alone, at most once per scale of a batch, is cheap beside them;
+    # its marks are saved per batch all the same.
+    shares = _saved_marks(progress_dir, "picks holding the number", len(scales), batch_size,
+                          (len(selects) + 1, len(examples)), float)
+    batches = size_batches(examples, batch_size)
+    left = [batch for batch in batches if shares.pending(batch)]
+    for batch in progress.bar(left, len(batches), "Picks holding the number", "batches",
+                              done=len(batches) - len(left)):
+        images, sizes = pad_batch([examples[i]["image"] for i in batch])
+        values = np.zeros((len(selects) + 1, len(batch)))
+        for scale in np.unique(near[batch]):
+            at = near[batch] == scale
+            scaled = rescale(images, sizes, scale, dcn.config.crop_size)
+            number = np.stack([examples[i]["box"] for i in batch]) * scale
+            for row, select in enumerate(selects):
+                picked = select(*scaled)
+                hold = holds(picked["boxes"].numpy(), number) & (picked["valid"].numpy() > 0)
+                values[row, at] = hold.any(axis=1)[at]
+            # Any attention's mask: the positions inside each image.
+            values[-1, at] = random_share(picked["mask"].numpy(), number, dcn.config.grid(),
+                                          j)[at]
+        shares.record(batch, values)
+    names = [*ATTENTION, "random"]
+    share = {name: float(marks.mean()) for name, marks in zip(names, shares.values)}
+    spread = {name: measure.standard_error(share[name], len(examples)) for name in ATTENTION}
+    spread["random"] = (statistics.stdev(shares.values[-1]) / math.sqrt(len(examples))
+                        if len(examples) > 1 else 0.0)
+    return {"picks": j, "scales": list(scales), "images": len(examples), "share": share,
+            "standard_error": spread}
+
+
+def holds(windows: np.ndarray, number: np.ndarray) -> np.ndarray:
+    """`[b, k]` bool: whether each of `windows` `[b, k, 4]` (or `[1, k, 4]`, the same for
+    every image) holds its image's `number` `[b, 4]`, all (top, left, bottom, right) half
+    open in the same pixels."""
+    number = number[:, None]
+    return ((windows[..., :2] <= number[..., :2]).all(-1) &
+            (windows[..., 2:] >= number[..., 2:]).all(-1))
+
+
+def random_share(mask: np.ndarray, number: np.ndarray, grid, picks: int) -> np.ndarray:
+    """`[b]`: the chance that `picks` positions drawn at random among each image's own
+    (`mask` `[b, s1, s2]`) hold its `number` `[b, 4]`, their windows placed by `grid` as
+    the DCN's are (`core.patches.patch_boxes`): 1 - C(n - m, j) / C(n, j) with n positions,
+    m of them holding the number, j = min(`picks`, n)."""
+    rows, columns = mask.shape[1:]
+    everywhere = np.stack(np.meshgrid(np.arange(rows), np.arange(columns), indexing="ij"), -1)
+    windows = patches.patch_boxes(tf.constant(everywhere.reshape(1, -1, 2), tf.int32),
+                                  grid).numpy()
+    inside = mask.reshape(len(mask), -1) > 0
+    holding = (holds(windows, number) & inside).sum(-1)
+    return np.array([1 - math.comb(n - m, min(picks, n)) / math.comb(n, min(picks, n))
+                     for n, m in zip(inside.sum(-1), holding)])
 
 
 def graph_function(function, coarse):
@@ -299,7 +444,7 @@ def markdown_rows(rows: list[dict]) -> list[str]:
     for row in rows:
         note = ""
         if "same_images_dcn_error" in row:
-            note = (f" (DCN as the paper counts it, on the same images: "
+            note = (f" ({row['same_images_dcn']}, on the same images: "
                     f"{100 * row['same_images_dcn_error']:.1f}%; difference "
                     f"{100 * row['paired_difference']:+.1f} ± "
                     f"{100 * row['paired_difference_standard_error']:.1f} points, paired)")
@@ -308,13 +453,47 @@ def markdown_rows(rows: list[dict]) -> list[str]:
     return lines
 
 
+def like_for_like(rows: list[dict], picks: dict) -> list[str]:
+    """Markdown lines: at the most scales of Table 2's `rows`, the error ± standard error
+    of the paper-counted DCN of each attention (rows) under each combination (columns),
+    and of the fine network on every window where `rows` have it; then how often each
+    attention's picks hold the number (`picks`, from `picks_holding_the_number`)."""
+    scales = max(row["scales"] for row in rows)
+    found = {row["name"]: row for row in rows if row["scales"] == scales}
+
+    def line(label: str, cells: list[dict]) -> str:
+        return f"| {label} | " + " | ".join(
+            f"{100 * row['test_error']:.1f} ± {100 * row['standard_error']:.1f}%"
+            for row in cells) + " |"
+
+    lines = [f"Like for like, {scales} scale{'s' if scales > 1 else ''}, the DCN's patches "
+             "counted as in the paper:", "",
+             "| Picks | " + " | ".join(COMBINATION_NAMES.values()) + " |",
+             "|---|" + "---:|" * len(COMBINATION)]
+    lines += [line(ATTENTION_NAMES[attention].capitalize(),
+                   [found[dcn_name(attention, combination)] for combination in COMBINATION])
+              for attention in ATTENTION]
+    every = [found.get(every_window_name(combination)) for combination in COMBINATION]
+    if all(every):
+        lines.append(line(f"{EVERY_WINDOW} (first {every[0]['images']} images)", every))
+    where = ", ".join(f"{scale:g}" for scale in picks["scales"])
+    lines += ["", f"Images where a window picked at the image's nearest scale (of {where}; "
+              f"{picks['picks']} picks there, as Table 2 counts them) holds the whole "
+              f"number, of {picks['images']}:", ""]
+    lines += [f"- {ATTENTION_NAMES.get(name, 'random picks (expected)')}: "
+              f"{100 * share:.1f} ± {100 * picks['standard_error'][name]:.1f}%"
+              for name, share in picks["share"].items()]
+    return lines
+
+
 def compare(dcn: MultiDigitDCN, examples: list[dict], data: str, machine: str, out_dir,
             largest: int = 100, scales: tuple[float, ...] | None = None,
             all_patches_images: int = 0, progress_dir=None) -> dict:
     """Table 2 (`table_2_rows`) for the DCN and the coarse and fine models it holds, on
     `examples` (original-size test images), averaged over the first 1, 2, ... of `scales`
-    (default: the DCN's), with times on the `largest` of them, written to `out_dir` as
-    results.json, results.md and patches.png.
+    (default: the DCN's), with how often each attention's picks hold the number
+    (`picks_holding_the_number`) and times on the `largest` of them, written to `out_dir`
+    as results.json, results.md (with the `like_for_like` table) and patches.png.
     A killed run, rerun, resumes from the marks saved under `progress_dir` (default
     `out_dir`/.progress), in a folder keyed by the models' weights, the images and the
     settings, which is removed once the results are written."""
@@ -324,14 +503,16 @@ def compare(dcn: MultiDigitDCN, examples: list[dict], data: str, machine: str, o
         dcn, examples, scales, all_patches_images)
     functions = predictors(dcn)
     rows = table_2_rows(dcn, examples, scales, all_patches_images, functions, progress)
+    picks = picks_holding_the_number(dcn, examples, scales, progress_dir=progress)
     big = sorted(examples, key=lambda e: e["image"].shape[0] * e["image"].shape[1])[-largest:]
     times = batch_one_times(functions, [e["image"] for e in big])
     sizes = [list(e["image"].shape[:2]) for e in big]
     result = {"data": data, "machine": machine, "num_patches": dcn.num_patches,
               "scales": list(scales), "test_images": len(examples),
-              "rows": rows, "timing": {"images": len(big), "smallest": min(sizes),
-                                       "largest": max(sizes), **times}}
-    lines = markdown_rows(rows)
+              "rows": rows, "picks_holding_the_number": picks,
+              "timing": {"images": len(big), "smallest": min(sizes), "largest": max(sizes),
+                         **times}}
+    lines = [*markdown_rows(rows), "", *like_for_like(rows, picks)]
     lines += ["", f"Mean inference time, batch 1, one scale, on the {len(big)} largest test "
               f"images ({min(sizes)[0]}x{min(sizes)[1]} to {max(sizes)[0]}x{max(sizes)[1]}):", ""]
     lines += [f"- {name}: {ms:.1f} ms" for name, ms in times["mean_ms"].items()]
@@ -355,7 +536,7 @@ def compare(dcn: MultiDigitDCN, examples: list[dict], data: str, machine: str, o
 
 # Raise it when the way an image is read changes (decoding, picks, merging scales, which
 # images share a padded batch): a rerun must not resume from marks read the old way.
-READING_VERSION = 2
+READING_VERSION = 3
 
 
 def run_digest(dcn: MultiDigitDCN, examples: list[dict], scales, all_patches_images: int

@@ -1,12 +1,15 @@
 import json
 import math
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from dcn_keras import presets
+from dcn_keras.core import patches
 from dcn_keras.house_numbers import report as house_numbers_report
+from dcn_keras.house_numbers import sequences
 from dcn_keras.house_numbers.dcn import MultiDigitDCN
 from dcn_keras.house_numbers.model import MultiDigitModel
 
@@ -39,36 +42,62 @@ def test_wrong_marks_whole_sequences_per_image_and_number_of_scales():
     assert wrong.shape == (2, 3) and wrong.all()
 
 
-def test_table_2_rows_put_each_models_marks_in_its_rows(monkeypatch):
-    """Known wrong-marks per (model, scales): each row's error, standard error, errors per
-    length and the all-patches comparison come from its own marks."""
+# Wrong marks per reading (`sequence_wrong_by_scales`' desc, then the merge where it has
+# several): rows for 1, 2, 3 scales over 4 images.
+MARKS = {
+    "Coarse model": [[1, 1, 1, 1], [1, 1, 1, 0], [1, 1, 0, 0]],
+    "Fine model": [[0, 1, 1, 1], [0, 1, 1, 0], [0, 1, 0, 0]],
+    "Soft-attention": [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]],
+    # k = 4 per scale
+    "DCN, 4 patches, confidence, inverse_entropy": [[0, 0, 1, 1], [1, 1, 1, 1], [1, 1, 1, 0]],
+    "DCN, 4 patches, confidence, sequence_vote": [[0, 0, 0, 1], [0, 0, 1, 1], [0, 1, 1, 1]],
+    "DCN, 4 patches, entropy_gradient, inverse_entropy": [[1, 1, 0, 0], [1, 1, 1, 0],
+                                                          [0, 0, 0, 0]],
+    "DCN, 4 patches, entropy_gradient, sequence_vote": [[1, 0, 0, 0], [1, 1, 0, 0],
+                                                        [1, 1, 1, 1]],
+    # k / 2 per scale
+    "DCN, 2 patches, confidence, inverse_entropy": [[1, 1, 1, 1], [0, 1, 1, 1], [0, 0, 1, 1]],
+    "DCN, 2 patches, confidence, sequence_vote": [[1, 1, 1, 1], [0, 0, 0, 1], [0, 0, 0, 0]],
+    "DCN, 2 patches, entropy_gradient, inverse_entropy": [[1, 1, 1, 1], [1, 1, 1, 0],
+                                                          [1, 0, 0, 0]],
+    "DCN, 2 patches, entropy_gradient, sequence_vote": [[1, 1, 1, 1], [1, 1, 0, 0],
+                                                        [0, 1, 0, 0]],
+    "Fine network on every window, inverse_entropy": [[1, 1, 1, 1], [1, 1, 1, 1],
+                                                      [0, 1, 1, 1]],
+    "Fine network on every window, sequence_vote": [[1, 1, 1, 1], [1, 1, 1, 1],
+                                                    [0, 0, 1, 0]],
+}
+
+
+@pytest.mark.parametrize("method", [("confidence", "sequence_vote"),
+                                    ("entropy_gradient", "inverse_entropy")])
+def test_table_2_rows_put_each_models_marks_in_its_rows(monkeypatch, method):
+    """Known wrong marks per reading: each row's error, standard error, errors per length,
+    the 2 x 2 of attention and combination, the served rows and the every-window rows'
+    comparisons come from their own marks, for a DCN of either method."""
     lengths = [1, 2, 2, 3]
     # 70x150 images have 3 x 3 coarse positions at scale 1, the scale that fits their
     # digits; the last image, one window large, has one.
     examples = [_example(list(range(1, n + 1))) for n in lengths[:3]] + [
         _example([1, 2, 3], 54, 110)]
-    marks = {  # per model: rows for 1, 2, 3 scales, over the 4 images
-        "Coarse model": [[1, 1, 1, 1], [1, 1, 1, 0], [1, 1, 0, 0]],
-        "Fine model": [[0, 1, 1, 1], [0, 1, 1, 0], [0, 1, 0, 0]],
-        "Soft-attention": [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]],
-        "DCN, 4 patches": [[0, 0, 0, 1], [0, 0, 1, 1], [0, 1, 1, 1]],
-        # k / 2 per scale
-        "DCN, 2 patches, entropy_gradient, inverse_entropy": [[1, 1, 1, 1], [1, 0, 0, 0],
-                                                              [0, 0, 0, 0]],
-        "DCN, all patches": [[1, 1, 1, 1], [1, 1, 1, 1], [0, 1, 1, 1]],
-    }
+    readings = []
 
-    def fake(predict, examples, scales, minimum_size, batch_size=8, desc="", merge=None,
+    def fake(predict, examples, scales, minimum_size, batch_size=8, desc="", merges=None,
              progress_dir=None):
-        return np.array(marks[desc], bool)[:, :len(examples)]
+        readings.append((desc, len(scales), merges and sorted(merges)))
+
+        def marks(name):
+            return np.array(MARKS[name], bool)[:len(scales), :len(examples)]
+        return {name: marks(f"{desc}, {name}") for name in merges} if merges else marks(desc)
 
     monkeypatch.setattr(house_numbers_report, "sequence_wrong_by_scales", fake)
     config = presets.house_numbers()
+    attention, combination = method
     dcn = MultiDigitDCN(MultiDigitModel(config, "coarse"), MultiDigitModel(config, "fine"), 4,
-                        attention="entropy_gradient", combination="inverse_entropy")
+                        attention=attention, combination=combination)
     rows = {row["model"]: row for row in house_numbers_report.table_2_rows(
         dcn, examples, (1.0, 0.75, 0.5), all_patches_images=3,
-        functions={name: None for name in marks if name.startswith(("C", "F", "S", "DCN, 4"))})}
+        functions=dict.fromkeys(("Coarse model", "Fine model", "Soft-attention")))}
     assert rows["Coarse model, 2 scales"]["test_error"] == 0.75
     assert rows["Fine model, 1 scale"]["error_by_length"] == {1: 0.0, 2: 1.0, 3: 1.0}
     assert rows["Soft-attention, 3 scales"]["error_by_length"] == {1: 0.0, 2: 0.5, 3: 0.0}
@@ -78,43 +107,86 @@ def test_table_2_rows_put_each_models_marks_in_its_rows(monkeypatch):
     # Digits of 35 pixels: scale 1 brings them nearest to the training height.
     assert rows["Fine model, 1 scale"]["error_by_nearest_scale"] == {
         "1.0": {"test_error": 0.75, "images": 4}}
-    assert rows["DCN, 4 patches per scale, 3 scales"]["test_error"] == 0.75
-    # The paper's counting: k at one scale, k / 2 per scale at 2 and 3 scales.
-    assert rows["DCN, 4 patches, 1 scale"]["test_error"] == 0.25
-    assert rows["DCN, 4 patches, 2 scales"]["test_error"] == 0.25
-    assert rows["DCN, 6 patches, 3 scales"]["test_error"] == 0.0
-    assert rows["DCN, 6 patches, 3 scales"]["standard_error"] == 0.0
     assert rows["Coarse model, 3 scales"]["standard_error"] == pytest.approx(0.25)
-    every = rows["DCN, all patches, 3 scales"]
-    assert every["images"] == 3 and every["test_error"] == pytest.approx(2 / 3)
-    assert every["error_by_positions"] == {"5-16": {"test_error": 2 / 3, "images": 3}}
-    assert every["same_images_dcn_error"] == 0.0  # the 3-scale paper DCN on those 3 images
-    assert every["paired_difference"] == pytest.approx(2 / 3)
-    assert every["paired_difference_standard_error"] == pytest.approx(
-        np.std([0, 1, 1], ddof=1) / math.sqrt(3))
-    assert not any("as in the paper" in name for name in rows)
 
-    # The preset's DCN (confidence, vote) also gets the paper's, counted the same way.
-    paper_split = "DCN, 2 patches, entropy_gradient, inverse_entropy"
-    marks["DCN, 2 patches, confidence, sequence_vote"] = marks.pop(paper_split)
-    marks["DCN, 4 patches, entropy_gradient, inverse_entropy"] = [[1, 1, 0, 0]]
-    marks[paper_split] = [[1, 1, 1, 1], [1, 1, 1, 0], [1, 0, 0, 0]]
-    dcn = MultiDigitDCN(dcn.coarse, dcn.fine, 4)
-    rows = {row["model"]: row for row in house_numbers_report.table_2_rows(
-        dcn, examples, (1.0, 0.75, 0.5),
-        functions={name: None for name in marks if name.startswith(("C", "F", "S", "DCN, 4"))})}
-    assert rows["DCN, 6 patches, 3 scales"]["test_error"] == 0.0
-    paper = "DCN as in the paper"
-    assert [rows[f"{paper}, {k} patches, {n}"]["test_error"]
-            for k, n in ((4, "1 scale"), (4, "2 scales"), (6, "3 scales"))] == [0.5, 0.75, 0.25]
+    # Per attention, one reading of k picks (at every scale for the DCN's own, which it
+    # serves; at one scale for the other) and one of k / 2 per scale; then every window.
+    # Each reading is scored under both combinations.
+    other = "confidence" if attention == "entropy_gradient" else "entropy_gradient"
+    both = ["inverse_entropy", "sequence_vote"]
+    assert readings == [*[(name, 3, None) for name in ("Coarse model", "Fine model",
+                                                       "Soft-attention")],
+                        *[(f"DCN, {k} patches, {a}", n, both) for a, k, n in (
+                            ("entropy_gradient", 4, 3 if other == "confidence" else 1),
+                            ("entropy_gradient", 2, 3),
+                            ("confidence", 4, 3 if other == "entropy_gradient" else 1),
+                            ("confidence", 2, 3))],
+                        ("Fine network on every window", 3, both)]
+
+    # The 2 x 2 as the paper counts patches: k at one scale (that reading's first row),
+    # k / 2 per scale at 2 and 3 scales; the same whichever method the DCN serves.
+    cells = {"DCN as in the paper": [0.5, 0.75, 0.25],
+             "DCN, entropy-gradient picks, sequence vote": [0.25, 0.5, 0.25],
+             "DCN, confidence picks, Eq. 12-14": [0.5, 0.75, 0.5],
+             "DCN, confidence picks, sequence vote": [0.25, 0.25, 0.0]}
+    for name, errors in cells.items():
+        assert [rows[f"{name}, {patches}"]["test_error"] for patches in (
+            "4 patches, 1 scale", "4 patches, 2 scales", "6 patches, 3 scales")] == errors
+    methods = {(row["attention"], row["combination"]) for row in rows.values()
+               if row["name"] in cells}
+    assert methods == {(a, c) for a in ("entropy_gradient", "confidence") for c in both}
+    assert rows["DCN, confidence picks, sequence vote, 6 patches, 3 scales"][
+        "standard_error"] == 0.0
+
+    # The served model: k per scale at 2 and 3 scales (its own k reading), and its own
+    # method's row at one scale.
+    own = house_numbers_report.dcn_name(attention, combination)
+    served = {"confidence": [0.5, 0.75], "entropy_gradient": [0.75, 0.0]}[attention]
+    assert {name for name, row in rows.items() if row["served"]} == {
+        "DCN, 4 patches per scale, 2 scales", "DCN, 4 patches per scale, 3 scales",
+        f"{own}, 4 patches, 1 scale"}
+    assert [rows[f"DCN, 4 patches per scale, {n} scales"]["test_error"]
+            for n in (2, 3)] == served
+    assert rows["DCN, 4 patches per scale, 3 scales"]["attention"] == attention
+
+    # Every window on the first 3 images, under each combination, paired with the
+    # paper-counted DCN of the DCN's own attention and the same combination at 3 scales.
+    reference = {("confidence", "inverse_entropy"): [0, 0, 1],
+                 ("confidence", "sequence_vote"): [0, 0, 0],
+                 ("entropy_gradient", "inverse_entropy"): [1, 0, 0],
+                 ("entropy_gradient", "sequence_vote"): [0, 1, 0]}
+    for label, combination, marks in (("Eq. 12-14", "inverse_entropy", [0, 1, 1]),
+                                      ("sequence vote", "sequence_vote", [0, 0, 1])):
+        every = rows[f"Fine network on every window, {label}, 3 scales"]
+        same = reference[attention, combination]
+        assert every["images"] == 3 and every["patches"] == "all"
+        assert every["combination"] == combination and not every["served"]
+        assert every["test_error"] == pytest.approx(np.mean(marks))
+        assert every["error_by_positions"] == {
+            "5-16": {"test_error": pytest.approx(np.mean(marks)), "images": 3}}
+        assert every["same_images_dcn"] == house_numbers_report.dcn_name(attention,
+                                                                         combination)
+        assert every["same_images_dcn_error"] == pytest.approx(np.mean(same))
+        difference = np.subtract(marks, same)
+        assert every["paired_difference"] == pytest.approx(difference.mean())
+        assert every["paired_difference_standard_error"] == pytest.approx(
+            np.std(difference, ddof=1) / math.sqrt(3))
+    assert len(rows) == 9 + 2 + 4 * 3 + 2
 
 
-def test_a_killed_reading_resumes_from_the_batches_it_had_saved(tmp_path):
+def _first_scale(outputs):
+    return outputs[0]
+
+
+@pytest.mark.parametrize("merges", [None, {"mean": house_numbers_report.mean_of_scales,
+                                           "first": _first_scale}])
+def test_a_killed_reading_resumes_from_the_batches_it_had_saved(tmp_path, merges):
     examples = [_example([1, 2]), _example([7]), _example([1, 2], 90, 200),
                 _example([4], 60, 120), _example([1, 2], 54, 110)]
     scales = (1.0, 0.5)
     whole = house_numbers_report.sequence_wrong_by_scales(_oracle([1, 2]), examples, scales,
-                                                        (54, 110), batch_size=2)
+                                                        (54, 110), batch_size=2,
+                                                        merges=merges)
     calls = []
 
     def dies_on_the_second_batch(images, sizes):
@@ -126,7 +198,9 @@ def test_a_killed_reading_resumes_from_the_batches_it_had_saved(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         house_numbers_report.sequence_wrong_by_scales(
             dies_on_the_second_batch, examples, scales, (54, 110), batch_size=2,
-            desc="Coarse model", progress_dir=tmp_path)
+            desc="Coarse model", merges=merges, progress_dir=tmp_path)
+    # One file per merge.
+    assert len(list(tmp_path.glob("*.npz"))) == len(merges or [None])
     calls.clear()
 
     def counted(images, sizes):
@@ -135,9 +209,12 @@ def test_a_killed_reading_resumes_from_the_batches_it_had_saved(tmp_path):
 
     resumed = house_numbers_report.sequence_wrong_by_scales(
         counted, examples, scales, (54, 110), batch_size=2, desc="Coarse model",
-        progress_dir=tmp_path)
+        merges=merges, progress_dir=tmp_path)
     # Batches of 2, 2 and 1 images; the first was saved, so 3 images are read at 2 scales.
     assert calls == [2, 2, 1, 1]
+    if merges:
+        assert set(resumed) == set(merges)
+        resumed, whole = np.stack(list(resumed.values())), np.stack(list(whole.values()))
     assert resumed.tolist() == whole.tolist()
 
 
@@ -176,19 +253,25 @@ def test_compare_writes_table_2_times_and_patches(tmp_path):
     out = house_numbers_report.compare(dcn, examples, "toy data", "toy machine", tmp_path,
                                      largest=1, scales=(1.0, 0.75, 0.5), all_patches_images=2)
     rows = out["result"]["rows"]
+    paper_counted = ("2 patches, 1 scale", "2 patches, 2 scales", "3 patches, 3 scales")
     assert [row["model"] for row in rows] == [
         *[f"{name}, {n} scale{'s' if n > 1 else ''}"
           for name in ("Coarse model", "Fine model", "Soft-attention") for n in (1, 2, 3)],
+        # The served DCN (confidence, vote) with k per scale.
         "DCN, 2 patches per scale, 2 scales", "DCN, 2 patches per scale, 3 scales",
-        # The paper's counting: k patches at one scale, k / 2 per scale at more.
-        "DCN, 2 patches, 1 scale", "DCN, 2 patches, 2 scales", "DCN, 3 patches, 3 scales",
-        # The preset's DCN (confidence, vote); the paper's, counted the same way.
-        *[f"DCN as in the paper, {k}" for k in (
-            "2 patches, 1 scale", "2 patches, 2 scales", "3 patches, 3 scales")],
-        "DCN, all patches, 3 scales"]
+        # Each attention under each combination, patches counted as the paper counts them.
+        *[f"{name}, {count}" for name in (
+            "DCN as in the paper", "DCN, entropy-gradient picks, sequence vote",
+            "DCN, confidence picks, Eq. 12-14", "DCN, confidence picks, sequence vote")
+          for count in paper_counted],
+        "Fine network on every window, Eq. 12-14, 3 scales",
+        "Fine network on every window, sequence vote, 3 scales"]
+    assert [row["model"] for row in rows if row["served"]] == [
+        "DCN, 2 patches per scale, 2 scales", "DCN, 2 patches per scale, 3 scales",
+        "DCN, confidence picks, sequence vote, 2 patches, 1 scale"]
     for row in rows:
         assert 0.0 <= row["test_error"] <= 1.0
-        images = 2 if row["name"] == "DCN, all patches" else 3
+        images = 2 if row["patches"] == "all" else 3
         assert row["images"] == images
         assert row["standard_error"] == pytest.approx(
             math.sqrt(row["test_error"] * (1 - row["test_error"]) / images))
@@ -197,11 +280,31 @@ def test_compare_writes_table_2_times_and_patches(tmp_path):
     assert rows[0]["images_by_length"] == {1: 1, 2: 1, 3: 1}
     assert set(rows[0]["error_by_length"]) == {1, 2, 3}
     assert rows[-1]["images_by_length"] == {1: 1, 2: 1}
+    picks = out["result"]["picks_holding_the_number"]
+    assert (picks["picks"], picks["scales"], picks["images"]) == (1, [1.0, 0.75, 0.5], 3)
+    assert set(picks["share"]) == set(picks["standard_error"]) == {
+        "entropy_gradient", "confidence", "random"}
+    assert all(0.0 <= share <= 1.0 for share in picks["share"].values())
+    text = (tmp_path / "results.md").read_text()
+    like = text[text.index("Like for like, 3 scales"):].splitlines()
+    assert like[2] == "| Picks | Eq. 12-14 | sequence vote |"
+    cells = {row["name"]: row for row in rows if row["scales"] == 3}
+    for line, names in zip(like[4:7], (
+            ("DCN as in the paper", "DCN, entropy-gradient picks, sequence vote"),
+            ("DCN, confidence picks, Eq. 12-14", "DCN, confidence picks, sequence vote"),
+            ("Fine network on every window, Eq. 12-14",
+             "Fine network on every window, sequence vote"))):
+        assert line.endswith(" | ".join(
+            f"{100 * cells[name]['test_error']:.1f} ± {100 * cells[name]['standard_error']:.1f}%"
+            for name in names) + " |")
+    assert like[4].startswith("| Entropy-gradient picks |")
+    assert like[6].startswith("| Fine network on every window (first 2 images) |")
+    assert "- random picks (expected): " in text
     timing = json.loads((tmp_path / "results.json").read_text())["timing"]
     assert timing["images"] == 1 and timing["largest"] == [80, 180]
     assert set(timing["mean_ms"]) == {"Coarse model", "Fine model", "Soft-attention",
                                       "DCN, 2 patches"}
-    assert "toy data" in (tmp_path / "results.md").read_text()
+    assert "toy data" in text
     assert (tmp_path / "patches.png").stat().st_size > 1000
     assert not (tmp_path / ".progress").exists()  # removed once the results are written
 
@@ -225,3 +328,97 @@ def test_rows_by_scales_split_the_error_by_group():
     assert rows[0]["test_error"] == 0.5 and rows[1]["error_by_length"]["2"] == {
         "test_error": 1.0, "images": 2}
     assert rows[0]["error_by_length"]["1"]["test_error"] == 0.5
+
+
+def test_one_reading_scores_both_combinations_as_each_alone(monkeypatch):
+    """The picks of one attention are read once for both combinations, and each one's
+    marks are those of a DCN that combines only so."""
+    config = presets.house_numbers()
+    keras.utils.set_random_seed(0)
+    coarse, fine = MultiDigitModel(config, "coarse"), MultiDigitModel(config, "fine")
+    # Untrained models read most images alike; images of other brightness read otherwise,
+    # and images of one size read in one batch as one by one.
+    images = np.random.default_rng(0).random((3, 70, 150, 1), np.float32) * np.array(
+        [0, 1, 1000], np.float32)[:, None, None, None]
+    scales = (1.0, 0.75)
+    seen = MultiDigitDCN(coarse, fine, 2, scales, combination="inverse_entropy")(images)
+    examples = []
+    for image, reading in zip(images, sequences.readings(seen["length"], seen["digits"])):
+        examples.append(_example([int(d) for d in reading]) | {"image": image})
+    calls = []
+    graph_function = house_numbers_report.graph_function
+
+    def counted(function, coarse):
+        traced = graph_function(function, coarse)
+
+        def predict(images, sizes):
+            calls.append(int(images.shape[0]))
+            return traced(images, sizes)
+        return predict
+
+    monkeypatch.setattr(house_numbers_report, "graph_function", counted)
+    combinations = ("inverse_entropy", "sequence_vote")
+    both = house_numbers_report.dcn_wrong_by_scales(MultiDigitDCN(coarse, fine, 2),
+                                                    examples, scales,
+                                                    combinations=combinations)
+    assert calls == [3, 3]  # one batch, each scale predicted once
+    alone = {combination: house_numbers_report.dcn_wrong_by_scales(
+        MultiDigitDCN(coarse, fine, 2, combination=combination), examples, scales)
+        for combination in combinations}
+    assert set(both) == set(combinations)
+    for combination in combinations:
+        np.testing.assert_array_equal(both[combination], alone[combination])
+    # The labels are Eq. 12-14's readings at 2 scales, which the vote reads otherwise on
+    # some image: the two marks differ.
+    assert not alone["inverse_entropy"][-1].any()
+    assert alone["sequence_vote"][-1].any()
+
+
+def test_random_picks_hold_the_number_by_counting_positions():
+    """1 - C(n - m, j) / C(n, j), with n positions inside an image and m holding its
+    number. A 70x150 image has 3 x 3 windows of 54x110, 8 rows and 16 columns apart:
+    rows from 0, 8 and 16, columns from 0, 16 and 32."""
+    grid = presets.house_numbers().grid()
+    mask = np.ones((3, 3, 3))
+    mask[2] = [[1, 0, 0], [0, 0, 0], [1, 1, 0]]  # an image with three windows
+    number = np.array([[10, 20, 50, 100],  # held by the windows of rows 0-1, columns 0-1
+                       [10, 0, 50, 140],  # wider than a window: held by none
+                       [10, 20, 50, 100]], float)
+    shares = house_numbers_report.random_share(mask, number, grid, picks=2)
+    # 9 positions, 4 holding: 1 - C(5, 2) / C(9, 2) = 1 - 10 / 36; one of 3 holding:
+    # 1 - C(2, 2) / C(3, 2) = 2 / 3.
+    np.testing.assert_allclose(shares, [26 / 36, 0.0, 2 / 3])
+    # Picks beyond an image's positions: all of them are drawn.
+    assert house_numbers_report.random_share(mask[2:], number[2:], grid, picks=5)[0] == 1.0
+
+
+def test_picks_hold_the_number_where_their_windows_contain_its_box(monkeypatch):
+    """Each attention's picks (here chosen) at each image's nearest scale, against the
+    number's box scaled to that scale, and random picks by counting positions."""
+    config = presets.house_numbers()
+    coarse, fine = MultiDigitModel(config, "coarse"), MultiDigitModel(config, "fine")
+    held = _example([1, 2, 3])  # box (10, 20, 50, 95): windows of rows 0-1, columns 0-1
+    wide = _example([1, 2, 3]) | {"box": np.array([10, 0, 50, 140])}  # no window holds it
+    # Twice the size: scale 0.5 brings its digits nearest, where it is the first image.
+    large = _example([1, 2, 3], 140, 300) | {"box": held["box"] * 2}
+    examples = [held, wide, large]
+    assert house_numbers_report.nearest_scales(examples, (1.0, 0.5)).tolist() == [1, 1, 0.5]
+    chosen = {"entropy_gradient": [[2, 2], [0, 2]],  # neither holds the number
+              "confidence": [[2, 2], [1, 1]]}  # (1, 1) does
+    select = MultiDigitDCN.select
+
+    def choose(self, images, sizes=None):
+        positions = tf.tile(tf.constant([chosen[self.attention]]), [tf.shape(images)[0], 1, 1])
+        return select(self, images, sizes) | {
+            "positions": positions, "boxes": patches.patch_boxes(positions, config.grid())}
+
+    monkeypatch.setattr(MultiDigitDCN, "select", choose)
+    picks = house_numbers_report.picks_holding_the_number(
+        MultiDigitDCN(coarse, fine, 4), examples, (1.0, 0.5))
+    assert (picks["picks"], picks["images"]) == (2, 3)  # k / 2 per scale
+    random = [26 / 36, 0.0, 26 / 36]
+    assert picks["share"] == pytest.approx({"entropy_gradient": 0.0, "confidence": 2 / 3,
+                                            "random": np.mean(random)})
+    assert picks["standard_error"] == pytest.approx({
+        "entropy_gradient": 0.0, "confidence": math.sqrt(2 / 9 / 3),
+        "random": np.std(random, ddof=1) / math.sqrt(3)})

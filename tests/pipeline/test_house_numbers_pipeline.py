@@ -54,8 +54,8 @@ def test_every_component_ran_and_wrote_its_artifacts(run):
     assert "val_sequence_error" in kinds["fine"].custom_properties
     evaluation, = _live(store, "ModelEvaluation")
     result = json.loads(pathlib.Path(evaluation.uri, "results.json").read_text())
-    # Table 2 with the paper's DCN beside the preset's (confidence attention, vote).
-    assert len(result["rows"]) == 18 and result["timing"]["images"] == 2
+    # Table 2 with each attention under each combination, and every window under each.
+    assert len(result["rows"]) == 25 and result["timing"]["images"] == 2
     assert pathlib.Path(evaluation.uri, "patches.png").stat().st_size > 1000
     blessing, = _live(store, "ModelBlessing")
     assert pathlib.Path(blessing.uri, "BLESSED").is_file()  # smoke: any gap passes
@@ -124,7 +124,7 @@ def test_the_cli_report_on_the_pipelines_models_writes_the_pipelines_table(run, 
     evaluation, = _live(store, "ModelEvaluation")
     cli_rows, pipeline_rows = (json.loads(pathlib.Path(folder, "results.json").read_text())["rows"]
                                for folder in (tmp_path / "report", evaluation.uri))
-    assert len(cli_rows) == 18
+    assert len(cli_rows) == 25
     fields = ("model", "scales", "patches", "test_error", "images", "error_by_length",
               "images_by_length")
     assert [{f: row[f] for f in fields} for row in cli_rows] == \

@@ -52,7 +52,10 @@ def test_house_numbers_table2_rebuilds_the_report(house_numbers, tmp_path):
     assert result["test_images"] == 2
     names = {row["name"] for row in result["rows"]}
     assert {"Coarse model", "Fine model"} <= names
-    assert any("all patches" in row["model"] for row in result["rows"])
+    assert [row["name"] for row in result["rows"] if row["patches"] == "all"] == [
+        "Fine network on every window, Eq. 12-14",
+        "Fine network on every window, sequence vote"]
+    assert all(row["images"] == 1 for row in result["rows"] if row["patches"] == "all")
     assert not (out / ".progress").exists()  # cleared once the table is written
 
 
