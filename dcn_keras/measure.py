@@ -52,6 +52,36 @@ def time_per_input(functions: dict, inputs: list, warmup: int = 1) -> dict[str, 
     return times
 
 
+def inference_memory_mb(function, *args, repeats: int = 5) -> dict[str, float]:
+    """Resident memory (MiB) that calling the traced (not yet called) `function` on `args`
+    `repeats` times adds, first-call buffers included: the peak RSS less the RSS before
+    (`inference_mb`), and the process's peak (`peak_rss_mb`). Linux only
+    (/proc/self/clear_refs resets the peak to the current RSS), and meant for a fresh
+    process holding one model, so that no other model's buffers are counted and the
+    TensorFlow import and tracing are left out."""
+    pathlib.Path("/proc/self/clear_refs").write_text("5")
+    before = _status_kib("VmRSS")
+    for _ in range(repeats):
+        _fetch(function(*args))
+    return {"inference_mb": (_status_kib("VmHWM") - before) / 1024,
+            "peak_rss_mb": _status_kib("VmHWM") / 1024}
+
+
+def start_runtime() -> None:
+    """Run one small convolution, so that the memory the runtime sets up once per process
+    (thread pools, the first convolution's buffers: about 20 MiB on CPU) is not counted as
+    a model's by `inference_memory_mb`."""
+    images = tf.random.uniform([1, 64, 64, 3])
+    _fetch(tf.nn.relu(tf.nn.conv2d(images, tf.random.uniform([3, 3, 3, 8]), 2, "SAME")))
+
+
+def _status_kib(field: str) -> int:
+    for line in pathlib.Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
 def medians_ms(times: dict[str, list[float]]) -> dict[str, float]:
     """{name: median milliseconds} of `time_side_by_side` / `time_per_input` results."""
     return {name: 1e3 * statistics.median(values) for name, values in times.items()}

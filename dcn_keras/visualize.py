@@ -179,6 +179,27 @@ def plot_multiplications_versus_size(counts: list[dict], path: str | os.PathLike
     _save(figure, path)
 
 
+def plot_scaling(rows: list[dict], titles: dict[str, str], path: str | os.PathLike) -> None:
+    """Time and memory per image against the image side, one line per model, from rows
+    {"model", "side", "ms_per_image"[, "inference_mib"]} (`megapixel_mnist.speed.scaling`);
+    `titles` names the models."""
+    panels = [("ms_per_image", "ms per image, batch 1")]
+    if all("inference_mib" in row for row in rows):
+        panels.append(("inference_mib", "memory inference adds (MiB)"))
+    figure, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), squeeze=False)
+    for axis, (key, label) in zip(axes[0], panels):
+        for model, title in titles.items():
+            mine = sorted((row["side"], row[key]) for row in rows if row["model"] == model)
+            if mine:
+                axis.plot(*zip(*mine), "o-", label=title)
+        axis.set_xlabel("image side (pixels)")
+        axis.set_ylabel(label)
+        axis.set_yscale("log")
+        axis.grid(alpha=0.3, which="both")
+        axis.legend(fontsize=8)
+    _save(figure, path)
+
+
 def plot_sequence_patches(examples: list[dict], boxes: list, readings: list[str],
                           path: str | os.PathLike, caption: str = "") -> None:
     """Original-size test images with the DCN's selected patches (paper Figure 6), each

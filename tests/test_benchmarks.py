@@ -48,3 +48,31 @@ def test_cli_start_times_every_help_and_writes_its_json(tmp_path):
     assert commands[0] == "dcn --help" and "dcn bench --help" in commands
     assert all(row["seconds"] > 0 for row in result["rows"])
     assert result["import_dcn_keras_seconds"] > 0 and "machine" in result
+
+
+def test_megapixel_speed_times_every_model_at_every_side(tmp_path):
+    out, png = tmp_path / "megapixel.json", tmp_path / "megapixel.png"
+    _script("megapixel_speed").main(["--sides", "120", "160", "--repeats", "1", "--no-memory",
+                                     "--train-sides", "120", "--train-batch", "2",
+                                     "--json", str(out), "--png", str(png)])
+    result = json.loads(out.read_text())
+    assert [(row["side"], row["model"]) for row in result["rows"]] == [
+        (side, model) for side in (120, 160)
+        for model in ("low_resolution", "full_resolution", "dcn")]
+    assert all(row["ms_per_image"] > 0 for row in result["rows"])
+    ratio = result["full_resolution_over_dcn"]["160"]["ms_per_image"]
+    by = {(row["side"], row["model"]): row["ms_per_image"] for row in result["rows"]}
+    assert ratio == by[(160, "full_resolution")] / by[(160, "dcn")]
+    assert png.stat().st_size > 0
+    training = result["training"][0]
+    assert training["side"] == 120 and training["batch_size"] == 2
+    for kind, ms in training["ms_per_image"].items():
+        assert training["epoch_minutes"][kind] == pytest.approx(ms * 5000 / 6e4)
+
+
+def test_megapixel_memory_probe_counts_what_inference_adds():
+    from dcn_keras.megapixel_mnist import config, speed
+
+    probe = speed.memory_mb(config.megapixel_mnist().resized(400), "full_resolution")
+    # The first activation alone, 200 x 200 x 32 float32, is 4.9 MiB.
+    assert 4.9 < probe["inference_mb"] < probe["peak_rss_mb"]

@@ -169,25 +169,13 @@ def peak_memory_mb(config: DCNConfig, batch_size: int, kinds=("coarse", "fine", 
     return result
 
 
-def _status_kib(field: str) -> int:
-    for line in pathlib.Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
-
-
 def _memory_probe(size: str, kind: str, batch_size: int) -> dict:
     config = cluttered_mnist().resized(*(int(v) for v in size.split("x")))
     model = ClutteredMnistFamily(config).build(kind)
     function = evaluation.inference_function(model).get_concrete_function(
         tf.TensorSpec([batch_size, *config.image_shape], tf.float32))
     images = tf.convert_to_tensor(random_batch(config, batch_size)[0])
-    pathlib.Path("/proc/self/clear_refs").write_text("5")  # reset the peak to current RSS
-    before = _status_kib("VmRSS")
-    for _ in range(5):
-        function(images).numpy()
-    peak = _status_kib("VmHWM")
-    return {"inference_mb": (peak - before) / 1024, "peak_rss_mb": peak / 1024}
+    return measure.inference_memory_mb(function, images)
 
 
 def ratios(timings: dict, ks=PATCH_COUNTS) -> dict:

@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dcn_keras.core.layers import Conv
+from dcn_keras.core.block_average import BlockAverage
+from dcn_keras.core.layers import AvgPool, Conv
 
 
 def conv_block(layer: Conv, name: str, index: int, batch_norm: bool = True) -> list:
@@ -29,7 +30,7 @@ def conv_block(layer: Conv, name: str, index: int, batch_norm: bool = True) -> l
 
 def stack(layers, input_shape, name: str, batch_norm: bool = True,
           dropout=None) -> keras.Sequential:
-    """A `keras.Sequential` of `layers` (Conv / MaxPool specifications) on `input_shape`
+    """A `keras.Sequential` of `layers` (Conv / MaxPool / AvgPool specifications) on `input_shape`
     (height, width, channels; None for any size). `dropout(layer)` gives the dropout rate
     after a convolution (None: no dropout layer)."""
     blocks = [keras.Input(shape=input_shape)]
@@ -39,6 +40,8 @@ def stack(layers, input_shape, name: str, batch_norm: bool = True,
             rate = dropout(layer) if dropout else None
             if rate is not None:
                 blocks.append(keras.layers.Dropout(rate, name=f"{name}_dropout{index}"))
+        elif isinstance(layer, AvgPool):
+            blocks.append(BlockAverage(layer.size, name=f"{name}_average{index}"))
         else:
             blocks.append(keras.layers.MaxPooling2D(layer.size, name=f"{name}_pool{index}"))
     return keras.Sequential(blocks, name=name)

@@ -17,6 +17,7 @@ import dataclasses
 
 import keras
 
+from dcn_keras.core.block_average import BlockAverage
 from dcn_keras.core.patches import PatchGrid
 
 
@@ -80,8 +81,9 @@ def patch_geometry(height: Field, width: Field, patch_size: int, image_size) -> 
     offset = (patch_size - height.receptive_field) // 2 - height.start
     after = [max(0, (field.size - 1) * field.stride - offset + patch_size - size)
              for field, size in zip((height, width), image_size)]
+    before = max(offset, 0)  # a patch smaller than its field may start inside the image
     return Geometry(height.size, width.size, height.stride, height.receptive_field,
-                    patch_size, offset, (offset, offset), tuple(after))
+                    patch_size, offset, (before, before), tuple(after))
 
 
 def network_fields(network: keras.Model) -> tuple[Field, Field]:
@@ -132,7 +134,7 @@ MERGES = (keras.layers.Add, keras.layers.Subtract, keras.layers.Multiply,
           keras.layers.Average, keras.layers.Maximum, keras.layers.Minimum,
           keras.layers.Concatenate)
 WINDOWS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D,
-           keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+           keras.layers.MaxPooling2D, keras.layers.AveragePooling2D, BlockAverage)
 
 
 def _through_layer(layer, fields: list, model_name: str) -> tuple[Field, Field]:
@@ -178,7 +180,10 @@ def _merge(fields: list, where: str) -> tuple[Field, Field]:
 
 def _window(layer, fields: tuple[Field, Field], where: str) -> tuple[Field, Field]:
     config = layer.get_config()
-    if isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
+    if isinstance(layer, BlockAverage):
+        kernel = strides = layer.size
+        dilation, config = (1, 1), {"padding": "valid"}
+    elif isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
         kernel, strides, dilation = config["pool_size"], config["strides"] or config[
             "pool_size"], (1, 1)
     else:

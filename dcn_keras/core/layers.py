@@ -25,7 +25,14 @@ class MaxPool:
     size: int = 2
 
 
-LAYER_TYPES = {"Conv": Conv, "MaxPool": MaxPool}
+@dataclasses.dataclass(frozen=True)
+class AvgPool:
+    """Average pooling over square blocks (`core.block_average`): a downscaled view."""
+
+    size: int = 2
+
+
+LAYER_TYPES = {"Conv": Conv, "MaxPool": MaxPool, "AvgPool": AvgPool}
 
 
 def receptive_field(layers, axis: int = 0) -> tuple[int, int]:
@@ -75,7 +82,7 @@ class SerializableConfig:
 
 
 def _to_plain(value):
-    if isinstance(value, (Conv, MaxPool)):
+    if isinstance(value, (Conv, MaxPool, AvgPool)):
         return {"type": type(value).__name__, **dataclasses.asdict(value)}
     if isinstance(value, (tuple, list)):
         return [_to_plain(item) for item in value]

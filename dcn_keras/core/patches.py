@@ -71,17 +71,23 @@ def cut_patches(images: tf.Tensor, positions: tf.Tensor, grid: PatchGrid,
 
 
 def _gather(images, positions, grid: PatchGrid) -> tf.Tensor:
-    """One gather of exactly the needed pixels: no loop over patches and no windows of
-    unselected positions."""
-    padded = _pad(images, grid)
-    shape = tf.shape(padded)
-    batch, padded_width, channels = shape[0], shape[2], shape[3]
-    rows = positions[..., 0] * grid.stride[0]
-    cols = positions[..., 1] * grid.stride[1]
+    """One gather of exactly the needed pixels: no loop over patches, no windows of
+    unselected positions and no padded copy of the image (pixels outside it are gathered
+    from its edge and zeroed), which on a megapixel image is most of the memory the cut
+    would take."""
+    shape = tf.shape(images)
+    batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
+    rows = positions[..., 0] * grid.stride[0] - grid.offset[0]
+    cols = positions[..., 1] * grid.stride[1] - grid.offset[1]
     pixel_rows = rows[:, :, None, None] + tf.range(grid.size[0], dtype=rows.dtype)[:, None]
     pixel_cols = cols[:, :, None, None] + tf.range(grid.size[1], dtype=cols.dtype)[None, :]
-    flat = tf.reshape(padded, [batch, -1, channels])
-    return tf.gather(flat, pixel_rows * padded_width + pixel_cols, batch_dims=1)
+    inside = ((pixel_rows >= 0) & (pixel_rows < height)) & (
+        (pixel_cols >= 0) & (pixel_cols < width))
+    index = (tf.clip_by_value(pixel_rows, 0, height - 1) * width
+             + tf.clip_by_value(pixel_cols, 0, width - 1))
+    flat = tf.reshape(images, [batch, -1, channels])
+    cut = tf.gather(flat, index, batch_dims=1)
+    return cut * tf.cast(inside, cut.dtype)[..., None]
 
 
 def _extract(images, positions, grid: PatchGrid) -> tf.Tensor:

@@ -242,20 +242,7 @@ def _batched(paths, batch_size: int, shuffle: bool, seed: int, cache: bool,
              count: int | None, make) -> tf.data.Dataset:
     """Serialized records of `paths`, counted as `tfrecords.dataset` counts them, shuffled
     while still sparse, mapped by `make` and batched."""
-    files = tfrecords.list_files(paths)
-    if count is None:
-        count = tfrecords.checked_count(files)
-    elif count < 1:
-        raise manifest.DataError(f"{', '.join(files)}: the recorded count of records is "
-                                 f"{count}. Regenerate the examples with at least one image "
-                                 "per split.")
-    # A known cardinality lets Keras size progress bars and learning-rate schedules.
-    records = tf.data.TFRecordDataset(files).apply(
-        tf.data.experimental.assert_cardinality(count))
-    if cache:
-        records = records.cache()
-    if shuffle:
-        records = records.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
+    records = tfrecords.records(paths, shuffle, seed, cache, count, SHUFFLE_BUFFER)
     return (records.map(make, num_parallel_calls=tf.data.AUTOTUNE)
             .batch(batch_size).prefetch(tf.data.AUTOTUNE))
 

@@ -203,6 +203,17 @@ def dataset(paths, image_shape: tuple[int, int, int], batch_size: int,
         to check them against their manifest. Files holding another number of records
         than a given `count` fail at the end of the first pass (`assert_cardinality`).
     """
+    parsed = records(paths, shuffle, seed, cache, count).map(
+        lambda s: parse(s, image_shape), num_parallel_calls=tf.data.AUTOTUNE)
+    return (parsed.map(lambda e: (e["image"], e["label"]))
+            .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+
+
+def records(paths, shuffle: bool = False, seed: int = 0, cache: bool = True,
+            count: int | None = None, buffer: int = 8192) -> tf.data.Dataset:
+    """The serialized records of TFRecord `paths` (a file, a glob pattern or a list of
+    either), counted (`count` when known, else read once and checked against the manifest:
+    `checked_count`), cached and shuffled in a `buffer` of records as `dataset` asks."""
     files = list_files(paths)
     if count is None:
         count = checked_count(files)
@@ -210,15 +221,13 @@ def dataset(paths, image_shape: tuple[int, int, int], batch_size: int,
         raise DataError(f"{', '.join(files)}: the recorded count of records is {count}. "
                         "Regenerate the examples with at least one image per split.")
     # A known cardinality lets Keras size progress bars and learning-rate schedules.
-    records = tf.data.TFRecordDataset(files).apply(
+    serialized = tf.data.TFRecordDataset(files).apply(
         tf.data.experimental.assert_cardinality(count))
     if cache:
-        records = records.cache()
+        serialized = serialized.cache()
     if shuffle:
-        records = records.shuffle(8192, seed=seed, reshuffle_each_iteration=True)
-    parsed = records.map(lambda s: parse(s, image_shape), num_parallel_calls=tf.data.AUTOTUNE)
-    return (parsed.map(lambda e: (e["image"], e["label"]))
-            .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+        serialized = serialized.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    return serialized
 
 
 def splits(data_dir: str | os.PathLike, image_shape: tuple[int, int, int], batch_size: int,

@@ -8,6 +8,7 @@ import tensorflow as tf
 from dcn_keras import presets
 from dcn_keras.cluttered_mnist import networks
 from dcn_keras.core import geometry
+from dcn_keras.core.block_average import BlockAverage
 from dcn_keras.core.layers import receptive_field
 from dcn_keras.house_numbers.networks import part_network
 
@@ -121,3 +122,12 @@ def test_unequal_steps_along_the_axes_are_refused_for_square_patches():
     fields = geometry.network_fields(_sequential(32, L.Conv2D(3, (3, 5), strides=(1, 2))))
     with pytest.raises(ValueError, match="square"):
         geometry.patch_geometry(*fields, 8, (32, 32))
+
+
+def test_block_average_is_average_pooling_and_has_its_field():
+    images = np.random.default_rng(0).random((2, 30, 27, 3), dtype=np.float32)
+    np.testing.assert_allclose(BlockAverage(4)(images), L.AveragePooling2D(4)(images),
+                               rtol=1e-6)
+    network = _sequential(40, BlockAverage(4), L.Conv2D(3, 3))
+    assert geometry.network_fields(network) == geometry.network_fields(
+        _sequential(40, L.AveragePooling2D(4), L.Conv2D(3, 3)))
