@@ -69,10 +69,3 @@ def test_megapixel_speed_times_every_model_at_every_side(tmp_path):
     for kind, ms in training["ms_per_image"].items():
         assert training["epoch_minutes"][kind] == pytest.approx(ms * 5000 / 6e4)
 
-
-def test_megapixel_memory_probe_counts_what_inference_adds():
-    from dcn_keras.megapixel_mnist import config, speed
-
-    probe = speed.memory_mb(config.megapixel_mnist().resized(400), "full_resolution")
-    # The first activation alone, 200 x 200 x 32 float32, is 4.9 MiB.
-    assert 4.9 < probe["inference_mb"] < probe["peak_rss_mb"]
