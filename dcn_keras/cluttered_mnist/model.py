@@ -31,6 +31,10 @@ class DynamicCapacityNetwork(keras.Model):
     distance (Eq. 6) while the fine and top layers follow the cross entropy
     alone, as in the paper's appendix 6.1. alpha = 0 is "DCN without hints".
 
+    It is built from a preset's `DCNConfig` (`DynamicCapacityNetwork(config)`), or around
+    any three Keras networks (`from_networks`); either way what the networks must agree on
+    is derived from them (`interface.derive`).
+
     Inference runs in public stages, which `dcn bench` times one by one: `coarse_features`
     on the image, `coarse_saliency`, `core.saliency.top_k_positions`, `cut_patches`,
     `fine_vectors`, `refined_logits`.
@@ -42,8 +46,11 @@ class DynamicCapacityNetwork(keras.Model):
     layers read each position as the fine model does (`DCNConfig.fine_view`).
 
     Attributes:
-      coarse, fine, top: the three sub-networks (`keras.Sequential`); `bridge_network` the
-        bridge (None without one).
+      coarse, fine, top: the three sub-networks; `bridge_network` the bridge (None without
+        one).
+      config: the preset's `DCNConfig` (None for a DCN built from networks).
+      image_shape, feature_dim, num_classes: (H, W, C) of its images, D of its maps, classes.
+      geometry: where each coarse position and its patch lie (`core.geometry.Geometry`).
       num_patches: k, the number of patches given to the fine layers.
       hint_weight: alpha in [0, 1).
       patch_method: how patches are cut, "gather" (fast) or "extract_patches"
@@ -58,8 +65,9 @@ class DynamicCapacityNetwork(keras.Model):
         kwargs.setdefault("name", "dcn")
         super().__init__(**kwargs)
         if (config is None) == (coarse is None or fine is None or top is None):
-            raise ValueError("Build a DCN from a preset's config or from coarse, fine and "
-                             "top networks (`DynamicCapacityNetwork.from_networks`), not both.")
+            raise ValueError("Build a DCN either from a preset's config or from all three of "
+                             "coarse, fine and top networks "
+                             "(`DynamicCapacityNetwork.from_networks`).")
         if config is not None:
             self.config = config if isinstance(config, DCNConfig) else \
                 DCNConfig.from_dict(config)
