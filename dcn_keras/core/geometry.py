@@ -25,10 +25,10 @@ from dcn_keras.core.patches import PatchGrid
 class Geometry:
     """Where each coarse position looks in the input image.
 
-    Coarse position (i, j) covers the receptive field starting at pixel
-    (i * stride, j * stride) less the field's `start`; its patch for the fine layers is
-    the `patch_size` square starting `offset` pixels before i * stride, so the image is
-    zero padded by `pad_before` / `pad_after` pixels first.
+    Coarse position (i, j) sees a `receptive_field` square; its patch for the fine layers
+    is the `patch_size` square centred on that field, starting at pixel
+    (i * stride - offset, j * stride - offset), so border patches reach `pad_before` /
+    `pad_after` pixels into zero padding.
     """
 
     map_height: int
@@ -129,7 +129,7 @@ POINTWISE = (keras.layers.BatchNormalization, keras.layers.Activation, keras.lay
              keras.layers.LeakyReLU, keras.layers.PReLU, keras.layers.ELU,
              keras.layers.Dropout, keras.layers.SpatialDropout2D, keras.layers.GaussianNoise,
              keras.layers.GaussianDropout, keras.layers.Rescaling, keras.layers.Normalization,
-             keras.layers.Dense, keras.layers.Identity, keras.layers.Softmax)
+             keras.layers.Dense, keras.layers.Identity)
 MERGES = (keras.layers.Add, keras.layers.Subtract, keras.layers.Multiply,
           keras.layers.Average, keras.layers.Maximum, keras.layers.Minimum,
           keras.layers.Concatenate)
@@ -146,7 +146,8 @@ def _through_layer(layer, fields: list, model_name: str) -> tuple[Field, Field]:
         return _through_model(layer, fields[0])
     if isinstance(layer, MERGES):
         return _merge(fields, where)
-    if isinstance(layer, keras.layers.LayerNormalization) and _channels_only(layer.axis):
+    if isinstance(layer, (keras.layers.LayerNormalization, keras.layers.Softmax)) and \
+            _channels_only(layer.axis):
         return fields[0]
     if isinstance(layer, POINTWISE):
         return fields[0]
