@@ -10,6 +10,8 @@ import os
 import pathlib
 import platform
 import statistics
+import subprocess
+import sys
 import time
 
 import tensorflow as tf
@@ -63,8 +65,16 @@ def inference_memory_mb(function, *args, repeats: int = 5) -> dict[str, float]:
     before = _status_kib("VmRSS")
     for _ in range(repeats):
         _fetch(function(*args))
-    return {"inference_mb": (_status_kib("VmHWM") - before) / 1024,
-            "peak_rss_mb": _status_kib("VmHWM") / 1024}
+    peak = _status_kib("VmHWM")
+    return {"inference_mb": (peak - before) / 1024, "peak_rss_mb": peak / 1024}
+
+
+def probe_in_fresh_process(module: str, *args: str) -> dict:
+    """The JSON that `python -m module memory-probe args...` prints last: a probe run in a
+    new interpreter, so that no other model's buffers share its memory."""
+    output = subprocess.run([sys.executable, "-m", module, "memory-probe", *args],
+                            check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
 
 
 def start_runtime() -> None:

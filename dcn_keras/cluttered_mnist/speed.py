@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import pathlib
-import subprocess
 import sys
 
 import numpy as np
@@ -159,14 +158,10 @@ def peak_memory_mb(config: DCNConfig, batch_size: int, kinds=("coarse", "fine", 
     workspace), without the TensorFlow import and tracing that dominate the
     process-wide peak.
     """
-    result = {}
-    for kind in kinds:
-        output = subprocess.run(
-            [sys.executable, "-m", "dcn_keras.cluttered_mnist.speed", "memory-probe",
-             f"{config.image_shape[0]}x{config.image_shape[1]}", kind, str(batch_size)],
-            check=True, capture_output=True, text=True).stdout
-        result[kind] = json.loads(output.strip().splitlines()[-1])
-    return result
+    size = f"{config.image_shape[0]}x{config.image_shape[1]}"
+    return {kind: measure.probe_in_fresh_process("dcn_keras.cluttered_mnist.speed", size,
+                                                 kind, str(batch_size))
+            for kind in kinds}
 
 
 def _memory_probe(size: str, kind: str, batch_size: int) -> dict:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import json
-import subprocess
 import sys
 
 import keras
@@ -22,11 +21,11 @@ TITLES = {"low_resolution": "Low-resolution CNN (image downscaled first)",
           "dcn": "DCN (saliency included)"}
 
 
-def inference_function(config: MegapixelConfig, kind: str, model=None):
+def inference_function(config: MegapixelConfig, kind: str):
     """A `tf.function` of `[1, side, side, 1]` images -> `[1, classes]` probabilities for
-    the `kind` model (`networks.MODEL_KINDS`) of `config`, built with any weights unless
-    `model` is given. The low-resolution CNN's downscaling is part of its time."""
-    model = model or networks.build(config, kind)
+    the `kind` model (`networks.MODEL_KINDS`) of `config`, built with any weights. The
+    low-resolution CNN's downscaling is part of its time."""
+    model = networks.build(config, kind)
     call = {"low_resolution": functools.partial(_low_resolution, model, config.view_side),
             "full_resolution": functools.partial(_softmax, model),
             "dcn": functools.partial(model, training=False)}[kind]
@@ -82,10 +81,8 @@ def training_step_ms(config: MegapixelConfig, kinds=networks.MODEL_KINDS,
 def memory_mb(config: MegapixelConfig, kind: str) -> dict:
     """`measure.inference_memory_mb` of the `kind` model at `config.side`, in a fresh
     process."""
-    output = subprocess.run(
-        [sys.executable, "-m", "dcn_keras.megapixel_mnist.speed", "memory-probe",
-         str(config.side), kind], check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    return measure.probe_in_fresh_process("dcn_keras.megapixel_mnist.speed", str(config.side),
+                                          kind)
 
 
 def scaling(sides, kinds=networks.MODEL_KINDS, repeats: int = 5, memory: bool = True,
