@@ -11,6 +11,9 @@ from tfx.orchestration import metadata
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
+from dcn_keras import presets
+from dcn_keras.from_networks import module_file as module_file_lib
+
 # Artifact split name -> the dcn_keras split it holds.
 SPLITS = {"train": "train", "eval": "valid", "test": "test"}
 KERAS_FILE = "model.keras"
@@ -35,6 +38,16 @@ def keras_path(model) -> str:
 def serving_path(model) -> str:
     """The SavedModel directory the standard Pusher copies (`Format-Serving`)."""
     return path_utils.serving_model_dir(model.uri)
+
+
+def family(preset: str, module_file: str = "", module_sha256: str = ""):
+    """The family a component works with: the preset's, or a module file's networks on the
+    preset's data, after checking that the file is the one the pipeline was built with."""
+    if module_file and module_sha256 and module_file_lib.digest(module_file) != module_sha256:
+        raise ValueError(f"Module file {module_file} changed after the pipeline was built; "
+                         "rebuild and rerun the pipeline so that its trainers see one "
+                         "version of it.")
+    return presets.family(preset, module_file)
 
 
 def resume_dir(model, settings: dict) -> str:

@@ -1,5 +1,6 @@
-"""DcnEvaluator (Cluttered MNIST) and HouseNumbersEvaluator (house_numbers preset): DCN
-against every baseline on the test split; they bless DCN for the Pusher.
+"""DcnEvaluator (Cluttered MNIST), HouseNumbersEvaluator (house_numbers preset) and
+NetworksEvaluator (megapixel_mnist, and a module file's networks): DCN against the
+baselines on the test split; they bless DCN for the Pusher.
 
 Not TFMA's Evaluator: the comparison needs the error of one DCN at several k, the
 multiplications of each model and images per second measured side by side in one process,
@@ -20,6 +21,7 @@ from components import artifacts
 from dcn_keras import measure, presets, training
 from dcn_keras.cluttered_mnist import report
 from dcn_keras.data import tfrecords
+from dcn_keras.from_networks import report as networks_report
 from dcn_keras.house_numbers import report as house_numbers_report
 
 
@@ -29,10 +31,12 @@ def blessing_decision(rows: list[dict], max_error_gap: float) -> dict:
     return _decision(errors["dcn"], errors["fine"], max_error_gap)
 
 
-def _decision(dcn_error: float, fine_error: float, max_error_gap: float, **details) -> dict:
-    gap = dcn_error - fine_error
-    return {"blessed": gap <= max_error_gap, "dcn_error": dcn_error, "fine_error": fine_error,
-            "error_gap": gap, "max_error_gap": max_error_gap, **details}
+def _decision(dcn_error: float, reference_error: float, max_error_gap: float,
+              reference: str = "fine", **details) -> dict:
+    gap = dcn_error - reference_error
+    return {"blessed": gap <= max_error_gap, "dcn_error": dcn_error,
+            f"{reference}_error": reference_error, "reference": reference, "error_gap": gap,
+            "max_error_gap": max_error_gap, **details}
 
 
 @component
@@ -120,3 +124,39 @@ def HouseNumbersEvaluator(
     evaluation.set_float_custom_property("dcn_test_error", decision["dcn_error"])
     evaluation.set_float_custom_property("fine_test_error", decision["fine_error"])
     _bless(blessing, model, decision)
+
+
+@component
+def NetworksEvaluator(
+    examples: InputArtifact[Examples],
+    dcn_model: InputArtifact[Model],
+    reference_model: InputArtifact[Model],
+    evaluation: OutputArtifact[ModelEvaluation],
+    blessing: OutputArtifact[ModelBlessing],
+    preset: Parameter[str],
+    batch_size: Parameter[int],
+    max_error_gap: Parameter[float],
+    module_file: Parameter[str] = "",
+    module_sha256: Parameter[str] = "",
+    baseline_model: InputArtifact[Model] = None,
+) -> None:
+    """Test error (with its standard error) of the DCN, the `reference_model` it is held
+    against and an optional second `baseline_model`, and their batch-1 times side by side
+    (`from_networks.report.compare`), written to `evaluation`; blesses the DCN when its
+    error is at most the reference's plus `max_error_gap`. Each model's kind is the
+    `model_kind` property its trainer set."""
+    family = artifacts.family(preset, module_file, module_sha256)
+    inputs = [artifact for artifact in (reference_model, baseline_model, dcn_model) if artifact]
+    models = {artifact.get_string_custom_property("model_kind"):
+              training.load_model(artifacts.keras_path(artifact), family)
+              for artifact in inputs}
+    out = networks_report.compare(
+        family, {0: models}, artifacts.split_pattern(examples, "test"),
+        examples.get_string_custom_property("description"), evaluation.uri, batch_size,
+        artifacts.split_count(examples, "test"))
+    errors = {row["kind"]: row["test_error"] for row in out["result"]["rows"]}
+    for kind, error in errors.items():
+        evaluation.set_float_custom_property(f"{kind}_test_error", error)
+    reference = reference_model.get_string_custom_property("model_kind")
+    _bless(blessing, dcn_model, _decision(errors["dcn"], errors[reference], max_error_gap,
+                                          reference))

@@ -10,7 +10,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types.standard_artifacts import Examples, Model, ModelRun
 
 from components import artifacts
-from dcn_keras import distribute, presets, training, visualize
+from dcn_keras import distribute, training, visualize
 from dcn_keras.serving import export
 
 
@@ -32,6 +32,8 @@ def DcnTrainer(
     seed: Parameter[int],
     precision: Parameter[str],
     batch_norm_images: Parameter[int],
+    module_file: Parameter[str] = "",
+    module_sha256: Parameter[str] = "",
     num_patches: Parameter[int] = None,
     hint_weight: Parameter[float] = None,
     base_model: InputArtifact[Model] = None,
@@ -58,10 +60,13 @@ def DcnTrainer(
     trainers' models) starts from their layers (`family.warm_start`: the paper's DCN, no
     bridge); with a `base_model` instead (the DcnComposer's composed DCN, as TFX's Trainer
     warm-starts from its `base_model`) it fine-tunes that DCN, bridge kept (an extension).
-    Without either it starts from fresh weights.
+    Without either it starts from fresh weights. With a `module_file` (TFX's convention for
+    user code), the models are that file's networks on the preset's data
+    (`dcn_keras.from_networks.module_file`); `module_sha256` is its digest when the
+    pipeline was built, so that an edited file retrains rather than hitting the cache.
     """
     distribute.strategy()  # before any TensorFlow op: a TF_CONFIG cluster needs it first
-    family = presets.family(preset)
+    family = artifacts.family(preset, module_file, module_sha256)
     keras.utils.set_random_seed(seed)
     family.check_kind(model_kind)
     train, valid = family.datasets(
@@ -84,7 +89,8 @@ def DcnTrainer(
                 "base_model": base_model and base_model.uri,
                 "warm_start": [part.uri for part in (coarse_model, fine_model) if part],
                 "model_kind": model_kind,
-                "preset": preset, "seed": seed, "batch_size": batch_size}
+                "preset": preset, "seed": seed, "batch_size": batch_size,
+                "module_sha256": module_sha256}
     backup = artifacts.resume_dir(model, settings)
     # Beside the resume state, not in `model_run`: a rerun after a kill gets a new
     # `model_run` and must still find the epochs the killed run kept.

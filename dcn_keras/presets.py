@@ -6,18 +6,24 @@ work for one release and say what to use instead.
 
 from __future__ import annotations
 
+import os
 import warnings
 
 from dcn_keras import aliases
 from dcn_keras.cluttered_mnist.config import DCNConfig, cluttered_mnist
 from dcn_keras.cluttered_mnist.family import ClutteredMnistFamily
 from dcn_keras.family import Family
+from dcn_keras.from_networks import module_file as module_file_lib
 from dcn_keras.house_numbers.config import MultiDigitConfig, house_numbers
 from dcn_keras.house_numbers.family import MultiDigitFamily
+from dcn_keras.megapixel_mnist.config import MegapixelConfig, megapixel_mnist
+from dcn_keras.megapixel_mnist.family import MegapixelFamily
 
-PRESETS = {"cluttered_mnist": cluttered_mnist, "house_numbers": house_numbers}
+PRESETS = {"cluttered_mnist": cluttered_mnist, "house_numbers": house_numbers,
+           "megapixel_mnist": megapixel_mnist}
 # Each family's data set (`dcn data --dataset`) has its preset's name.
-FAMILIES = {"cluttered_mnist": ClutteredMnistFamily, "house_numbers": MultiDigitFamily}
+FAMILIES = {"cluttered_mnist": ClutteredMnistFamily, "house_numbers": MultiDigitFamily,
+            "megapixel_mnist": MegapixelFamily}
 
 
 def canonical(name: str, kind: str = "preset") -> str:
@@ -31,17 +37,20 @@ def canonical(name: str, kind: str = "preset") -> str:
     return name
 
 
-def get(name: str) -> DCNConfig | MultiDigitConfig:
+def get(name: str) -> DCNConfig | MultiDigitConfig | MegapixelConfig:
     """The config of preset `name`, with an error that lists the known ones."""
     return family(name).config
 
 
-def family(name: str) -> Family:
-    """The family object of preset `name` (`dcn_keras.family.Family`)."""
+def family(name: str, module_file: str | os.PathLike = "") -> Family:
+    """The family object of preset `name` (`dcn_keras.family.Family`); with a
+    `module_file`, the DCN of that file's networks on the preset's data
+    (`from_networks.module_file`)."""
     name = canonical(name)
     if name not in FAMILIES:
         raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(FAMILIES)}.")
-    return FAMILIES[name]()
+    found = FAMILIES[name]()
+    return module_file_lib.ModuleFamily(module_file, found) if module_file else found
 
 
 def family_of_dataset(dataset: str) -> Family:

@@ -22,18 +22,20 @@ def _save(figure, path) -> None:
 
 
 def plot_patches(images, attention: dict, labels, path: str | os.PathLike,
-                 columns: int = 4) -> None:
+                 columns: int = 4, panel_inches: float = 2.6) -> None:
     """Test images with their selected patches (brightest = most salient) and saliency maps.
 
     Args:
       images: `[n, H, W, 1]`; attention: `DynamicCapacityNetwork.attend` output;
       labels: `[n]` true labels, or None where unknown. Arrays or tensors.
+      panel_inches: the width of one image (a megapixel canvas needs more to show a digit).
     """
     images = np.asarray(images)
     attention = {key: np.asarray(value) for key, value in attention.items()}
     n = len(images)
     rows = -(-n // columns)
-    figure, axes = plt.subplots(2 * rows, columns, figsize=(2.6 * columns, 5.4 * rows))
+    figure, axes = plt.subplots(2 * rows, columns,
+                                figsize=(panel_inches * columns, 2.08 * panel_inches * rows))
     axes = np.asarray(axes).reshape(2 * rows, columns)
     predicted = attention["probabilities"].argmax(-1)
     coarse = attention["coarse_probabilities"].argmax(-1)

@@ -11,7 +11,9 @@ import math
 import pathlib
 import sys
 
-PRESETS = ("cluttered_mnist", "house_numbers")
+PRESETS = ("cluttered_mnist", "house_numbers", "megapixel_mnist")
+# Every preset's `dcn train --model` kinds, for `--help` without importing the presets.
+MODEL_KINDS = ("coarse", "fine", "dcn_no_hints", "dcn", "low_resolution", "full_resolution")
 DATASETS = PRESETS  # each family's data set has its preset's name
 PROFILES = ("paper", "quick", "smoke")
 
@@ -54,6 +56,20 @@ def _add_preset(parser, default: str = "cluttered_mnist", names: tuple[str, ...]
     parser.add_argument("--preset", default=default, type=_named("preset", names, "--preset"),
                         metavar="{" + ",".join(names) + "}",
                         help=text or "the model family and its recipes")
+
+
+def _add_module_file(parser) -> None:
+    parser.add_argument("--module-file", default="",
+                        help="a .py file defining coarse_network, fine_network and "
+                             "top_network (and optional BASELINES): the DCN of those networks "
+                             "on the preset's data (docs/library.md)")
+
+
+def _family(args):
+    """The family of `--preset`, or of `--module-file`'s networks on its data."""
+    from dcn_keras import presets
+
+    return presets.family(args.preset, getattr(args, "module_file", ""))
 
 
 def _add_profile(parser) -> None:
@@ -102,10 +118,10 @@ def cmd_data(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from dcn_keras import distribute, experiments, presets, training
+    from dcn_keras import distribute, experiments, training
 
     distribute.strategy()  # before any TensorFlow op: a TF_CONFIG cluster needs it first
-    family = presets.family(args.preset)
+    family = _family(args)
     if args.start and args.warm_start:
         raise ValueError("Pass --start (a composed DCN) or --warm-start (a coarse and a fine "
                          "model), not both.")
@@ -134,9 +150,8 @@ def cmd_compose(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from dcn_keras import presets
 
-    family = presets.family(args.preset)
+    family = _family(args)
     out = family.report(args.data, args.models, args.out, _recipe(args, family))
     print(out["markdown"])
     print(f"Wrote {args.out}/results.md, results.json and plots")
@@ -238,10 +253,10 @@ def cmd_bench(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from dcn_keras import presets, training
+    from dcn_keras import training
     from dcn_keras.serving import export
 
-    family = presets.family(args.preset)
+    family = _family(args)
     model = training.load_model(args.model, family)
     path = export.export_saved_model(model, args.out, family, args.version)
     print(f"Exported TF Serving SavedModel version {path.name} to {path}")
@@ -249,9 +264,9 @@ def cmd_export(args) -> None:
 
 
 def cmd_experiment(args) -> None:
-    from dcn_keras import experiments, presets, seeds
+    from dcn_keras import experiments, seeds
 
-    family = presets.family(args.preset)
+    family = _family(args)
     recipe = _recipe(args, family)
     result = experiments.run(family, recipe, args.out, args.mnist_dir, args.verbose)
     print(result["markdown"])
@@ -260,8 +275,10 @@ def cmd_experiment(args) -> None:
                            recipe.seeds)
     if dcn.exists():
         serving = pathlib.Path(args.out) / "serving"
-        print(f"DCN: {dcn} (serve it with `dcn export --preset {args.preset} --model {dcn} "
-              f"--out {serving}`)")
+        module = getattr(args, "module_file", "")
+        module = f" --module-file {module}" if module else ""
+        print(f"DCN: {dcn} (serve it with `dcn export --preset {args.preset}{module} --model "
+              f"{dcn} --out {serving}`)")
 
 
 def _add_data_args(parser) -> None:
@@ -325,24 +342,28 @@ def build_parser() -> argparse.ArgumentParser:
                "(dcn_keras/<family>/config.py); flags override it.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    data = commands.add_parser("data", help="build Cluttered MNIST (or MNIST house numbers) "
-                                             "TFRecords")
+    data = commands.add_parser("data", help="build Cluttered MNIST (MNIST house numbers, "
+                                             "Megapixel MNIST) TFRecords")
     data.add_argument("--out", required=True,
                       help="the data directory to write (replaced as a whole)")
     data.add_argument("--dataset", default="cluttered_mnist",
                       type=_named("data set", DATASETS, "--dataset"),
                       metavar="{" + ",".join(DATASETS) + "}",
-                      help="house_numbers: the SVHN-like transfer benchmark")
+                      help="house_numbers: the SVHN-like transfer benchmark; "
+                           "megapixel_mnist: 1500x1500 canvases")
     _add_data_args(data)
     data.set_defaults(run=cmd_data)
 
     train = commands.add_parser("train", help="train one model")
     train.add_argument("--data", required=True, help="directory made by `dcn data`")
     train.add_argument("--model", required=True,
-                       choices=("coarse", "fine", "dcn_no_hints", "dcn"),
-                       help="house_numbers trains coarse and fine (its DCN is composed)")
+                       metavar="{" + ",".join(MODEL_KINDS) + "}",
+                       help="house_numbers trains coarse and fine (its DCN is composed); "
+                            "megapixel_mnist low_resolution, full_resolution and dcn; with "
+                            "--module-file, dcn and the module's BASELINES")
     train.add_argument("--out", required=True, help="output .keras file")
     _add_preset(train)
+    _add_module_file(train)
     _add_profile(train)
     train.add_argument("--seed", type=_seed, default=None,
                        help="seed of the weights and the training order (default: the "
@@ -382,6 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_.add_argument("--out", required=True,
                            help="report directory (results.md, results.json, plots)")
     _add_preset(evaluate_)
+    _add_module_file(evaluate_)
     _add_profile(evaluate_)
     evaluate_.add_argument("--batch-size", type=_positive, default=None,
                            help="scoring and timing batch size (default: the recipe's)")
@@ -429,11 +451,13 @@ def build_parser() -> argparse.ArgumentParser:
     export_.add_argument("--version", type=_positive, default=None,
                          help="version number (default: one more than the highest there)")
     _add_preset(export_, text="house_numbers: a composed DCN (dcn house-numbers' dcn.keras)")
+    _add_module_file(export_)
     export_.set_defaults(run=cmd_export)
 
     for name, preset, text in (
             ("experiment", None, "data + every model of the preset + its report (Table 1 for "
-                                 "cluttered_mnist, Table 2 for house_numbers)"),
+                                 "cluttered_mnist, Table 2 for house_numbers, the DCN "
+                                 "against the low-resolution CNN for megapixel_mnist)"),
             ("house-numbers", "house_numbers",
              "MNIST house numbers (SVHN transfer setting): data + coarse and fine models "
              "trained apart + Table 2; the same as `experiment --preset house_numbers`")):
@@ -442,6 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="run directory: data/, models/ and report/ go there")
         if preset is None:
             _add_preset(command)
+            _add_module_file(command)
         _add_data_args(command)
         command.add_argument("--seeds", type=_seed, nargs="+", default=None,
                              help="train every model once per seed (default: the recipe's; "

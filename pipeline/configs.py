@@ -49,6 +49,8 @@ class PipelineConfig:
     seed: int = 0
     # Where the cluttered_mnist DCN trainer starts (`graph.DCN_STARTS`).
     dcn_start: str = os.environ.get("DCN_START", "coarse_and_fine")
+    # The user's networks (`dcn_keras.from_networks.module_file`), on the preset's data.
+    module_file: str = os.environ.get("DCN_MODULE_FILE", "")
 
     def __post_init__(self):
         object.__setattr__(self, "preset", presets.canonical(self.preset))

@@ -7,7 +7,7 @@ Other arguments go to Beam if they are Beam pipeline options (e.g. `--direct_num
 --direct_running_mode=multi_processing` or `--runner=FlinkRunner ...`); anything else, a
 misspelled flag among them, is refused before the pipeline runs. The TFX CLI takes no
 flags (use DCN_PROFILE, DCN_MNIST_DIR, DCN_PIPELINE_ROOT, DCN_PIPELINE_NAME, DCN_PRESET,
-DCN_SVHN_DIR, DCN_START; see pipeline/configs.py):
+DCN_SVHN_DIR, DCN_START, DCN_MODULE_FILE; see pipeline/configs.py):
 
     tfx pipeline create --engine local --pipeline_path "$PWD/pipeline/dcn_pipeline.py"
     tfx run create --engine local --pipeline_name dcn-cluttered-mnist-quick
@@ -108,6 +108,10 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
                         help="house_numbers: how it combines the picks: inverse_entropy (the "
                              "paper's Eq. 12-14, scales averaged) or sequence_vote (an "
                              "extension) (default: the preset's, sequence_vote)")
+    parser.add_argument("--module-file", default=defaults.module_file,
+                        help="a .py file defining coarse_network, fine_network, top_network "
+                             "and BASELINES: the pipeline trains, evaluates and pushes the "
+                             "DCN of those networks on the preset's data (docs/library.md)")
     parser.add_argument("--orchestrator", default="local", choices=configs.ORCHESTRATORS,
                         help="kubeflow_v2 writes the KFP V2 / Vertex pipeline JSON instead")
     parser.add_argument("--image", default="gcr.io/your-project/dcn-keras:latest",
@@ -128,12 +132,14 @@ def main(argv=None) -> None:
     config = configs.PipelineConfig(
         preset=args.preset, profile=args.profile, mnist_dir=configs.absolute(args.mnist_dir),
         svhn_dir=configs.absolute(args.svhn_dir), pipeline_root=args.pipeline_root,
-        pipeline_name=args.pipeline_name, seed=args.seed, dcn_start=args.dcn_start)
+        pipeline_name=args.pipeline_name, seed=args.seed, dcn_start=args.dcn_start,
+        module_file=configs.absolute(args.module_file))
     dag = create_pipeline(config.name, config.artifacts_root, config.metadata_path,
                           config.serving_dir, config.recipe(), config.mnist_dir,
                           preset=config.preset, beam_pipeline_args=beam_args,
                           svhn_dir=config.svhn_dir, dcn_start=config.dcn_start,
-                          attention=args.attention, combination=args.combination)
+                          attention=args.attention, combination=args.combination,
+                          module_file=config.module_file)
     if args.orchestrator == "kubeflow_v2":
         from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfp_v2
 

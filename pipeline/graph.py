@@ -11,6 +11,12 @@ house_numbers (the paper's transfer setting): HouseNumbersExampleGen (Beam; SVHN
 `svhn_dir`, else the MNIST house numbers benchmark) -> coarse and fine trainers on random
 crops -> DcnComposer (house-numbers DCN, k patches, scales) -> HouseNumbersEvaluator (Table 2,
 times on the largest images, patches, blessing) -> Pusher.
+
+megapixel_mnist, and any preset's data with a `module_file` of the user's networks
+(`dcn_keras.from_networks.module_file`): the example generator -> one trainer per model
+(the DCN built from the networks, trained end to end with hints, and each baseline) ->
+NetworksEvaluator (test errors, batch-1 times, patches; blesses the DCN against the
+reference baseline) -> Pusher.
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ from tfx.proto import pusher_pb2
 
 from components.cluttered_mnist_gen import ClutteredMnistExampleGen
 from components.composer import DcnComposer
-from components.evaluator import DcnEvaluator, HouseNumbersEvaluator
+from components.evaluator import DcnEvaluator, HouseNumbersEvaluator, NetworksEvaluator
 from components.house_numbers_gen import HouseNumbersExampleGen
+from components.megapixel_mnist_gen import MegapixelMnistExampleGen
 from components.trainer import DcnTrainer
 from dcn_keras import presets
+from dcn_keras.from_networks import module_file as module_file_lib
 from dcn_keras.recipe import Recipe
 
 # Where the pipeline's DCN trainer starts: the coarse and fine models' layers (the paper's
@@ -38,7 +46,7 @@ def create_pipeline(pipeline_name: str, pipeline_root: str, metadata_path: str,
                     beam_pipeline_args: list[str] | None = None,
                     enable_cache: bool = True, svhn_dir: str = "",
                     dcn_start: str = "coarse_and_fine", attention: str = "",
-                    combination: str = "") -> pipeline.Pipeline:
+                    combination: str = "", module_file: str = "") -> pipeline.Pipeline:
     """The DCN pipeline for `preset` with the sizes and settings of `recipe`.
 
     Args:
@@ -52,9 +60,12 @@ def create_pipeline(pipeline_name: str, pipeline_root: str, metadata_path: str,
       attention, combination: house_numbers, how the pushed DCN picks and combines patches
         (`dcn_keras.house_numbers.dcn.ATTENTION`, `COMBINATION`; "": the preset's). The
         paper's are "entropy_gradient" and "inverse_entropy".
+      module_file: a .py file of the user's coarse, fine and top networks (and baselines),
+        trained on the preset's data instead of the preset's models (absolute path).
     """
     graphs = {"cluttered_mnist": _cluttered_mnist_components,
-              "house_numbers": _house_numbers_components}
+              "house_numbers": _house_numbers_components,
+              "megapixel_mnist": _networks_components}
     if preset not in graphs:
         raise ValueError(f"The pipeline supports presets {sorted(graphs)}, got {preset!r}.")
     if dcn_start not in DCN_STARTS:
@@ -63,7 +74,12 @@ def create_pipeline(pipeline_name: str, pipeline_root: str, metadata_path: str,
         raise ValueError("attention and combination choose how the house_numbers DCN reads; "
                          f"preset {preset!r} has no such setting.")
     methods = {"attention": attention, "combination": combination}
-    components = graphs[preset](recipe, mnist_dir, svhn_dir, serving_dir, dcn_start, methods)
+    if module_file:
+        components = _networks_components(recipe, mnist_dir, svhn_dir, serving_dir,
+                                          dcn_start, methods, preset, module_file)
+    else:
+        components = graphs[preset](recipe, mnist_dir, svhn_dir, serving_dir, dcn_start,
+                                    methods)
     return pipeline.Pipeline(
         pipeline_name=pipeline_name, pipeline_root=pipeline_root, components=components,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(metadata_path),
@@ -87,11 +103,12 @@ def _trainer(kind: str, examples, preset: str, recipe: Recipe, epochs: int,
              **dcn_settings) -> DcnTrainer:
     # Settings left to the preset (None) are not passed.
     dcn_settings = {name: value for name, value in dcn_settings.items() if value is not None}
+    name = "".join(part.title() for part in kind.split("_"))
     return DcnTrainer(examples=examples, model_kind=kind, preset=preset, epochs=epochs,
                       batch_size=recipe.batch_size, learning_rate=recipe.learning_rate,
                       seed=recipe.seed, precision=recipe.precision,
                       batch_norm_images=recipe.batch_norm_images,
-                      **dcn_settings).with_id(f"{kind.title()}Trainer")
+                      **dcn_settings).with_id(f"{name}Trainer")
 
 
 def _cluttered_mnist_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
@@ -144,6 +161,45 @@ def _house_numbers_components(recipe: Recipe, mnist_dir: str, svhn_dir: str,
         all_patches_images=recipe.all_patches_images)
     pusher = _pusher(composer.outputs["model"], evaluator.outputs["blessing"], serving_dir)
     return [example_gen, coarse, fine, composer, evaluator, pusher]
+
+
+def _networks_components(recipe: Recipe, mnist_dir: str, svhn_dir: str, serving_dir: str,
+                         dcn_start: str, methods: dict, preset: str = "megapixel_mnist",
+                         module_file: str = "") -> list:
+    """Models built from networks (the Megapixel MNIST preset's, or a module file's on the
+    preset's data), each trained end to end from fresh weights, so `dcn_start` does not
+    apply."""
+    if svhn_dir:
+        raise ValueError("svhn_dir is for the house_numbers preset.")
+    family = presets.family(preset, module_file)
+    if not family.reference_kind:
+        raise ValueError(f"Module file {module_file} defines no BASELINES: the pipeline "
+                         "blesses the DCN against a baseline, so define at least one "
+                         "(docs/library.md).")
+    module = {"module_file": module_file,
+              "module_sha256": module_file and module_file_lib.digest(module_file)}
+    gens = {"cluttered_mnist": ClutteredMnistExampleGen,
+            "megapixel_mnist": MegapixelMnistExampleGen}
+    example_gen = gens[preset](mnist_dir=mnist_dir, **_sizes(recipe))
+    examples = example_gen.outputs["examples"]
+    trainers = {kind: _trainer(kind, examples, preset, recipe,
+                               (recipe.dcn_epochs or recipe.epochs)
+                               if kind in family.dcn_kinds else recipe.epochs,
+                               **module, **({"num_patches": recipe.num_patches,
+                                             "hint_weight": recipe.hint_weight}
+                                            if kind in family.dcn_kinds else {}))
+                for kind in family.model_kinds}
+    others = [kind for kind in family.model_kinds
+              if kind not in (*family.dcn_kinds, family.reference_kind)]
+    evaluator = NetworksEvaluator(
+        examples=examples, dcn_model=trainers["dcn"].outputs["model"],
+        reference_model=trainers[family.reference_kind].outputs["model"],
+        **({"baseline_model": trainers[others[0]].outputs["model"]} if others else {}),
+        preset=preset, batch_size=recipe.batch_size, max_error_gap=recipe.max_error_gap,
+        **module)
+    pusher = _pusher(trainers["dcn"].outputs["model"], evaluator.outputs["blessing"],
+                     serving_dir)
+    return [example_gen, *trainers.values(), evaluator, pusher]
 
 
 def dcn_default_patches(preset: str) -> int:

@@ -144,7 +144,8 @@ def test_old_names_work_for_one_release_and_say_the_new_one(capsys):
     assert "data set name 'mnist_house_numbers' is deprecated" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.parse_args(["multiplications", "--preset", "svnh"])
-    assert "invalid choice: 'svnh' (choose from cluttered_mnist, house_numbers)" in \
+    assert ("invalid choice: 'svnh' (choose from cluttered_mnist, house_numbers, "
+            "megapixel_mnist)") in \
         capsys.readouterr().err
 
 
@@ -196,5 +197,6 @@ def test_an_unknown_preset_is_refused_as_a_bad_choice(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["multiplications", "--preset", "imagenet"])
     assert exit_.value.code == 2
-    assert "invalid choice: 'imagenet' (choose from cluttered_mnist, house_numbers)" in \
+    assert ("invalid choice: 'imagenet' (choose from cluttered_mnist, house_numbers, "
+            "megapixel_mnist)") in \
         capsys.readouterr().err

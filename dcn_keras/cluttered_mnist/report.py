@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import pathlib
 import statistics
 
@@ -11,18 +10,6 @@ import tensorflow as tf
 from dcn_keras import measure, results, visualize
 from dcn_keras.cluttered_mnist import evaluation, multiplications
 from dcn_keras.cluttered_mnist.config import DCN_KINDS, TITLES
-
-
-def summary(rows: list[dict]) -> dict:
-    """Mean, sample standard deviation and standard error of the mean of the test errors of
-    `rows` (one model, one row per seed)."""
-    errors = [row["test_error"] for row in rows]
-    spread = statistics.stdev(errors) if len(errors) > 1 else None
-    return {"model": rows[0]["model"], "kind": rows[0]["kind"],
-            "seeds": [row["seed"] for row in rows], "mean": statistics.fmean(errors),
-            "stdev": spread, "se_of_mean": spread / math.sqrt(len(errors)) if spread else None,
-            "test_images": rows[0]["test_images"],
-            "multiplications": rows[0]["multiplications"]}
 
 
 def markdown(rows: list[dict], summaries: list[dict], throughput: dict, data: str,
@@ -101,7 +88,8 @@ def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int 
             if kind in DCN_KINDS:
                 curves.setdefault(TITLES[kind], {})[seed] = \
                     evaluation.error_versus_patches(model, test)
-    summaries = [summary([row for row in rows if row["kind"] == kind])
+    summaries = [results.summary([row for row in rows if row["kind"] == kind],
+                                  "multiplications")
                  for kind in TITLES if any(row["kind"] == kind for row in rows)]
     first = runs[next(iter(runs))]
     images, labels = evaluation.first_batch(test, batch_size)
