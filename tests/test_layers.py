@@ -9,7 +9,8 @@ import sys
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 PACKAGES = ("dcn_keras", "dcn_keras_cli", "components", "pipeline")
-FAMILIES = ("dcn_keras.cluttered_mnist", "dcn_keras.house_numbers")
+FAMILIES = ("dcn_keras.cluttered_mnist", "dcn_keras.house_numbers",
+            "dcn_keras.megapixel_mnist", "dcn_keras.from_networks")
 
 
 def _modules() -> dict[str, pathlib.Path]:
