@@ -145,7 +145,7 @@ def NetworksEvaluator(
     (`from_networks.report.compare`), written to `evaluation`; blesses the DCN when its
     error is at most the reference's plus `max_error_gap`. Each model's kind is the
     `model_kind` property its trainer set."""
-    family = artifacts.family(preset, module_file, module_sha256)
+    family = artifacts.family(preset, module_file, module_sha256).for_data(examples.uri)
     inputs = [artifact for artifact in (reference_model, baseline_model, dcn_model) if artifact]
     models = {artifact.get_string_custom_property("model_kind"):
               training.load_model(artifacts.keras_path(artifact), family)

@@ -66,7 +66,7 @@ def DcnTrainer(
     pipeline was built, so that an edited file retrains rather than hitting the cache.
     """
     distribute.strategy()  # before any TensorFlow op: a TF_CONFIG cluster needs it first
-    family = artifacts.family(preset, module_file, module_sha256)
+    family = artifacts.family(preset, module_file, module_sha256).for_data(examples.uri)
     keras.utils.set_random_seed(seed)
     family.check_kind(model_kind)
     train, valid = family.datasets(

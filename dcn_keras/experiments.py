@@ -12,13 +12,15 @@ from dcn_keras.atomic import atomic_path
 from dcn_keras.recipe import Recipe
 
 
-def build_data(family, out_dir, recipe: Recipe, mnist_dir=None) -> dict:
+def build_data(family, out_dir, recipe: Recipe, mnist_dir=None,
+               side: int | None = None) -> dict:
     """The family's benchmark data set (train / valid / test TFRecords and metadata.json)
-    in `out_dir`, sized by `recipe`; returns the metadata."""
-    return family.data.build(out_dir, mnist_dir, {"train": recipe.train_images,
+    in `out_dir`, sized by `recipe` (`side`: the image side, where the data set has one);
+    returns the metadata."""
+    return family.build_data(out_dir, mnist_dir, {"train": recipe.train_images,
                                                   "valid": recipe.valid_images,
                                                   "test": recipe.test_images},
-                             seed=recipe.seed)
+                             recipe.seed, side)
 
 
 def train_model(family, kind: str, data_dir, out_path, recipe: Recipe,
@@ -29,6 +31,7 @@ def train_model(family, kind: str, data_dir, out_path, recipe: Recipe,
     validation epoch to `out_path` (.keras), its history and its TensorBoard logs
     (`<stem>_logs/`) and every epoch's weights (`<stem>_epochs/`) beside it."""
     data_dir, out_path = pathlib.Path(data_dir), training.check_model_path(out_path)
+    family = family.for_data(data_dir)
     family.check_kind(kind)
     keras.utils.set_random_seed(recipe.seed)
     train, valid = family.datasets(data_dir / "train.tfrecord", data_dir / "valid.tfrecord",
@@ -67,15 +70,17 @@ def compose_models(family, data_dir, coarse_path, fine_path, out_path, recipe: R
                                      out_path.with_name(f"{out_path.stem}_composition"))
 
 
-def run(family, recipe: Recipe, out, mnist_dir=None, verbose: int | str = "auto") -> dict:
-    """A whole experiment in `out`: data/ (unless already there), models/ (each model of
-    each seed of `recipe.seeds` not already trained, `seeds.model_path`) and report/.
-    Returns the report ({"result", "markdown"})."""
+def run(family, recipe: Recipe, out, mnist_dir=None, verbose: int | str = "auto",
+        side: int | None = None) -> dict:
+    """A whole experiment in `out`: data/ (unless already there; `side` as in
+    `build_data`), models/ (each model of each seed of `recipe.seeds` not already trained,
+    `seeds.model_path`) and report/. Returns the report ({"result", "markdown"})."""
     out = pathlib.Path(out)
     data_dir, models_dir = out / "data", out / "models"
     if not (data_dir / "metadata.json").exists():
-        print(family.data.describe(build_data(family, data_dir, recipe, mnist_dir)),
+        print(family.data.describe(build_data(family, data_dir, recipe, mnist_dir, side)),
               flush=True)
+    family = family.for_data(data_dir)
     for seed in recipe.seeds:
         for kind in family.experiment_kinds:
             path = seeds.model_path(models_dir, kind, seed, recipe.seeds)

@@ -45,6 +45,20 @@ class Family:
             raise ValueError(f"Unknown profile {profile!r}; choose one of {PROFILES}.")
         return self.recipes[profile].replace(**overrides)
 
+    def build_data(self, out_dir, mnist_dir, sizes: dict[str, int], seed: int,
+                   side: int | None = None) -> dict:
+        """The family's benchmark data set in `out_dir` (`data.build`); `side` sets the image
+        side of a data set that has one. Returns its metadata."""
+        if side is not None:
+            raise ValueError(f"Preset {self.name!r} has no image side to set; --side is for "
+                             "megapixel_mnist. Leave it off.")
+        return self.data.build(out_dir, mnist_dir, sizes, seed=seed)
+
+    def for_data(self, data_dir) -> Family:
+        """This family for the images of a data directory or Examples artifact (its
+        metadata.json): itself, unless the data set chose an image size."""
+        return self
+
     def train_options(self, kind: str, recipe: Recipe) -> dict:
         """`training.train` keyword arguments of `kind` under `recipe`."""
         dcn = kind in self.dcn_kinds

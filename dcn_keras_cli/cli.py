@@ -112,7 +112,8 @@ def cmd_data(args) -> None:
     from dcn_keras import experiments, presets
 
     family = presets.family_of_dataset(args.dataset)
-    metadata = experiments.build_data(family, args.out, _recipe(args, family), args.mnist_dir)
+    metadata = experiments.build_data(family, args.out, _recipe(args, family), args.mnist_dir,
+                                      args.side)
     print(family.data.describe(metadata))
     print(f"Wrote {args.out}")
 
@@ -152,7 +153,8 @@ def cmd_compose(args) -> None:
 def cmd_evaluate(args) -> None:
 
     family = _family(args)
-    out = family.report(args.data, args.models, args.out, _recipe(args, family))
+    out = family.for_data(args.data).report(args.data, args.models, args.out,
+                                            _recipe(args, family))
     print(out["markdown"])
     print(f"Wrote {args.out}/results.md, results.json and plots")
 
@@ -268,7 +270,8 @@ def cmd_experiment(args) -> None:
 
     family = _family(args)
     recipe = _recipe(args, family)
-    result = experiments.run(family, recipe, args.out, args.mnist_dir, args.verbose)
+    result = experiments.run(family, recipe, args.out, args.mnist_dir, args.verbose,
+                             getattr(args, "side", None))
     print(result["markdown"])
     print(f"Report: {args.out}/report/results.md (plots beside it)")
     dcn = seeds.model_path(pathlib.Path(args.out) / "models", "dcn", recipe.seeds[0],
@@ -294,6 +297,9 @@ def _add_data_args(parser) -> None:
     parser.add_argument("--seed", type=_seed, default=None,
                         help="seed of the data (and of the training, for one seed) "
                              "(default: the recipe's, 0)")
+    parser.add_argument("--side", type=_positive, default=None,
+                        help="megapixel_mnist: the canvas side in pixels (default: 1500); "
+                             "the models take the side of their data")
 
 
 def _add_train_args(parser) -> None:

@@ -82,18 +82,13 @@ class NetworksFamily(Family):
                           metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 
     def check_plain(self, model, path) -> None:
-        """A model of this family gives one logit per class (a DCN built from networks has no
-        preset config either, so it is checked here too)."""
-        if isinstance(model, DynamicCapacityNetwork):
-            if tuple(model.image_shape) != tuple(self.image_shape):
-                raise ValueError(f"{path} holds a DCN of {list(model.image_shape)} images, "
-                                 f"but preset {self.name!r} reads "
-                                 f"{list(self.image_shape)}. Pass the matching --preset or "
-                                 "retrain it.")
-            return
-        if model.output_shape[-1] != self.num_classes:
+        """A model of this family gives one score per class (a DCN built from networks has no
+        preset config either, so it is checked here too); its image size is the data's."""
+        classes = model.num_classes if isinstance(model, DynamicCapacityNetwork) else \
+            model.output_shape[-1]
+        if classes != self.num_classes:
             raise ValueError(f"{path} holds {type(model).__name__} {model.name!r} with "
-                             f"{model.output_shape[-1]} outputs, but preset {self.name!r} "
+                             f"{classes} outputs, but preset {self.name!r} "
                              f"has {self.num_classes} classes. Pass the matching --preset or "
                              "retrain it.")
 

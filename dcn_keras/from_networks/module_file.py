@@ -125,5 +125,12 @@ class ModuleFamily(NetworksFamily):
     def fresh_training_data(self, data_dir, batch_size, seed=0):
         return self.base.fresh_training_data(data_dir, batch_size, seed)
 
+    def build_data(self, out_dir, mnist_dir, sizes, seed, side=None) -> dict:
+        return self.base.build_data(out_dir, mnist_dir, sizes, seed, side)
+
+    def for_data(self, data_dir) -> ModuleFamily:
+        base = self.base.for_data(data_dir)
+        return self if base is self.base else type(self)(self.path, base)
+
     def with_config(self, config):
         return type(self)(self.path, self.base.with_config(config))

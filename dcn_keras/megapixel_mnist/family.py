@@ -3,6 +3,9 @@ full-resolution CNNs (`from_networks.family.NetworksFamily`)."""
 
 from __future__ import annotations
 
+import json
+import pathlib
+
 import keras
 import tensorflow as tf
 
@@ -42,6 +45,19 @@ class MegapixelFamily(NetworksFamily):
     @property
     def hint_weight(self) -> float:
         return self.config.hint_weight
+
+    def build_data(self, out_dir, mnist_dir, sizes, seed, side=None) -> dict:
+        return self.data.build(out_dir, mnist_dir, sizes, seed=seed,
+                               side=side or self.config.side)
+
+    def for_data(self, data_dir) -> MegapixelFamily:
+        """The same models for the canvas side the data were built with (itself where there
+        is no metadata.json: the readers then say what is missing)."""
+        path = pathlib.Path(data_dir) / "metadata.json"
+        if not path.is_file():
+            return self
+        side = int(json.loads(path.read_text())["side"])
+        return self if side == self.config.side else self.with_config(self.config.resized(side))
 
     def dcn_networks(self) -> tuple[keras.Model, keras.Model, keras.Model]:
         return (networks.coarse_network(self.config), networks.fine_network(self.config),

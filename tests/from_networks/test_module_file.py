@@ -77,3 +77,17 @@ def test_the_cli_trains_evaluates_and_exports_a_module_files_models(tmp_path, mn
     assert cli.main(["export", "--module-file", str(TINY), "--model",
                      str(models / "dcn.keras"), "--out", str(tmp_path / "serving")]) == 0
     assert (tmp_path / "serving/1/saved_model.pb").exists()
+
+
+def test_a_model_with_other_classes_is_refused_on_loading(tmp_path):
+    import keras
+
+    from dcn_keras import training
+
+    other = keras.Sequential([keras.Input((100, 100, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(3)], name="three_classes")
+    other.save(tmp_path / "small_cnn.keras")
+    with pytest.raises(ValueError, match="'three_classes' with 3 outputs, but preset "
+                                         "'cluttered_mnist' has 10 classes"):
+        training.load_model(tmp_path / "small_cnn.keras",
+                            presets.family("cluttered_mnist", TINY))

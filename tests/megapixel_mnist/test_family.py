@@ -54,3 +54,11 @@ def test_models_train_and_are_reported_with_their_standard_errors(family, data, 
     saved = json.loads((tmp_path / "report/results.json").read_text())
     assert saved["reference"] == "full_resolution"
     assert (tmp_path / "report/patches.png").exists()
+
+
+def test_the_models_take_the_side_of_their_data(data, tmp_path):
+    family = presets.family("megapixel_mnist")
+    assert family.for_data(data).config.side == 300
+    assert family.for_data(tmp_path).config.side == 1500  # no data there: the readers say so
+    with pytest.raises(ValueError, match="--side is for megapixel_mnist"):
+        presets.family("cluttered_mnist").build_data(tmp_path, None, {}, 0, side=300)
