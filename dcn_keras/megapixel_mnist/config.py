@@ -17,7 +17,7 @@ class MegapixelConfig:
     stride of 16 pixels; the
     fine layers read a `patch_size` patch (a whole 28-pixel digit with room for the
     stride) into one vector of the coarse map's width; the top layers pool the map by its
-    average, so that three digits of a class outweigh two. The full-resolution CNN runs the
+    average, so that three digits of a class outweigh two, normalised over the batch. The full-resolution CNN runs the
     fine layers over the whole image; the low-resolution CNN reads the image downscaled by
     `view_scale` (1500 -> 180 pixels), the attention-sampling papers' baseline.
     """

@@ -28,13 +28,16 @@ def fine_network(config: MegapixelConfig) -> keras.Sequential:
 
 def top_network(config: MegapixelConfig, name: str = "top") -> keras.Sequential:
     """`[b, s1, s2, D]` map of any size -> `[b, classes]` logits: a bias-free 1x1
-    convolution (so the DCN's refined pass is sparse), the average over the map, a dense
-    layer."""
+    convolution (so the DCN's refined pass is sparse), the average over the map, batch
+    normalisation, a dense layer."""
     network = stack((), (None, None, config.feature_dim), name)
     network.add(keras.layers.Conv2D(config.top_width, 1, use_bias=False,
                                     name=f"{name}_conv"))
     network.add(keras.layers.ReLU(name=f"{name}_relu"))
     network.add(keras.layers.GlobalAveragePooling2D(name=f"{name}_average"))
+    # The few positions that hold digits make a small share of the average; normalised
+    # over the batch, their share is what the dense layer reads, at a usable scale.
+    network.add(keras.layers.BatchNormalization(name=f"{name}_average_bn"))
     network.add(keras.layers.Dense(config.num_classes, name=f"{name}_logits"))
     return network
 
