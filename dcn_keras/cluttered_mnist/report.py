@@ -14,21 +14,13 @@ from dcn_keras.cluttered_mnist.config import DCN_KINDS, TITLES
 
 def markdown(rows: list[dict], summaries: list[dict], throughput: dict, data: str,
              machine: str, batch_size: int) -> str:
-    seeds = sorted({row["seed"] for row in rows})
-    errors = {(row["kind"], row["seed"]): row for row in rows}
-    several = len(seeds) > 1
-    per_seed_title = ", seed " + " / ".join(map(str, seeds)) if several else ""
-    lines = [f"| Model | Test error ± s.e.{per_seed_title} | "
-             f"{'Mean ± stdev of seeds | ' if several else ''}Multiplications | "
+    seeds, per_seed_title, mean_title = results.seed_columns(rows)
+    several = bool(mean_title)
+    lines = [f"| Model | Test error ± s.e.{per_seed_title} | {mean_title}Multiplications | "
              f"Images/s (batch {batch_size}) |",
              "|---|" + ("---|---:|" if several else "---:|") + "---:|---:|"]
     for line in summaries:
-        per_seed = " / ".join(
-            f"{100 * errors[line['kind'], seed]['test_error']:.2f} ± "
-            f"{100 * errors[line['kind'], seed]['standard_error']:.2f}%"
-            if (line["kind"], seed) in errors else "-" for seed in seeds)
-        spread = f" ± {100 * line['stdev']:.2f}" if line["stdev"] is not None else ""
-        mean = f"{100 * line['mean']:.2f}{spread}% | " if several else ""
+        per_seed, mean = results.error_cells(rows, line, seeds)
         lines.append(f"| {line['model']} | {per_seed} | {mean}"
                      f"{line['multiplications'] / 1e6:.1f}M | "
                      f"{throughput.get(line['kind'], float('nan')):,.0f} |")

@@ -42,21 +42,12 @@ def _call(family, kind: str, model, images):
 
 def markdown(rows: list[dict], summaries: list[dict], times: dict, data: str,
              machine: str) -> str:
-    seeds = sorted({row["seed"] for row in rows})
-    errors = {(row["kind"], row["seed"]): row for row in rows}
-    several = len(seeds) > 1
-    per_seed_title = ", seed " + " / ".join(map(str, seeds)) if several else ""
-    mean_title = "Mean ± stdev of seeds | " if several else ""
+    seeds, per_seed_title, mean_title = results.seed_columns(rows)
     lines = [f"| Model | Test error ± s.e.{per_seed_title} | {mean_title}ms per image "
              "(batch 1) |",
-             "|---|---|" + ("---:|" if several else "") + "---:|"]
+             "|---|---|" + ("---:|" if mean_title else "") + "---:|"]
     for line in summaries:
-        per_seed = " / ".join(
-            f"{100 * errors[line['kind'], seed]['test_error']:.2f} ± "
-            f"{100 * errors[line['kind'], seed]['standard_error']:.2f}%"
-            if (line["kind"], seed) in errors else "-" for seed in seeds)
-        spread = f" ± {100 * line['stdev']:.2f}" if line["stdev"] is not None else ""
-        mean = f"{100 * line['mean']:.2f}{spread}% | " if several else ""
+        per_seed, mean = results.error_cells(rows, line, seeds)
         ms = times.get(line["kind"])
         lines.append(f"| {line['model']} | {per_seed} | {mean}"
                      f"{'-' if ms is None else f'{ms:,.1f}'} |")

@@ -14,12 +14,12 @@ class MegapixelConfig:
     """Megapixel MNIST models (the attention-sampling benchmark, built from MNIST digits).
 
     The coarse layers read the whole `side` x `side` image, averaged over 4 x 4 blocks, at a
-    stride of 16 pixels; the
-    fine layers read a `patch_size` patch (a whole 28-pixel digit with room for the
-    stride) into one vector of the coarse map's width; the top layers pool the map by its
-    average, so that three digits of a class outweigh two, normalised over the batch. The full-resolution CNN runs the
-    fine layers over the whole image; the low-resolution CNN reads the image downscaled by
-    `view_scale` (1500 -> 180 pixels), the attention-sampling papers' baseline.
+    stride of 16 pixels; the fine layers read a `patch_size` patch (a whole 28-pixel digit
+    with room for the stride) into one vector of the coarse map's width; the top layers pool
+    the map by its average, so that three digits of a class outweigh two, normalised over
+    the batch. The full-resolution CNN runs the fine layers over the whole image; the
+    low-resolution CNN reads the image downscaled by `view_scale` (1500 -> 180 pixels), the
+    attention-sampling papers' baseline.
     """
 
     name: str = "megapixel_mnist"
