@@ -69,12 +69,39 @@ def inference_memory_mb(function, *args, repeats: int = 5) -> dict[str, float]:
     return {"inference_mb": (peak - before) / 1024, "peak_rss_mb": peak / 1024}
 
 
-def probe_in_fresh_process(module: str, *args: str) -> dict:
-    """The JSON that `python -m module memory-probe args...` prints last: a probe run in a
-    new interpreter, so that no other model's buffers share its memory."""
-    output = subprocess.run([sys.executable, "-m", module, "memory-probe", *args],
+def probe_in_fresh_process(module: str, *args: str, command: str = "memory-probe") -> dict:
+    """The JSON that `python -m module <command> args...` prints last: a probe run in a new
+    interpreter, so that no other model's buffers share its memory. A "tensor-probe" runs
+    with `TENSOR_PROBE_ENV` (`tensor_memory_mb`)."""
+    env = {**os.environ, **(TENSOR_PROBE_ENV if command == "tensor-probe" else {})}
+    output = subprocess.run([sys.executable, "-m", module, command, *args], env=env,
                             check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
+
+
+# TensorFlow's CPU allocator counts its bytes only when it is the BFC allocator, chosen
+# before TensorFlow starts.
+TENSOR_PROBE_ENV = {"TF_CPU_ALLOCATOR_USE_BFC": "true"}
+
+
+def tensor_memory_mb(function, *args, repeats: int = 5) -> dict[str, float]:
+    """Peak MiB of tensors that TensorFlow's CPU allocator holds while `function` (traced)
+    runs `repeats` times on `args` after one call: `tensor_peak_mb`, the weights and inputs
+    already held included, and `tensor_added_mb`, beyond them. Unlike the resident memory of
+    `inference_memory_mb` it leaves out the runtime's own buffers and the allocator's slack.
+    Needs `TENSOR_PROBE_ENV` set before TensorFlow starts (`probe_in_fresh_process` sets it
+    for a "tensor-probe")."""
+    _fetch(function(*args))
+    try:
+        tf.config.experimental.reset_memory_stats("CPU:0")
+    except ValueError as error:
+        raise RuntimeError("TensorFlow's CPU allocator keeps no statistics here: start the "
+                           "process with TF_CPU_ALLOCATOR_USE_BFC=true.") from error
+    current = tf.config.experimental.get_memory_info("CPU:0")["current"]
+    for _ in range(repeats):
+        _fetch(function(*args))
+    peak = tf.config.experimental.get_memory_info("CPU:0")["peak"]
+    return {"tensor_peak_mb": peak / 2**20, "tensor_added_mb": (peak - current) / 2**20}
 
 
 def start_runtime() -> None:

@@ -183,11 +183,13 @@ def plot_multiplications_versus_size(counts: list[dict], path: str | os.PathLike
 
 def plot_scaling(rows: list[dict], titles: dict[str, str], path: str | os.PathLike) -> None:
     """Time and memory per image against the image side, one line per model, from rows
-    {"model", "side", "ms_per_image"[, "inference_mib"]} (`megapixel_mnist.speed.scaling`);
-    `titles` names the models."""
+    {"model", "side", "ms_per_image"[, "inference_mib", "tensor_peak_mib"]}
+    (`megapixel_mnist.speed.scaling`); `titles` names the models."""
     panels = [("ms_per_image", "ms per image, batch 1")]
     if all("inference_mib" in row for row in rows):
-        panels.append(("inference_mib", "memory inference adds (MiB)"))
+        panels.append(("inference_mib", "resident memory inference adds (MiB)"))
+    if all("tensor_peak_mib" in row for row in rows):
+        panels.append(("tensor_peak_mib", "peak of tensors held (MiB)"))
     figure, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4), squeeze=False)
     for axis, (key, label) in zip(axes[0], panels):
         for model, title in titles.items():

@@ -79,16 +79,19 @@ def training_step_ms(config: MegapixelConfig, kinds=networks.MODEL_KINDS,
 
 
 def memory_mb(config: MegapixelConfig, kind: str) -> dict:
-    """`measure.inference_memory_mb` of the `kind` model at `config.side`, in a fresh
-    process."""
-    return measure.probe_in_fresh_process("dcn_keras.megapixel_mnist.speed", str(config.side),
-                                          kind)
+    """`measure.inference_memory_mb` and `measure.tensor_memory_mb` of the `kind` model at
+    `config.side`, each in a fresh process."""
+    module = "dcn_keras.megapixel_mnist.speed"
+    return {**measure.probe_in_fresh_process(module, str(config.side), kind),
+            **measure.probe_in_fresh_process(module, str(config.side), kind,
+                                             command="tensor-probe")}
 
 
 def scaling(sides, kinds=networks.MODEL_KINDS, repeats: int = 5, memory: bool = True,
             config: MegapixelConfig | None = None, progress=print) -> dict:
-    """Rows {"model", "side", "ms_per_image", "inference_mib", "peak_mib"} of each model at
-    each side (any weights), and the full-resolution CNN's ratios to the DCN."""
+    """Rows {"model", "side", "ms_per_image", "inference_mib", "peak_mib",
+    "tensor_peak_mib"} of each model at each side (any weights), and the full-resolution
+    CNN's ratios to the DCN."""
     config = config or megapixel_mnist()
     rows = []
     for side in sides:
@@ -99,7 +102,8 @@ def scaling(sides, kinds=networks.MODEL_KINDS, repeats: int = 5, memory: bool = 
             if memory:
                 probe = memory_mb(sized, kind)
                 row |= {"inference_mib": probe["inference_mb"],
-                        "peak_mib": probe["peak_rss_mb"]}
+                        "peak_mib": probe["peak_rss_mb"],
+                        "tensor_peak_mib": probe["tensor_peak_mb"]}
             rows.append(row)
             progress(" ".join(f"{key} {value:.1f}" if isinstance(value, float)
                               else f"{key} {value}" for key, value in row.items()))
@@ -115,16 +119,19 @@ def ratios(rows: list[dict]) -> dict:
         full, dcn = by.get((side, "full_resolution")), by.get((side, "dcn"))
         if full and dcn:
             out[str(side)] = {key: full[key] / dcn[key] for key in
-                              ("ms_per_image", "inference_mib", "peak_mib") if key in dcn}
+                              ("ms_per_image", "inference_mib", "peak_mib", "tensor_peak_mib")
+                              if key in dcn}
     return out
 
 
 if __name__ == "__main__":
-    # Internal entry point of `memory_mb`: memory-probe SIDE KIND.
+    # Internal entry point of `memory_mb`: memory-probe | tensor-probe SIDE KIND.
     _, command, side, model_kind = sys.argv
-    if command != "memory-probe":
+    if command not in ("memory-probe", "tensor-probe"):
         raise SystemExit(f"unknown command {command!r}")
     sized = megapixel_mnist().resized(int(side))
     function = inference_function(sized, model_kind).get_concrete_function()
     measure.start_runtime()
-    print(json.dumps(measure.inference_memory_mb(function, image(sized))))
+    probe = measure.inference_memory_mb if command == "memory-probe" else \
+        measure.tensor_memory_mb
+    print(json.dumps(probe(function, image(sized))))

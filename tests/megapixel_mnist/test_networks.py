@@ -44,3 +44,13 @@ def test_the_dcn_saves_and_loads(tmp_path):
 def test_an_unknown_model_is_named():
     with pytest.raises(ValueError, match="choose one of"):
         networks.build(config.megapixel_mnist(), "medium_resolution")
+
+
+def test_the_memory_probes_count_what_a_model_holds():
+    small = config.megapixel_mnist().resized(300)
+    probe = speed.memory_mb(small, "full_resolution")
+    assert probe["inference_mb"] > 0 and probe["peak_rss_mb"] > probe["inference_mb"]
+    # Its first convolution's output alone, 150 x 150 x 32 floats, is held at once.
+    assert probe["tensor_added_mb"] >= 150 * 150 * 32 * 4 / 2**20
+    # The peak also holds the 300 x 300 input image and the weights.
+    assert probe["tensor_peak_mb"] >= probe["tensor_added_mb"] + 300 * 300 * 4 / 2**20
