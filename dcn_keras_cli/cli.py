@@ -62,7 +62,7 @@ def _add_module_file(parser) -> None:
     parser.add_argument("--module-file", default="",
                         help="a .py file defining coarse_network, fine_network and "
                              "top_network (and optional BASELINES): the DCN of those networks "
-                             "on the preset's data (docs/library.md)")
+                             "on the preset's data (docs/own_networks.md)")
 
 
 def _family(args):

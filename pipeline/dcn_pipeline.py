@@ -111,7 +111,7 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--module-file", default=defaults.module_file,
                         help="a .py file defining coarse_network, fine_network, top_network "
                              "and BASELINES: the pipeline trains, evaluates and pushes the "
-                             "DCN of those networks on the preset's data (docs/library.md)")
+                             "DCN of those networks on the preset's data (docs/own_networks.md)")
     parser.add_argument("--orchestrator", default="local", choices=configs.ORCHESTRATORS,
                         help="kubeflow_v2 writes the KFP V2 / Vertex pipeline JSON instead")
     parser.add_argument("--image", default="gcr.io/your-project/dcn-keras:latest",

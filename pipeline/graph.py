@@ -175,7 +175,7 @@ def _networks_components(recipe: Recipe, mnist_dir: str, svhn_dir: str, serving_
     if not family.reference_kind:
         raise ValueError(f"Module file {module_file} defines no BASELINES: the pipeline "
                          "blesses the DCN against a baseline, so define at least one "
-                         "(docs/library.md).")
+                         "(docs/own_networks.md).")
     module = {"module_file": module_file,
               "module_sha256": module_file and module_file_lib.digest(module_file)}
     gens = {"cluttered_mnist": ClutteredMnistExampleGen,

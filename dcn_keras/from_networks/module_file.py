@@ -44,7 +44,7 @@ def load(path):
     path = pathlib.Path(path)
     if not path.is_file() or path.suffix != ".py":
         raise FileNotFoundError(f"No module file at {path}: pass the path of a .py file that "
-                                f"defines {', '.join(NETWORKS)} (docs/library.md).")
+                                f"defines {', '.join(NETWORKS)} (docs/own_networks.md).")
     name = f"dcn_module_{digest(path)[:12]}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -60,7 +60,7 @@ def load(path):
         raise ValueError(f"Module file {path} does not define {', '.join(missing)}: it must "
                          "define coarse_network(image_shape), fine_network(image_shape) and "
                          "top_network(image_shape), each returning a Keras model "
-                         "(docs/library.md).")
+                         "(docs/own_networks.md).")
     baselines = getattr(module, "BASELINES", {})
     if not isinstance(baselines, dict) or not all(
             isinstance(kind, str) and kind.isidentifier() and callable(build)
