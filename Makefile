@@ -34,7 +34,7 @@ house-numbers: $(STAMP)
 
 # Everything, as CI runs it; `make test-fast` skips the slow end-to-end tests.
 test: $(STAMP)
-	DCN_MNIST_DIR=$(MNIST_DIR) $(VENV)/bin/python -m pytest -q
+	DCN_MNIST_DIR=$(MNIST_DIR) $(VENV)/bin/python -m pytest -q --durations=30
 
 test-fast: $(STAMP)
 	DCN_MNIST_DIR=$(MNIST_DIR) $(VENV)/bin/python -m pytest -q -m "not slow"

@@ -74,7 +74,8 @@ def run(family, recipe: Recipe, out, mnist_dir=None, verbose: int | str = "auto"
         side: int | None = None) -> dict:
     """A whole experiment in `out`: data/ (unless already there; `side` as in
     `build_data`), models/ (each model of each seed of `recipe.seeds` not already trained,
-    `seeds.model_path`) and report/. Returns the report ({"result", "markdown"})."""
+    `seeds.model_path`; `family.first_seed_kinds` for the first seed only) and report/.
+    Returns the report ({"result", "markdown"})."""
     out = pathlib.Path(out)
     data_dir, models_dir = out / "data", out / "models"
     if not (data_dir / "metadata.json").exists():
@@ -83,6 +84,8 @@ def run(family, recipe: Recipe, out, mnist_dir=None, verbose: int | str = "auto"
     family = family.for_data(data_dir)
     for seed in recipe.seeds:
         for kind in family.experiment_kinds:
+            if kind in family.first_seed_kinds and seed != recipe.seeds[0]:
+                continue
             path = seeds.model_path(models_dir, kind, seed, recipe.seeds)
             if path.exists():
                 print(f"{path} exists: skipping (delete it to retrain)")

@@ -17,6 +17,8 @@ class Family:
       recipes: {profile: Recipe}, the recorded `paper` recipe and `quick` / `smoke`.
       model_kinds: what `build` makes (`dcn train --model`).
       experiment_kinds: what an experiment trains, in order.
+      first_seed_kinds: those of `experiment_kinds` an experiment trains for its first
+        seed only (a baseline whose spread over seeds is not the question).
       dcn_kinds: the kinds that are DCNs (trained for `Recipe.dcn_epochs`).
       titles: {kind: the name of the model in tables}.
       monitor: (validation metric, "min" or "max") that picks the best epoch.
@@ -27,6 +29,7 @@ class Family:
     recipes: dict[str, Recipe] = {}
     model_kinds: tuple[str, ...] = ()
     experiment_kinds: tuple[str, ...] = ()
+    first_seed_kinds: tuple[str, ...] = ()
     dcn_kinds: tuple[str, ...] = ()
     titles: dict[str, str] = {}
     monitor: tuple[str, str] = ("val_loss", "min")

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import tensorflow as tf
 
 from dcn_keras import atomic
@@ -184,6 +185,20 @@ def publish(result: dict, path: pathlib.Path | None = None) -> None:
     print(text)
     if path:
         atomic.write_text(path, text + "\n")
+
+
+def wrong(scores, labels) -> np.ndarray:
+    """`[batch]` booleans: whether the top class of each row of `[batch, classes]` scores
+    (probabilities or logits) misses its `[batch]` label."""
+    predicted = tf.argmax(scores, axis=-1, output_type=tf.int32)
+    return (predicted != tf.cast(labels, tf.int32)).numpy()
+
+
+def wrong_marks(predict, dataset: tf.data.Dataset) -> np.ndarray:
+    """`[images]` booleans of `wrong` for `predict`, mapping inputs to `[batch, classes]`
+    scores, over `(inputs, labels)` batches."""
+    marks = [wrong(predict(inputs), labels) for inputs, labels in dataset]
+    return np.concatenate(marks) if marks else np.zeros(0, bool)
 
 
 def standard_error(error: float, images: int) -> float:

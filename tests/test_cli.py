@@ -32,8 +32,16 @@ def test_experiment_writes_models_table_and_plots(experiment):
     assert set(result["error_versus_patches"]["DCN with hints"]) == \
         {"1", "2", "4", "8", "12", "16", "24", "32"}
     assert "test pool" in result["data"] and "CPU cores" in result["machine"]
+    # Paired on the same 48 canvases, each DCN's mean difference from the fine model is
+    # the difference of their error rates.
+    errors = {row["kind"]: row["test_error"] for row in result["rows"]}
+    paired = {line["kind"]: line["per_seed"]["0"] for line in result["paired_with_fine"]}
+    assert set(paired) == {"dcn_no_hints", "dcn"}
+    for kind, seed0 in paired.items():
+        assert seed0["difference"] == pytest.approx(errors[kind] - errors["fine"])
+        assert seed0["standard_error"] >= 0
     table = (experiment / "report" / "results.md").read_text()
-    assert table.count("\n| ") >= 4 + 5
+    assert table.count("\n| ") >= 4 + 5 + 3 and "Minus the fine model" in table
 
 
 def test_experiment_resumes_without_retraining(experiment, mnist_dir, capsys):

@@ -2,6 +2,7 @@ import json
 import math
 
 import pytest
+import tensorflow as tf
 
 from dcn_keras import measure
 
@@ -39,6 +40,15 @@ def test_paired_difference_is_the_mean_and_standard_error_of_per_image_differenc
     assert measure.paired_difference([1], [0]) == (1.0, 0.0)
     with pytest.raises(ValueError):
         measure.paired_difference([1, 0], [1])
+
+
+def test_wrong_marks_each_image_whose_top_score_misses_its_label():
+    scores = tf.constant([[0.9, 0.1], [0.2, 0.8], [3.0, -1.0]])  # probabilities or logits
+    labels = tf.constant([0, 0, 1])
+    assert measure.wrong(scores, labels).tolist() == [False, True, True]
+    data = tf.data.Dataset.from_tensor_slices((scores, labels)).batch(2)
+    assert measure.wrong_marks(lambda x: x, data).tolist() == [False, True, True]
+    assert measure.wrong_marks(lambda x: x, data.take(0)).shape == (0,)
 
 
 def test_publish_prints_and_writes_the_same_json_headed_by_the_machine(tmp_path, capsys):

@@ -7,6 +7,7 @@ import functools
 import numpy as np
 import tensorflow as tf
 
+from dcn_keras import measure
 from dcn_keras.cluttered_mnist import validation
 from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
 from dcn_keras.core import saliency
@@ -33,17 +34,8 @@ def inference_function(model, num_patches: int | None = None, jit_compile: bool 
 
 def error_rate(predict, dataset: tf.data.Dataset) -> float:
     """Fraction of misclassified examples of `(images, labels)` batches."""
-    wrong = total = 0
-    for images, labels in dataset:
-        wrong += _misclassified(predict(images), labels)
-        total += int(tf.shape(labels)[0])
-    return wrong / max(total, 1)
-
-
-def _misclassified(probabilities, labels) -> int:
-    """How many of `[batch, classes]` probabilities miss their `[batch]` labels."""
-    predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-    return int(tf.reduce_sum(tf.cast(predicted != tf.cast(labels, tf.int32), tf.int32)))
+    marks = measure.wrong_marks(predict, dataset)
+    return float(marks.mean()) if len(marks) else 0.0
 
 
 def patch_count_function(model: DynamicCapacityNetwork, ks=PATCH_COUNTS):
@@ -76,7 +68,7 @@ def errors_at_every_k(predict, dataset: tf.data.Dataset) -> dict:
     wrong, total = {}, 0
     for images, labels in dataset:
         for k, probabilities in predict(images).items():
-            wrong[k] = wrong.get(k, 0) + _misclassified(probabilities, labels)
+            wrong[k] = wrong.get(k, 0) + int(measure.wrong(probabilities, labels).sum())
         total += int(tf.shape(labels)[0])
     return {k: count / max(total, 1) for k, count in wrong.items()}
 

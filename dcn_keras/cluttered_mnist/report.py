@@ -39,6 +39,48 @@ def error_versus_patches_markdown(curves: dict[str, dict[int, float]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def paired_with_fine(marks: dict) -> list[dict]:
+    """Each DCN kind's test error minus the fine model's of the same seed, on the same
+    images: `marks` {(seed, kind): `[images]` wrong marks} -> one dict per DCN kind with
+    `per_seed` {seed: {"difference", "standard_error"}} (paired over the images) and, over
+    seeds, `mean`, `stdev` and `se_of_mean` (None for one seed)."""
+    lines = []
+    for kind in (kind for kind in TITLES if kind in DCN_KINDS):
+        seeds = sorted(seed for seed, found in marks if found == kind and (seed, "fine") in marks)
+        if not seeds:
+            continue
+        per_seed = {}
+        for seed in seeds:
+            difference, spread = measure.paired_difference(marks[seed, kind], marks[seed, "fine"])
+            per_seed[seed] = {"difference": difference, "standard_error": spread}
+        differences = [value["difference"] for value in per_seed.values()]
+        stdev = statistics.stdev(differences) if len(differences) > 1 else None
+        lines.append({"model": TITLES[kind], "kind": kind, "per_seed": per_seed,
+                      "mean": statistics.fmean(differences), "stdev": stdev,
+                      "se_of_mean": None if stdev is None else stdev / len(differences) ** 0.5})
+    return lines
+
+
+def paired_markdown(lines: list[dict]) -> str:
+    """The table of `paired_with_fine`: points of test error above the fine model's."""
+    seeds = sorted({seed for line in lines for seed in line["per_seed"]})
+    several = len(seeds) > 1
+    text = ["| Minus the fine model, same images | " + " | ".join(f"Seed {s}" for s in seeds)
+            + (" | Mean ± s.e. of seeds |" if several else " |"),
+            "|---|" + "---:|" * (len(seeds) + several)]
+    for line in lines:
+        cells = [f"{100 * line['per_seed'][s]['difference']:+.2f} ± "
+                 f"{100 * line['per_seed'][s]['standard_error']:.2f}"
+                 if s in line["per_seed"] else "-" for s in seeds]
+        if several:
+            spread = ("" if line["se_of_mean"] is None
+                      else f" ± {100 * line['se_of_mean']:.2f}")
+            cells.append(f"{100 * line['mean']:+.2f}{spread}")
+        text.append(f"| {line['model']} | " + " | ".join(cells) + " |")
+    return "\n".join(text) + "\n\nPoints; per seed ± the standard error of the paired " \
+        "per-image difference.\n"
+
+
 def compare(models: dict, test, data: str, out_dir, config, batch_size: int = 64,
             histories: dict | None = None, seed: int = 0) -> dict:
     """`compare_seeds` of one set of models ({kind: keras.Model}), trained with `seed`."""
@@ -53,7 +95,8 @@ def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int 
 
     Writes `results.json` (`rows`: one per model and seed with `model`, `kind`, `seed`,
     `test_error`, `standard_error`, `test_images`, `multiplications`; `summary`: one per
-    model with the mean, spread and standard error over seeds; `images_per_second`;
+    model with the mean, spread and standard error over seeds; `paired_with_fine`: each
+    DCN kind minus the fine model on the same images; `images_per_second`;
     `error_versus_patches`: the mean over seeds, per DCN kind), `results.md`,
     `error_vs_patches.png`, `patches.png` and `hint_distance.png` (from `histories`,
     {seed: {kind: history CSV}}, of the first seed) to `out_dir`.
@@ -65,14 +108,18 @@ def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int 
         raise FileNotFoundError("No trained models to evaluate. Run `dcn train` first.")
     counts = multiplications.count(config)
     test_images = sum(int(tf.shape(labels)[0]) for _, labels in test)
-    rows, curves = [], {}
+    rows, curves, marks = [], {}, {}
     for seed, models in runs.items():
         for kind in (kind for kind in TITLES if kind in models):
             model = models[kind]
             total = (multiplications.count(model.config, model.num_patches,
                                            bridge=model.bridge)["dcn"]["total"]
                      if kind in DCN_KINDS else counts[f"{kind}_model"]["total"])
-            error = evaluation.error_rate(evaluation.inference_function(model), test)
+            marks[seed, kind] = measure.wrong_marks(evaluation.inference_function(model),
+                                                    test)
+            error = float(marks[seed, kind].mean())
+            print(f"{TITLES[kind]}, seed {seed}: {100 * error:.2f}% test error on "
+                  f"{test_images:,} images", flush=True)
             rows.append({"model": TITLES[kind], "kind": kind, "seed": seed,
                          "test_error": error,
                          "standard_error": measure.standard_error(error, test_images),
@@ -91,13 +138,17 @@ def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int 
     mean_curves = {name: {k: statistics.fmean(curve[k] for curve in by_seed.values())
                           for k in next(iter(by_seed.values()))}
                    for name, by_seed in curves.items()}
+    against_fine = paired_with_fine(marks)
     machine = measure.machine_description()
     result = {"data": data, "machine": machine, "test_images": test_images,
               "batch_size": batch_size, "rows": rows, "summary": summaries,
+              "paired_with_fine": against_fine,
               "images_per_second": throughput, "error_versus_patches": mean_curves,
               "error_versus_patches_per_seed": curves, "multiplications": counts,
               "paper_comparison": multiplications.compare_with_paper(counts)}
     text = markdown(rows, summaries, throughput, data, machine, batch_size)
+    if against_fine:
+        text += "\n" + paired_markdown(against_fine)
     if mean_curves:
         text += "\nTest error versus number of patches (mean over seeds):\n\n"
         text += error_versus_patches_markdown(mean_curves)

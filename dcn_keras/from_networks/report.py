@@ -19,12 +19,8 @@ def error_rate(model, dataset: tf.data.Dataset) -> tuple[float, int]:
     """(fraction misclassified, images) of a model giving class scores (probabilities or
     logits) on `(inputs, labels)` batches."""
     predict = tf.function(functools.partial(model, training=False), reduce_retracing=True)
-    wrong = total = 0
-    for inputs, labels in dataset:
-        predicted = tf.argmax(predict(inputs), axis=-1, output_type=tf.int32)
-        wrong += int(tf.reduce_sum(tf.cast(predicted != tf.cast(labels, tf.int32), tf.int32)))
-        total += int(tf.shape(labels)[0])
-    return wrong / max(total, 1), total
+    marks = measure.wrong_marks(predict, dataset)
+    return float(marks.mean()) if len(marks) else 0.0, len(marks)
 
 
 def times_ms(family, models: dict, image: tf.Tensor, repeats: int = TIMING_REPEATS) -> dict:
@@ -78,6 +74,8 @@ def compare(family, runs: dict, test_files, data: str, out_dir, batch_size: int 
         for kind in (kind for kind in family.model_kinds if kind in models):
             error, images = error_rate(
                 models[kind], family.test_dataset(test_files, batch_size, count, kind))
+            print(f"{family.titles[kind]}, seed {seed}: {100 * error:.2f}% test error on "
+                  f"{images:,} images", flush=True)
             rows.append({"model": family.titles[kind], "kind": kind, "seed": seed,
                          "test_error": error,
                          "standard_error": measure.standard_error(error, images),

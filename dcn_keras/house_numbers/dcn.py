@@ -38,9 +38,8 @@ class MultiDigitDCN(keras.Model):
 
     `attention` is how positions are picked (`ATTENTION`; default the config's). The
     paper's entropy gradient rewards positions whose softmaxes are far from saturated,
-    wherever they are; on MNIST house numbers its 3 picks held the whole number less often
-    than random picks (27% of images against 33%), the coarse model's most confident
-    positions in 78% (docs/house_numbers.md).
+    wherever they are, clutter included; "confidence" picks the positions whose summed
+    entropy is lowest, with no backward pass (docs/house_numbers.md compares the two).
 
     `patch_method` is how patches are cut: "gather" (fast) or "extract_patches"
     (`tf.image.extract_patches`, the reference); see `core.patches`. `patch_batch` caps

@@ -69,8 +69,9 @@ def megapixel_mnist() -> MegapixelConfig:
 
 RECIPES = profiles(
     # The attention-sampling recipe's data sizes (5,000 training and 1,000 test canvases);
-    # the DCN with seeds 0-2. The full-resolution CNN is not in an experiment: at 1500 x 1500
-    # an epoch takes hours on 2 cores (docs/megapixel_mnist.md).
+    # the DCN with seeds 0-2, the low-resolution CNN with seed 0 (`first_seed_kinds`). The
+    # full-resolution CNN is not in an experiment: at 1500 x 1500 an epoch takes hours on
+    # 2 cores (docs/megapixel_mnist.md).
     paper=Recipe(train_images=5000, valid_images=500, test_images=1000, epochs=30,
                  batch_size=16, seeds=(0, 1, 2)),
     quick=dict(seeds=(0,), train_images=500, valid_images=100, test_images=200, epochs=3,

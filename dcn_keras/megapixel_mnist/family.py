@@ -26,6 +26,7 @@ class MegapixelFamily(NetworksFamily):
     recipes = config_lib.RECIPES
     model_kinds = networks.MODEL_KINDS
     experiment_kinds = ("dcn", "low_resolution")
+    first_seed_kinds = ("low_resolution",)
     titles = TITLES
     reference_kind = "full_resolution"
     data = megapixel_mnist
