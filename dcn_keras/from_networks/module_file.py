@@ -55,9 +55,15 @@ def load(path):
         del sys.modules[name]
         raise ValueError(f"Module file {path} failed to import ({type(error).__name__}: "
                          f"{error}).") from error
+    return check(module, f"Module file {path}")
+
+
+def check(module, where: str):
+    """`module`, an imported module file, checked for the three network functions and its
+    settings; errors start with `where` (how its user knows it) and say how to fix it."""
     missing = [name for name in NETWORKS if not callable(getattr(module, name, None))]
     if missing:
-        raise ValueError(f"Module file {path} does not define {', '.join(missing)}: it must "
+        raise ValueError(f"{where} does not define {', '.join(missing)}: it must "
                          "define coarse_network(image_shape), fine_network(image_shape) and "
                          "top_network(image_shape), each returning a Keras model "
                          "(docs/own_networks.md).")
@@ -65,16 +71,16 @@ def load(path):
     if not isinstance(baselines, dict) or not all(
             isinstance(kind, str) and kind.isidentifier() and callable(build)
             for kind, build in baselines.items()):
-        raise ValueError(f"Module file {path}: BASELINES must map names (identifiers) to "
+        raise ValueError(f"{where}: BASELINES must map names (identifiers) to "
                          "functions of image_shape returning Keras models, got "
                          f"{baselines!r}.")
     clash = set(baselines) & set(ModuleFamily.dcn_kinds)
     if clash:
-        raise ValueError(f"Module file {path}: a baseline may not be called "
+        raise ValueError(f"{where}: a baseline may not be called "
                          f"{', '.join(sorted(clash))}, the DCN's name; rename it.")
     reference = getattr(module, "REFERENCE", "")
     if reference and reference not in baselines:
-        raise ValueError(f"Module file {path}: REFERENCE {reference!r} is none of its "
+        raise ValueError(f"{where}: REFERENCE {reference!r} is none of its "
                          f"BASELINES ({', '.join(baselines) or 'none'}).")
     return module
 
@@ -83,12 +89,14 @@ class ModuleFamily(NetworksFamily):
     """The DCN of a module file's networks and its baselines, on the data of `base` (the
     family of a preset whose images all have one size)."""
 
-    def __init__(self, path, base):
+    def __init__(self, path, base, module=None):
+        """`module`: the file at `path`, already imported and checked (`from_module`);
+        None imports it (`load`)."""
         if not hasattr(base.config, "image_shape"):
             raise ValueError(f"Preset {base.name!r} has images of many sizes; a module "
                              "file's networks train on cluttered_mnist or megapixel_mnist.")
         self.path = pathlib.Path(path).resolve()
-        self.module = load(self.path)
+        self.module = load(self.path) if module is None else module
         self.base = base
         super().__init__(base.config)
         self.recipes, self.data = base.recipes, base.data
@@ -100,6 +108,15 @@ class ModuleFamily(NetworksFamily):
                                                                              "")
         self.num_patches = getattr(self.module, "NUM_PATCHES", DEFAULT_PATCHES)
         self.hint_weight = getattr(self.module, "HINT_WEIGHT", DEFAULT_HINT_WEIGHT)
+
+    @classmethod
+    def from_module(cls, module, base, where: str = "") -> ModuleFamily:
+        """The family of a module file that is already imported (as TFX's Trainer imports
+        one, from a wheel it builds, under a name of its own), checked as `load` checks a
+        file; `where` names it in errors (default: its name and file)."""
+        path = getattr(module, "__file__", None) or module.__name__
+        check(module, where or f"Module {module.__name__} ({path})")
+        return cls(path, base, module)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -130,7 +147,7 @@ class ModuleFamily(NetworksFamily):
 
     def for_data(self, data_dir) -> ModuleFamily:
         base = self.base.for_data(data_dir)
-        return self if base is self.base else type(self)(self.path, base)
+        return self if base is self.base else type(self)(self.path, base, self.module)
 
     def with_config(self, config):
-        return type(self)(self.path, self.base.with_config(config))
+        return type(self)(self.path, self.base.with_config(config), self.module)
