@@ -6,6 +6,7 @@ each command the modules it needs, so that `--help` and a mistyped flag answer a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import pathlib
@@ -66,10 +67,18 @@ def _add_module_file(parser) -> None:
 
 
 def _family(args):
-    """The family of `--preset`, or of `--module-file`'s networks on its data."""
+    """The family of `--preset`, or of `--module-file`'s networks on its data, with
+    `--cut-window-share` applied."""
     from dcn_keras import presets
 
-    return presets.family(args.preset, getattr(args, "module_file", ""))
+    family = presets.family(args.preset, getattr(args, "module_file", ""))
+    share = getattr(args, "cut_window_share", None)
+    if share is None:
+        return family
+    if not hasattr(family.config, "cut_window_share"):
+        raise ValueError(f"--cut-window-share shapes house_numbers training windows; preset "
+                         f"{args.preset!r} has none. Leave it off.")
+    return family.with_config(dataclasses.replace(family.config, cut_window_share=share))
 
 
 def _add_profile(parser) -> None:
@@ -328,6 +337,10 @@ def _add_train_args(parser) -> None:
                         help="cluttered_mnist: draw new training canvases every epoch from "
                              "the training digits, as many as the training split holds "
                              "(default: the recipe's)")
+    parser.add_argument("--cut-window-share", type=_fraction, default=None,
+                        help="house_numbers: the share of each training batch that are "
+                             "windows cutting the number, with a 'no whole number' target; "
+                             "0 trains as the paper does (default: the preset's, 0.25)")
     parser.add_argument("--verbose", default="auto", type=_verbosity,
                         help="Keras fit verbosity: auto, 0, 1 or 2")
 

@@ -208,3 +208,20 @@ def test_an_unknown_preset_is_refused_as_a_bad_choice(capsys):
     assert ("invalid choice: 'imagenet' (choose from cluttered_mnist, house_numbers, "
             "megapixel_mnist)") in \
         capsys.readouterr().err
+
+
+def test_cut_window_share_trains_house_numbers_as_the_paper_does_and_refuses_elsewhere(
+        tmp_path, capsys):
+    parser = cli.build_parser()
+    args = parser.parse_args(["train", "--preset", "house_numbers", "--model", "fine",
+                              "--data", "d", "--out", "m.keras", "--cut-window-share", "0"])
+    family = cli._family(args)
+    assert family.config.cut_window_share == 0.0
+    assert family.config.without_training_data() == \
+        cli._family(parser.parse_args(["train", "--preset", "house_numbers", "--model",
+                                       "fine", "--data", "d", "--out", "m.keras"])
+                    ).config.without_training_data()
+    assert cli.main(["train", "--model", "dcn", "--data", str(tmp_path), "--out",
+                     str(tmp_path / "m.keras"), "--cut-window-share", "0"]) == 2
+    assert "--cut-window-share shapes house_numbers training windows" in \
+        capsys.readouterr().err
