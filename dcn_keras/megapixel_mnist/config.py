@@ -38,7 +38,11 @@ class MegapixelConfig:
                                     Conv(32, 3, padding="same"))
     patch_size: int = 60
     num_patches: int = 10
-    hint_weight: float = 0.1
+    # No hint term: the squared distance between 32-d coarse and fine vectors summed over
+    # the patches is hundreds of times the cross entropy here, so at the Cluttered MNIST
+    # weight (0.1) it drives the coarse layers alone and the DCN stays near chance
+    # (docs/megapixel_mnist.md).
+    hint_weight: float = 0.0
     view_scale: float = 0.12
 
     @property
@@ -72,11 +76,15 @@ RECIPES = profiles(
     # the DCN with seeds 0-2, the low-resolution CNN with seed 0 (`first_seed_kinds`). The
     # full-resolution CNN is not in an experiment: at 1500 x 1500 an epoch takes hours on
     # 2 cores (docs/megapixel_mnist.md).
+    # Batch-norm statistics are re-estimated on 512 training canvases before each
+    # validation: the moving averages trail the weights, and the top's normalised average,
+    # whose spread over the batch is small, amplifies the lag (validation at chance while
+    # training accuracy rose past 50%, docs/megapixel_mnist.md).
     paper=Recipe(train_images=5000, valid_images=500, test_images=1000, epochs=30,
-                 batch_size=16, seeds=(0, 1, 2)),
+                 batch_size=16, seeds=(0, 1, 2), batch_norm_images=512),
     quick=dict(seeds=(0,), train_images=500, valid_images=100, test_images=200, epochs=3,
-               num_shards=2, max_error_gap=0.10),
+               num_shards=2, max_error_gap=0.10, batch_norm_images=128),
     # CI's end-to-end check of the wiring: seconds of training, meaningless errors.
     smoke=dict(seeds=(0,), train_images=8, valid_images=4, test_images=4, epochs=1,
-               batch_size=2, num_shards=1, max_error_gap=1.0),
+               batch_size=2, batch_norm_images=4, num_shards=1, max_error_gap=1.0),
 )
