@@ -1,12 +1,25 @@
 import os
 import pathlib
+import sys
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 REPO = pathlib.Path(__file__).resolve().parents[1]
+
+# Where the environment forbids bytecode files (PYTHONDONTWRITEBYTECODE, or -B), every
+# process that imports TensorFlow compiles it from source again: half a minute and more on
+# 2 cores, and the suite starts dozens (killed trainings, workers, notebook kernels, Beam
+# workers, the tfx CLI). The suite keeps the bytecode in its own cache instead, outside the
+# sources and the environment, for itself and every process it starts.
+if sys.flags.dont_write_bytecode:
+    PYCACHE = REPO / ".pytest_cache" / "pycache"
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = str(PYCACHE)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Session fixtures that run a whole command on tiny data; every test using one is end to end.
 E2E_FIXTURES = {"experiment", "pipeline_run", "house_numbers"}
@@ -109,16 +122,18 @@ def pipeline_run(dcn_pipeline, mnist_dir, tmp_path_factory):
 @pytest.fixture(scope="session")
 def house_numbers(tmp_path_factory, mnist_dir):
     """A tiny `dcn house-numbers` run (k = 2). Mixed precision, twice as slow where the CPU
-    has no native bfloat16, is tested on its own (tests/test_training.py)."""
+    has no native bfloat16, is tested on its own (tests/test_training.py). The smoke
+    recipe reads every window (the slowest rows of the report, seconds an image) of the
+    first test image only, and times the 2 largest."""
     from dcn_keras_cli import cli
     from tests.helpers import tensorflow_warnings
 
     out = tmp_path_factory.mktemp("house_numbers")
     with tensorflow_warnings() as warnings:
-        assert cli.main(["house-numbers", "--out", str(out), "--mnist-dir", str(mnist_dir),
-                         "--train", "16", "--valid", "8", "--test", "3", "--epochs", "1",
-                         "--batch-size", "8", "--num-patches", "2", "--precision", "float32",
-                         "--verbose", "0"]) == 0
+        assert cli.main(["house-numbers", "--profile", "smoke", "--out", str(out),
+                         "--mnist-dir", str(mnist_dir), "--train", "16", "--valid", "8",
+                         "--test", "3", "--epochs", "1", "--batch-size", "8",
+                         "--num-patches", "2", "--precision", "float32", "--verbose", "0"]) == 0
     # Every graph function of the report is traced once: TensorFlow has nothing to warn of.
     assert not [message for message in warnings if "retracing" in message]
     return out

@@ -5,6 +5,7 @@ import importlib.util
 import json
 import logging
 import pathlib
+import subprocess
 
 import keras
 import numpy as np
@@ -52,6 +53,18 @@ def load_script(path: pathlib.Path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def finished(process: subprocess.Popen, timeout: float = 600) -> subprocess.CompletedProcess:
+    """What `subprocess.run` returns, for a `process` started with its outputs piped: so
+    that a test can start several and wait for each (killed past `timeout` seconds)."""
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def _json(config) -> str:

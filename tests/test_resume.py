@@ -4,6 +4,7 @@ uninterrupted training ends."""
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from dcn_keras import training
-from tests.helpers import KILL_AFTER_FIRST_BACKUP
+from tests.helpers import KILL_AFTER_FIRST_BACKUP, finished
 
 # Trains the Cluttered MNIST coarse model for 3 epochs on fixed, reshuffled data; with
 # "die", the process kills itself (SIGKILL, nothing cleaned up) right after the first
@@ -39,22 +40,48 @@ training.train(presets.family("cluttered_mnist"), "coarse", train, data.batch(16
 """
 
 
-def _train(tmp_path, out, mode):
+def _start(tmp_path, out, mode) -> subprocess.Popen:
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run([sys.executable, str(script), str(out), mode], capture_output=True,
-                          text=True, env=environment, timeout=600)
+    return subprocess.Popen([sys.executable, str(script), str(out), mode],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=environment)
+
+
+def _train(tmp_path, out, mode) -> subprocess.CompletedProcess:
+    return finished(_start(tmp_path, out, mode))
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
+def first_runs(tmp_path_factory):
+    """{mode: (folder, finished process)}: the training without a kill ("live") and the
+    first kills that several tests resume from ("die", "die-inside"), each run once for the
+    module, all at once (most of each process is single-threaded import and tracing). Each
+    folder holds coarse.keras, or the backup of the killed training."""
+    root = tmp_path_factory.mktemp("first_runs")
+    started = {}
+    for mode in ("live", "die", "die-inside"):
+        (root / mode).mkdir()
+        started[mode] = _start(root / mode, root / mode / "coarse.keras", mode)
+    return {mode: (root / mode, finished(process)) for mode, process in started.items()}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(first_runs):
     """The model and history rows of the training run without a kill."""
-    tmp_path = tmp_path_factory.mktemp("whole")
-    whole = tmp_path / "coarse.keras"
-    done = _train(tmp_path, whole, "live")
+    folder, done = first_runs["live"]
     assert done.returncode == 0, done.stderr[-3000:]
+    whole = folder / "coarse.keras"
     return whole, _history(whole)
+
+
+def _killed(first_runs, mode, tmp_path):
+    """A copy in `tmp_path` of the training killed by `mode` ("die" or "die-inside"): the
+    path its model is written to, and the killed process."""
+    folder, done = first_runs[mode]
+    shutil.copytree(folder, tmp_path / "resumed")
+    return tmp_path / "resumed" / "coarse.keras", done
 
 
 def _history(model_path):
@@ -90,9 +117,8 @@ def _assert_same_run(killed, uninterrupted, cut_epoch=None):
 
 
 @pytest.mark.slow
-def test_a_killed_training_resumes_at_the_next_epoch(tmp_path, uninterrupted):
-    killed = tmp_path / "resumed" / "coarse.keras"
-    done = _train(tmp_path, killed, "die")
+def test_a_killed_training_resumes_at_the_next_epoch(tmp_path, first_runs, uninterrupted):
+    killed, done = _killed(first_runs, "die", tmp_path)
     assert done.returncode == -9, done.stderr[-3000:]
     assert not killed.exists() and training.backup_dir(killed).is_dir()
     assert "Epoch 1/3" in done.stdout and "Epoch 2/3" not in done.stdout
@@ -106,11 +132,10 @@ def test_a_killed_training_resumes_at_the_next_epoch(tmp_path, uninterrupted):
 
 @pytest.mark.slow
 def test_a_training_killed_inside_an_epoch_resumes_at_the_step_after_its_backup(
-        tmp_path, uninterrupted):
+        tmp_path, first_runs, uninterrupted):
     # 4 steps an epoch: `EpochBackup` saves after steps 1, 2 and 3, and the kill comes
     # right after step 1 of the second epoch.
-    killed = tmp_path / "resumed" / "coarse.keras"
-    done = _train(tmp_path, killed, "die-inside")
+    killed, done = _killed(first_runs, "die-inside", tmp_path)
     assert done.returncode == -9, done.stderr[-3000:]
     assert "Epoch 2/3" in done.stdout and "Epoch 3/3" not in done.stdout
 
@@ -128,12 +153,12 @@ def test_a_training_killed_inside_an_epoch_resumes_at_the_step_after_its_backup(
 @pytest.mark.parametrize("first_kill, resumed_where", [
     ("die", "after epoch 1 of 3"), ("die-inside", "in epoch 2 after step 1 of 4 of 3")])
 def test_a_resumed_training_killed_inside_an_epoch_resumes_there_again(
-        tmp_path, uninterrupted, first_kill, resumed_where):
+        tmp_path, first_runs, uninterrupted, first_kill, resumed_where):
     # Runs that outlive several sittings are cut again after a resume: the resumed process
     # saves its steps in the epoch it is in (here the second, after its first or second
     # step), not in the epoch its callbacks began with.
-    killed = tmp_path / "resumed" / "coarse.keras"
-    assert _train(tmp_path, killed, first_kill).returncode == -9
+    killed, done = _killed(first_runs, first_kill, tmp_path)
+    assert done.returncode == -9, done.stderr[-3000:]
     done = _train(tmp_path, killed, "die-next-inside")
     assert done.returncode == -9, done.stderr[-3000:]
     assert resumed_where in done.stdout and "Epoch 3/3" not in done.stdout
@@ -146,11 +171,11 @@ def test_a_resumed_training_killed_inside_an_epoch_resumes_there_again(
 
 
 @pytest.mark.slow
-def test_a_backup_cut_short_is_never_resumed_from(tmp_path, uninterrupted):
+def test_a_backup_cut_short_is_never_resumed_from(tmp_path, first_runs, uninterrupted):
     # The disk filled while the newest weights were written (inside epoch 2): the complete
     # state before them is the end of epoch 1.
-    killed = tmp_path / "resumed" / "coarse.keras"
-    assert _train(tmp_path, killed, "die-inside").returncode == -9
+    killed, done = _killed(first_runs, "die-inside", tmp_path)
+    assert done.returncode == -9, done.stderr[-3000:]
     state = training.backup_dir(killed) / "state"
     weights = (state / "latest.weights.h5").read_bytes()
     (state / "latest.weights.h5").write_bytes(weights[:len(weights) // 2])
