@@ -1,79 +1,66 @@
-"""Batch-1 inference times on the largest test images of a `dcn house-numbers` folder, with
-the models as trained and with their batch norms folded into the convolutions (as
-`family.compose` runs them), side by side in one process (`measure.time_per_input`): the
-coarse model, the fine model, the DCN (the paper recipe's k, one scale) and the fine model
-reading the DCN's k crops alone (a call of its own: the DCN's cost is about the coarse
-model's plus that read, a little less in one graph):
+"""Batch-1 inference times on the largest `test` images of a house-numbers run folder, each
+model reading the paper recipe's scales as Table 2 reads them
+(`house_numbers.report.timed_readings`): the coarse and fine models and soft attention, the
+DCN as in the paper (entropy-gradient saliency, its backward pass included, and Eq. 12-14),
+the extension (confidence picks, sequence vote) and the DCN as served. All are called side
+by side in one process (`measure.time_per_input`), with the models as trained and with
+their batch norms folded into the convolutions (as `family.compose` serves them):
 
     .venv/bin/python benchmarks/house_numbers_speed.py runs/house \\
         --json docs/bench/house_numbers_speed.json
+
+The run folder holds data/test.tfrecord (`dcn data --dataset house_numbers`) and
+models/{coarse,fine}.keras; `--fresh-weights` times freshly initialised models of the
+preset instead: the work per image does not depend on the weights.
 """
 
 import argparse
 import pathlib
-import statistics
-
-import tensorflow as tf
 
 from dcn_keras import measure, presets, training
 from dcn_keras.data import tfrecords
 from dcn_keras.house_numbers import report
 from dcn_keras.house_numbers.dcn import MultiDigitDCN
-
-
-def timed(dcn: MultiDigitDCN) -> dict:
-    """{name: function (image, size, crops)} of `dcn`'s coarse and fine models, the DCN at
-    one scale and the fine model on the DCN's crops."""
-    crops = tf.function(dcn.read_patches)
-    return {"coarse": report.graph_function(dcn.coarse.predict_sequence_probabilities,
-                                            dcn.coarse),
-            "fine": report.graph_function(dcn.fine.predict_sequence_probabilities, dcn.coarse),
-            "dcn": report.graph_function(dcn.predict_one_scale, dcn.coarse),
-            "crops": crops}
+from dcn_keras.house_numbers.model import MultiDigitModel
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run", type=pathlib.Path, help="a `dcn house-numbers --out` folder")
+    parser.add_argument("run", type=pathlib.Path, help="a house-numbers run folder")
     parser.add_argument("--largest", type=int, default=100)
+    parser.add_argument("--fresh-weights", action="store_true",
+                        help="time fresh models of the preset instead of the folder's")
     parser.add_argument("--json", type=pathlib.Path)
     args = parser.parse_args(argv)
     family = presets.family("house_numbers")
     recipe = family.recipe("paper")
-    parts = [training.load_model(args.run / "models" / f"{kind}.keras", family)
-             for kind in family.model_kinds]
-    models = {"as trained": MultiDigitDCN(*parts, recipe.num_patches),
-              "folded": family.compose(*parts, recipe.num_patches)}
+    if args.fresh_weights:
+        parts = [MultiDigitModel(family.config, kind) for kind in family.model_kinds]
+    else:
+        parts = [training.load_model(args.run / "models" / f"{kind}.keras", family)
+                 for kind in family.model_kinds]
+    models = {"as trained": MultiDigitDCN(*parts, recipe.num_patches, recipe.scales),
+              "folded": family.compose(*parts, recipe.num_patches, recipe.scales)}
     examples = tfrecords.full_images(args.run / "data" / "test.tfrecord")
     big = sorted(examples, key=lambda e: e["image"].shape[0] * e["image"].shape[1])
     big = big[-args.largest:]
-    inputs = []
-    for example in big:
-        image = tf.constant(example["image"][None])
-        size = tf.constant([example["image"].shape[:2]], tf.int32)
-        picks = models["folded"].attend(image, size)["positions"]
-        crops = tf.reshape(models["folded"].cut_patches(image, picks),
-                           [-1, *family.config.crop_size, family.config.channels])
-        inputs.append((image, size, crops))
-    functions = {}
-    for variant, dcn in models.items():
-        for name, function in timed(dcn).items():
-            functions[f"{name}, {variant}"] = (
-                (lambda i, s, c, f=function: f(c)) if name == "crops"
-                else (lambda i, s, c, f=function: f(i, s)))
-    times = measure.time_per_input(functions, inputs)
-    mean = {name: 1e3 * statistics.fmean(values) for name, values in times.items()}
-    result = {"images": len(big),
+    readings = {variant: report.timed_readings(dcn, recipe.scales)
+                for variant, dcn in models.items()}
+    times = report.batch_one_times(
+        {f"{name}, {variant}": function for variant, named in readings.items()
+         for name, function in named.items()}, [e["image"] for e in big])
+    mean, names = times["mean_ms"], list(readings["folded"])
+    fine = next(name for name in names if name.startswith("Fine model"))
+    dcns = [name for name in names if name.startswith(("DCN", report.SERVED_TIMED))]
+    result = {"images": len(big), "weights": "fresh" if args.fresh_weights else "trained",
               "smallest": list(big[0]["image"].shape[:2]),
               "largest": list(big[-1]["image"].shape[:2]),
-              "num_patches": recipe.num_patches, "mean_ms": mean,
-              "median_ms": measure.medians_ms(times),
-              "fine_over_dcn": {variant: mean[f"fine, {variant}"] / mean[f"dcn, {variant}"]
+              "scales": list(recipe.scales), "num_patches": recipe.num_patches, **times,
+              "fine_over_dcn": {variant: {name: mean[f"{fine}, {variant}"]
+                                          / mean[f"{name}, {variant}"] for name in dcns}
                                 for variant in models},
-              "fine_over_coarse_plus_crops": {
-                  variant: mean[f"fine, {variant}"]
-                  / (mean[f"coarse, {variant}"] + mean[f"crops, {variant}"])
-                  for variant in models}}
+              "folded_over_as_trained": {name: mean[f"{name}, folded"]
+                                         / mean[f"{name}, as trained"] for name in names}}
     measure.publish(result, args.json)
 
 

@@ -160,12 +160,37 @@ def cmd_compose(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-
-    family = _family(args)
-    out = family.for_data(args.data).report(args.data, args.models, args.out,
-                                            _recipe(args, family))
+    if args.merge:
+        out = _merge_reports(args)
+    elif not (args.data and args.models):
+        raise ValueError("give --data and --models (or --merge with the results.json of "
+                         "runs scored apart)")
+    else:
+        family = _family(args)
+        out = family.for_data(args.data).report(args.data, args.models, args.out,
+                                                _recipe(args, family))
     print(out["markdown"])
     print(f"Wrote {args.out}/results.md, results.json and plots")
+
+
+def _merge_reports(args) -> dict:
+    """`cluttered_mnist.report.merge` of the `--merge` files."""
+    if args.preset != "cluttered_mnist" or args.module_file or args.data or args.models:
+        raise ValueError("--merge combines Cluttered MNIST Table 1 reports: give it without "
+                         "--data, --models, --module-file and another --preset")
+    reports = []
+    for path in args.merge:
+        try:
+            reports.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError) as error:
+            raise ValueError(f"cannot read the report {path}: {error}") from None
+        if not {"rows", "paired_with_fine", "error_versus_patches_per_seed"} <= set(
+                reports[-1]):
+            raise ValueError(f"{path} is not a Table 1 results.json of `dcn evaluate` or "
+                             "`dcn experiment`")
+    from dcn_keras.cluttered_mnist import report
+
+    return report.merge(reports, args.out)
 
 
 def _input_size(value: str) -> tuple[int, int]:
@@ -416,9 +441,16 @@ def build_parser() -> argparse.ArgumentParser:
     compose_.set_defaults(run=cmd_compose)
 
     evaluate_ = commands.add_parser("evaluate", help="compare trained models on the test split")
-    evaluate_.add_argument("--data", required=True, help="directory made by `dcn data`")
-    evaluate_.add_argument("--models", required=True,
-                           help="directory of <kind>.keras (or <kind>_s<seed>.keras) files")
+    evaluate_.add_argument("--data", help="directory made by `dcn data` (required without "
+                                          "--merge)")
+    evaluate_.add_argument("--models",
+                           help="directory of <kind>.keras (or <kind>_s<seed>.keras) files "
+                                "(required without --merge)")
+    evaluate_.add_argument("--merge", nargs="+", type=pathlib.Path, default=None,
+                           metavar="RESULTS_JSON",
+                           help="cluttered_mnist: instead of scoring models, merge the "
+                                "results.json of runs scored apart on the same test split, "
+                                "each with its own seeds, into one Table 1")
     evaluate_.add_argument("--out", required=True,
                            help="report directory (results.md, results.json, plots)")
     _add_preset(evaluate_)

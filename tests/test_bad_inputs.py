@@ -186,10 +186,12 @@ def test_a_tensorflow_check_failing_mid_run_is_one_line(monkeypatch, capsys):
                    "the preset shape [100, 100, 1]]\n")
 
 
-@pytest.mark.parametrize("page, least", [("bad_inputs.md", 30), ("faults.md", 10)])
+@pytest.mark.parametrize("page, least", [("bad_inputs.md", 60), ("bad_requests.md", 30),
+                                         ("faults.md", 10)])
 def test_the_faults_table_cites_tests_that_exist(page, least):
-    """docs/bad_inputs.md (at least 30 bad inputs) and docs/faults.md (killed and interrupted
-    processes): each row names a test that is there."""
+    """docs/bad_inputs.md (at least 60 bad inputs), docs/bad_requests.md (at least 30 bad
+    requests to the served model) and docs/faults.md (killed and interrupted processes): each
+    row names a test that is there."""
     table = (FIXTURES.parents[1] / "docs" / page).read_text()
     rows = [line for line in table.splitlines() if re.match(r"\| \d+ \|", line)]
     assert len(rows) >= least

@@ -69,3 +69,20 @@ def test_megapixel_speed_times_every_model_at_every_side(tmp_path):
     for kind, ms in training["ms_per_image"].items():
         assert training["epoch_minutes"][kind] == pytest.approx(ms * 5000 / 6e4)
 
+
+
+def test_house_numbers_speed_times_each_reading_at_every_scale(house_numbers, tmp_path):
+    out = tmp_path / "house.json"
+    _script("house_numbers_speed").main([str(house_numbers), "--largest", "1",
+                                         "--json", str(out)])
+    result = json.loads(out.read_text())
+    assert result["images"] == 1 and result["weights"] == "trained"
+    assert result["scales"] == [1.0, 0.75, 0.5]
+    readings = ["Coarse model, 3 scales", "Fine model, 3 scales", "Soft-attention, 3 scales",
+                "DCN as in the paper, 3 + 3 + 3 patches",
+                "DCN, confidence picks, sequence vote, 3 + 3 + 3 patches",
+                "As served: DCN, confidence picks, sequence vote, 6 patches per scale"]
+    assert list(result["mean_ms"]) == [f"{name}, {variant}" for variant in
+                                       ("as trained", "folded") for name in readings]
+    assert set(result["fine_over_dcn"]["folded"]) == set(readings[3:])
+    assert set(result["folded_over_as_trained"]) == set(readings)

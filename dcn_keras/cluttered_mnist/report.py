@@ -41,18 +41,24 @@ def error_versus_patches_markdown(curves: dict[str, dict[int, float]]) -> str:
 
 def paired_with_fine(marks: dict) -> list[dict]:
     """Each DCN kind's test error minus the fine model's of the same seed, on the same
-    images: `marks` {(seed, kind): `[images]` wrong marks} -> one dict per DCN kind with
-    `per_seed` {seed: {"difference", "standard_error"}} (paired over the images) and, over
-    seeds, `mean`, `stdev` and `se_of_mean` (None for one seed)."""
+    images: `marks` {(seed, kind): `[images]` wrong marks} -> `paired_over_seeds` of
+    {kind: {seed: {"difference", "standard_error"}}} (paired over the images)."""
+    per_kind = {}
+    for (seed, kind), wrong in sorted(marks.items()):
+        if kind in DCN_KINDS and (seed, "fine") in marks:
+            difference, spread = measure.paired_difference(wrong, marks[seed, "fine"])
+            per_kind.setdefault(kind, {})[seed] = {"difference": difference,
+                                                   "standard_error": spread}
+    return paired_over_seeds(per_kind)
+
+
+def paired_over_seeds(per_kind: dict) -> list[dict]:
+    """{kind: {seed: {"difference", "standard_error"}}} -> one dict per DCN kind, in
+    `TITLES`' order, with its `per_seed` values and, over the seeds, `mean`, `stdev` and
+    `se_of_mean` (None for one seed)."""
     lines = []
-    for kind in (kind for kind in TITLES if kind in DCN_KINDS):
-        seeds = sorted(seed for seed, found in marks if found == kind and (seed, "fine") in marks)
-        if not seeds:
-            continue
-        per_seed = {}
-        for seed in seeds:
-            difference, spread = measure.paired_difference(marks[seed, kind], marks[seed, "fine"])
-            per_seed[seed] = {"difference": difference, "standard_error": spread}
+    for kind in (kind for kind in TITLES if kind in per_kind):
+        per_seed = dict(sorted(per_kind[kind].items()))
         differences = [value["difference"] for value in per_seed.values()]
         stdev = statistics.stdev(differences) if len(differences) > 1 else None
         lines.append({"model": TITLES[kind], "kind": kind, "per_seed": per_seed,
@@ -127,20 +133,39 @@ def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int 
             if kind in DCN_KINDS:
                 curves.setdefault(TITLES[kind], {})[seed] = \
                     evaluation.error_versus_patches(model, test)
-    summaries = [results.summary([row for row in rows if row["kind"] == kind],
-                                  "multiplications")
-                 for kind in TITLES if any(row["kind"] == kind for row in rows)]
     first = runs[next(iter(runs))]
     images, labels = evaluation.first_batch(test, batch_size)
     functions = {kind: evaluation.inference_function(model) for kind, model in first.items()}
     times = measure.medians_ms(measure.time_side_by_side(functions, tf.constant(images)))
     throughput = {kind: 1e3 * len(images) / ms for kind, ms in times.items()}
+    result, text = tabulate(rows, paired_with_fine(marks), curves, throughput, data,
+                            measure.machine_description(), batch_size, counts, out_dir)
+    if curves:
+        dcn = first[next(kind for kind in ("dcn", "dcn_no_hints", "composed") if kind in first)]
+        attention = {key: value.numpy() for key, value in dcn.attend(images[:8]).items()}
+        visualize.plot_patches(images[:8], attention, labels[:8], out_dir / "patches.png")
+    first_histories = (histories or {}).get(next(iter(runs)), {})
+    plotted = {TITLES[kind]: visualize.read_history(path)
+               for kind, path in first_histories.items()}
+    if plotted:
+        visualize.plot_hint_distance(plotted, out_dir / "hint_distance.png")
+    return results.write(out_dir, result, text)
+
+
+def tabulate(rows: list[dict], against_fine: list[dict], curves: dict, throughput: dict,
+             data: str, machine: str, batch_size: int, counts: dict, out_dir
+             ) -> tuple[dict, str]:
+    """Table 1's JSON dict and Markdown from scored `rows` (one per model and seed),
+    `against_fine` (`paired_with_fine`), `curves` {DCN title: {seed: {k: error}}} and the
+    first seed's `throughput` {kind: images/s}; plots the mean error versus k to
+    `out_dir`/error_vs_patches.png."""
+    summaries = [results.summary([row for row in rows if row["kind"] == kind],
+                                  "multiplications")
+                 for kind in TITLES if any(row["kind"] == kind for row in rows)]
     mean_curves = {name: {k: statistics.fmean(curve[k] for curve in by_seed.values())
                           for k in next(iter(by_seed.values()))}
                    for name, by_seed in curves.items()}
-    against_fine = paired_with_fine(marks)
-    machine = measure.machine_description()
-    result = {"data": data, "machine": machine, "test_images": test_images,
+    result = {"data": data, "machine": machine, "test_images": rows[0]["test_images"],
               "batch_size": batch_size, "rows": rows, "summary": summaries,
               "paired_with_fine": against_fine,
               "images_per_second": throughput, "error_versus_patches": mean_curves,
@@ -155,13 +180,46 @@ def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int 
         visualize.plot_error_versus_patches(
             mean_curves, {line["model"]: line["mean"] for line in summaries
                           if line["kind"] in ("coarse", "fine")},
-            out_dir / "error_vs_patches.png", data)
-        dcn = first[next(kind for kind in ("dcn", "dcn_no_hints", "composed") if kind in first)]
-        attention = {key: value.numpy() for key, value in dcn.attend(images[:8]).items()}
-        visualize.plot_patches(images[:8], attention, labels[:8], out_dir / "patches.png")
-    first_histories = (histories or {}).get(next(iter(runs)), {})
-    plotted = {TITLES[kind]: visualize.read_history(path)
-               for kind, path in first_histories.items()}
-    if plotted:
-        visualize.plot_hint_distance(plotted, out_dir / "hint_distance.png")
+            pathlib.Path(out_dir) / "error_vs_patches.png", data)
+    return result, text
+
+
+def merge(reports: list[dict], out_dir) -> dict:
+    """One Table 1 from the `results.json` dicts of runs scored apart (`compare_seeds`, each
+    with its own seeds, all on the same test images): every seed's rows, the paired
+    differences and error-versus-k curves, the mean and spread over all of them, and the
+    images per second of the report with the lowest seed. Writes `results.json`,
+    `results.md` and `error_vs_patches.png` to `out_dir`; returns {"result", "markdown"}."""
+    if not reports:
+        raise ValueError("No reports to merge: give the results.json of each run.")
+    reports = sorted(reports, key=lambda report: min(row["seed"] for row in report["rows"]))
+    first = reports[0]
+    for report in reports[1:]:
+        if (report["data"], report["test_images"]) != (first["data"], first["test_images"]):
+            raise ValueError(f"The reports were scored on different test sets: "
+                             f"{first['data']!r} ({first['test_images']} images) and "
+                             f"{report['data']!r} ({report['test_images']} images). Merge "
+                             "only runs on the same data.")
+    rows, per_kind, curves, seen = [], {}, {}, {}
+    for number, report in enumerate(reports):
+        for row in report["rows"]:
+            key = row["kind"], row["seed"]
+            if key in seen:
+                raise ValueError(f"{row['model']}, seed {row['seed']}, is in reports "
+                                 f"{seen[key] + 1} and {number + 1}: merge each seed once.")
+            seen[key] = number
+            rows.append(row)
+        for line in report["paired_with_fine"]:
+            per_kind.setdefault(line["kind"], {}).update(
+                {int(seed): value for seed, value in line["per_seed"].items()})
+        for name, by_seed in report["error_versus_patches_per_seed"].items():
+            curves.setdefault(name, {}).update(
+                {int(seed): {int(k): error for k, error in curve.items()}
+                 for seed, curve in by_seed.items()})
+    rows.sort(key=lambda row: (list(TITLES).index(row["kind"]), row["seed"]))
+    machines = list(dict.fromkeys(report["machine"] for report in reports))
+    out_dir = pathlib.Path(out_dir)
+    result, text = tabulate(rows, paired_over_seeds(per_kind), curves,
+                            first["images_per_second"], first["data"], "; ".join(machines),
+                            first["batch_size"], first["multiplications"], out_dir)
     return results.write(out_dir, result, text)

@@ -32,15 +32,19 @@ def predictors(dcn: MultiDigitDCN) -> dict:
     """{model name: graph function (`[b, H, W, C]` zero-padded images, `[b, 2]` sizes) ->
     (length, digits)} at one scale, for the DCN's coarse and fine models, soft attention
     and the DCN."""
+    functions = {name: graph_function(read, dcn.coarse) for name, read in _baselines(dcn).items()}
+    functions[f"DCN, {dcn.num_patches} patches"] = graph_function(dcn.predict_one_scale,
+                                                                  dcn.coarse)
+    return functions
+
+
+def _baselines(dcn: MultiDigitDCN) -> dict:
+    """{`BASELINES` name: (images, sizes) -> (length, digits)} at one scale."""
     coarse, fine = dcn.coarse, dcn.fine
-    return {
-        "Coarse model": graph_function(coarse.predict_sequence_probabilities, coarse),
-        "Fine model": graph_function(fine.predict_sequence_probabilities, coarse),
-        "Soft-attention": graph_function(
-            lambda x, s: coarse.predict_sequence_probabilities(x, s, top="soft_attention"),
-            coarse),
-        f"DCN, {dcn.num_patches} patches": graph_function(dcn.predict_one_scale, coarse),
-    }
+    return {"Coarse model": coarse.predict_sequence_probabilities,
+            "Fine model": fine.predict_sequence_probabilities,
+            "Soft-attention": lambda images, sizes: coarse.predict_sequence_probabilities(
+                images, sizes, top="soft_attention")}
 
 
 def size_batches(examples: list[dict], batch_size: int) -> list[list[int]]:
@@ -204,15 +208,48 @@ def batch_one_times(functions: dict, images) -> dict[str, dict[str, float]]:
 
 
 PAPER_DCN = ("entropy_gradient", "inverse_entropy")  # the paper's (attention, combination)
+EXTENSION_DCN = ("confidence", "sequence_vote")  # the preset's, beyond the paper
 ALL_PATCHES = 2**30  # num_patches that takes every position of any image
 ALL_PATCHES_BATCH = 256  # crops per fine-model call when reading all of them
 BASELINES = ("Coarse model", "Fine model", "Soft-attention")  # `predictors`' models
 SERVED = "DCN, k per scale"  # the model that is pushed, at 2, 3, ... scales
+SERVED_TIMED = "As served"  # `timed_readings`' name of the pushed model
 EVERY_WINDOW = "Fine network on every window"
 # Table 2's words for the DCN's attention (`ATTENTION`) and combination (`COMBINATION`).
 ATTENTION_NAMES = {"entropy_gradient": "entropy-gradient picks",
                    "confidence": "confidence picks"}
 COMBINATION_NAMES = {"inverse_entropy": "Eq. 12-14", "sequence_vote": "sequence vote"}
+
+
+def timed_readings(dcn: MultiDigitDCN, scales) -> dict:
+    """{name: graph function (`[b, H, W, C]` zero-padded images, `[b, 2]` sizes) ->
+    (length, digits)} of what Table 2 compares, each reading all of `scales` as its rows
+    do: the coarse and fine models and soft attention averaged over the scales, the DCN as
+    in the paper and the extension with `paper_patches` per scale, and `dcn` as it is
+    served (its own attention and combination, k per scale)."""
+    scales, coarse = tuple(scales), dcn.coarse
+
+    def averaged(read):
+        return lambda images, sizes: mean_of_scales(
+            [read(*rescale(images, sizes, scale, dcn.config.crop_size)) for scale in scales])
+
+    count = f"{len(scales)} scale{'s' if len(scales) > 1 else ''}"
+    functions = {f"{name}, {count}": graph_function(averaged(read), coarse)
+                 for name, read in _baselines(dcn).items()}
+    half = paper_patches(dcn.num_patches, len(scales))
+    for attention, combination in (PAPER_DCN, EXTENSION_DCN):
+        reader = MultiDigitDCN(dcn.coarse, dcn.fine, half, scales, dcn.patch_method,
+                               attention=attention, combination=combination)
+        functions[f"{dcn_name(attention, combination)}, "
+                  f"{' + '.join([str(half)] * len(scales))} patches"] = graph_function(
+            reader.predict_sequence_probabilities, coarse)
+    served = MultiDigitDCN(dcn.coarse, dcn.fine, dcn.num_patches, scales, dcn.patch_method,
+                           dcn.patch_batch, attention=dcn.attention,
+                           combination=dcn.combination)
+    functions[f"{SERVED_TIMED}: {dcn_name(dcn.attention, dcn.combination)}, "
+              f"{dcn.num_patches} patches per scale"] = graph_function(
+        served.predict_sequence_probabilities, coarse)
+    return functions
 
 
 def dcn_name(attention: str, combination: str) -> str:
@@ -501,20 +538,20 @@ def compare(dcn: MultiDigitDCN, examples: list[dict], data: str, machine: str, o
     out_dir = pathlib.Path(out_dir)
     progress = pathlib.Path(progress_dir or out_dir / ".progress") / run_digest(
         dcn, examples, scales, all_patches_images)
-    functions = predictors(dcn)
-    rows = table_2_rows(dcn, examples, scales, all_patches_images, functions, progress)
+    rows = table_2_rows(dcn, examples, scales, all_patches_images, progress_dir=progress)
     picks = picks_holding_the_number(dcn, examples, scales, progress_dir=progress)
     big = sorted(examples, key=lambda e: e["image"].shape[0] * e["image"].shape[1])[-largest:]
-    times = batch_one_times(functions, [e["image"] for e in big])
+    times = batch_one_times(timed_readings(dcn, scales), [e["image"] for e in big])
     sizes = [list(e["image"].shape[:2]) for e in big]
     result = {"data": data, "machine": machine, "num_patches": dcn.num_patches,
               "scales": list(scales), "test_images": len(examples),
               "rows": rows, "picks_holding_the_number": picks,
-              "timing": {"images": len(big), "smallest": min(sizes), "largest": max(sizes),
-                         **times}}
+              "timing": {"images": len(big), "scales": list(scales), "smallest": min(sizes),
+                         "largest": max(sizes), **times}}
     lines = [*markdown_rows(rows), "", *like_for_like(rows, picks)]
-    lines += ["", f"Mean inference time, batch 1, one scale, on the {len(big)} largest test "
-              f"images ({min(sizes)[0]}x{min(sizes)[1]} to {max(sizes)[0]}x{max(sizes)[1]}):", ""]
+    lines += ["", f"Mean inference time, batch 1, each model reading {len(scales)} "
+              f"scale(s) as in Table 2, on the {len(big)} largest test images "
+              f"({min(sizes)[0]}x{min(sizes)[1]} to {max(sizes)[0]}x{max(sizes)[1]}):", ""]
     lines += [f"- {name}: {ms:.1f} ms" for name, ms in times["mean_ms"].items()]
     lines += ["", f"Data: {data}", f"Machine: {machine}"]
     text = "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ A family's models get two signatures (the family's `serving.py` says what they r
 Models without signatures (the Cluttered MNIST baselines) are exported plain.
 
 Every request is checked inside the graph before the model runs, and a bad one fails with
-an InvalidArgument error that says what was expected and how to fix it (docs/bad_inputs.md):
+an InvalidArgument error that says what was expected and how to fix it (docs/bad_requests.md):
 an empty batch, a wrong rank or size, a NaN or infinite pixel, a pixel outside [0, 1].
 Pixels are never clipped: a value outside [0, 1] means the client scaled its images
 differently (0-255, or mean-centred), and an answer to such input is meaningless however

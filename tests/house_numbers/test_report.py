@@ -302,8 +302,14 @@ def test_compare_writes_table_2_times_and_patches(tmp_path):
     assert "- random picks (expected): " in text
     timing = json.loads((tmp_path / "results.json").read_text())["timing"]
     assert timing["images"] == 1 and timing["largest"] == [80, 180]
-    assert set(timing["mean_ms"]) == {"Coarse model", "Fine model", "Soft-attention",
-                                      "DCN, 2 patches"}
+    # Each model timed as Table 2 reads it at all scales; the paper's DCN and the extension
+    # with k / 2 per scale, the served DCN with k.
+    assert timing["scales"] == [1.0, 0.75, 0.5]
+    assert set(timing["mean_ms"]) == {
+        "Coarse model, 3 scales", "Fine model, 3 scales", "Soft-attention, 3 scales",
+        "DCN as in the paper, 1 + 1 + 1 patches",
+        "DCN, confidence picks, sequence vote, 1 + 1 + 1 patches",
+        "As served: DCN, confidence picks, sequence vote, 2 patches per scale"}
     assert "toy data" in text
     assert (tmp_path / "patches.png").stat().st_size > 1000
     assert not (tmp_path / ".progress").exists()  # removed once the results are written
