@@ -138,15 +138,15 @@ def NetworksEvaluator(
     max_error_gap: Parameter[float],
     module_file: Parameter[str] = "",
     module_sha256: Parameter[str] = "",
-    baseline_model: InputArtifact[Model] = None,
+    baseline_models: InputArtifact[list[Model]] = None,
 ) -> None:
     """Test error (with its standard error) of the DCN, the `reference_model` it is held
-    against and an optional second `baseline_model`, and their batch-1 times side by side
-    (`from_networks.report.compare`), written to `evaluation`; blesses the DCN when its
+    against and every other baseline of `baseline_models`, and their batch-1 times side by
+    side (`from_networks.report.compare`), written to `evaluation`; blesses the DCN when its
     error is at most the reference's plus `max_error_gap`. Each model's kind is the
     `model_kind` property its trainer set."""
     family = artifacts.family(preset, module_file, module_sha256).for_data(examples.uri)
-    inputs = [artifact for artifact in (reference_model, baseline_model, dcn_model) if artifact]
+    inputs = [reference_model, *(baseline_models or []), dcn_model]
     models = {artifact.get_string_custom_property("model_kind"):
               training.load_model(artifacts.keras_path(artifact), family)
               for artifact in inputs}

@@ -36,7 +36,7 @@ from components import artifacts  # noqa: E402
 from dcn_keras import aliases, recipe  # noqa: E402
 from dcn_keras.house_numbers.dcn import ATTENTION, COMBINATION  # noqa: E402
 from pipeline import configs  # noqa: E402
-from pipeline.graph import DCN_STARTS, create_pipeline  # noqa: E402
+from pipeline.graph import DCN_STARTS, check_single_channels, create_pipeline  # noqa: E402
 
 
 def _pipeline_name(name: str) -> str:
@@ -143,6 +143,7 @@ def main(argv=None) -> None:
     if args.orchestrator == "kubeflow_v2":
         from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as kfp_v2
 
+        check_single_channels(dag)
         runner = kfp_v2.KubeflowV2DagRunner(
             config=kfp_v2.KubeflowV2DagRunnerConfig(default_image=args.image),
             output_dir=str(config.root), output_filename=f"{config.name}.json")

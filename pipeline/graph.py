@@ -24,6 +24,7 @@ from __future__ import annotations
 from tfx.components.pusher.component import Pusher
 from tfx.orchestration import metadata, pipeline
 from tfx.proto import pusher_pb2
+from tfx.types import channel
 
 from components.cluttered_mnist_gen import ClutteredMnistExampleGen
 from components.composer import DcnComposer
@@ -194,12 +195,32 @@ def _networks_components(recipe: Recipe, mnist_dir: str, svhn_dir: str, serving_
     evaluator = NetworksEvaluator(
         examples=examples, dcn_model=trainers["dcn"].outputs["model"],
         reference_model=trainers[family.reference_kind].outputs["model"],
-        **({"baseline_model": trainers[others[0]].outputs["model"]} if others else {}),
+        **({"baseline_models": _one_channel([trainers[kind].outputs["model"]
+                                             for kind in others])} if others else {}),
         preset=preset, batch_size=recipe.batch_size, max_error_gap=recipe.max_error_gap,
         **module)
     pusher = _pusher(trainers["dcn"].outputs["model"], evaluator.outputs["blessing"],
                      serving_dir)
     return [example_gen, *trainers.values(), evaluator, pusher]
+
+
+def _one_channel(channels: list):
+    """The channel, or the union of several (which Kubeflow V2 cannot compile:
+    `check_single_channels`)."""
+    return channels[0] if len(channels) == 1 else channel.union(channels)
+
+
+def check_single_channels(dag: pipeline.Pipeline) -> None:
+    """Refuse, naming the component and the fix, a graph whose inputs join several
+    channels in one: Kubeflow V2 and Vertex take one channel per input."""
+    for component in dag.components:
+        for key, value in component.inputs.items():
+            if isinstance(value, channel.UnionChannel):
+                raise ValueError(
+                    f"{component.id} reads {len(value.channels)} models as {key}, which "
+                    "Kubeflow V2 and Vertex cannot compile (one channel per input): give the "
+                    "module file at most two BASELINES (its REFERENCE and one other), or run "
+                    "the pipeline with --orchestrator local or beam.")
 
 
 def dcn_default_patches(preset: str) -> int:

@@ -11,6 +11,19 @@ from components import artifacts
 from tests.conftest import recipe
 
 TINY = pathlib.Path(__file__).parents[1] / "from_networks" / "tiny_networks.py"
+# Two baselines beside the reference (small_cnn): each is trained and evaluated.
+EXTRA_BASELINES = """
+
+def linear(image_shape):
+    return keras.Sequential([keras.Input(image_shape), keras.layers.AveragePooling2D(10),
+                             keras.layers.Flatten(), keras.layers.Dense(10)], name="linear")
+
+
+BASELINES["linear"] = linear
+BASELINES["wide_cnn"] = lambda image_shape: keras.Sequential(
+    [keras.Input(image_shape), keras.layers.Conv2D(16, 5, strides=4), keras.layers.ReLU(),
+     keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)], name="wide_cnn")
+"""
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +32,7 @@ def run(dcn_pipeline, mnist_dir, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("networks_pipeline")
     module = root / "networks.py"
-    module.write_text(TINY.read_text())
+    module.write_text(TINY.read_text() + EXTRA_BASELINES)
     LocalDagRunner().run(dcn_pipeline.create_pipeline(
         "dcn-module-smoke", str(root / "artifacts"), str(root / "metadata.sqlite"),
         str(root / "serving"), recipe("cluttered_mnist", "smoke"), str(mnist_dir),
@@ -35,10 +48,10 @@ def _live(store, type_name):
 def test_a_module_files_dcn_is_trained_evaluated_and_pushed(run):
     root, store, _ = run
     kinds = {m.custom_properties["model_kind"].string_value for m in _live(store, "Model")}
-    assert kinds == {"small_cnn", "dcn"}
+    assert kinds == {"small_cnn", "linear", "wide_cnn", "dcn"}
     evaluation, = _live(store, "ModelEvaluation")
     result = json.loads((pathlib.Path(evaluation.uri) / "results.json").read_text())
-    assert [row["kind"] for row in result["rows"]] == ["small_cnn", "dcn"]
+    assert sorted(row["kind"] for row in result["rows"]) == sorted(kinds)
     assert result["reference"] == "small_cnn"
     blessing, = _live(store, "ModelBlessing")
     decision = json.loads((pathlib.Path(blessing.uri) / "BLESSED").read_text())
@@ -70,7 +83,7 @@ def test_the_megapixel_graph_trains_each_model_and_blesses_against_the_full_reso
     evaluator = components["NetworksEvaluator"]
     assert evaluator.inputs["reference_model"] is \
         components["FullResolutionTrainer"].outputs["model"]
-    assert evaluator.inputs["baseline_model"] is \
+    assert evaluator.inputs["baseline_models"] is \
         components["LowResolutionTrainer"].outputs["model"]
 
 
@@ -84,3 +97,14 @@ def test_a_module_without_baselines_is_refused_before_the_pipeline_runs(dcn_pipe
             "dcn-module", str(tmp_path / "a"), str(tmp_path / "m.sqlite"),
             str(tmp_path / "s"), recipe("cluttered_mnist", "smoke"), "",
             module_file=str(module))
+
+
+def test_several_baselines_are_refused_for_kubeflow_v2_with_the_fix(run, tmp_path):
+    from pipeline import dcn_pipeline as runner
+
+    _, _, module = run
+    with pytest.raises(ValueError, match=r"NetworksEvaluator reads 2 models as "
+                       r"baseline_models, which Kubeflow V2 .* at most two BASELINES"):
+        runner.main(["--orchestrator", "kubeflow_v2", "--profile", "smoke",
+                     "--module-file", str(module), "--pipeline-root", str(tmp_path)])
+    assert not list(tmp_path.glob("*.json"))
