@@ -18,6 +18,8 @@ from dcn_keras.from_networks import module_file as module_file_lib
 SPLITS = {"train": "train", "eval": "valid", "test": "test"}
 KERAS_FILE = "model.keras"
 HISTORY_FILE = "model_history.csv"
+# The model kind, for Model artifacts whose trainer cannot set properties (TFX's Trainer).
+KIND_FILE = "model_kind.txt"
 EPOCHS_DIR = "epochs"  # in a ModelRun: every epoch's weights, epoch_NN.weights.h5
 
 
@@ -33,6 +35,21 @@ def split_count(examples, split: str) -> int:
 
 def keras_path(model) -> str:
     return os.path.join(model.uri, KERAS_FILE)
+
+
+def model_kind(model) -> str:
+    """The kind of model a Model artifact holds: the `model_kind` property `DcnTrainer`
+    sets, else the `KIND_FILE` that `networks_run_fn` writes beside the model."""
+    kind = model.get_string_custom_property("model_kind")
+    if kind:
+        return kind
+    try:
+        with open(os.path.join(model.uri, KIND_FILE)) as file:
+            return file.read().strip()
+    except FileNotFoundError:
+        raise ValueError(f"The Model artifact at {model.uri} names no model kind: train it "
+                         "with DcnTrainer or TFX's Trainer with components.networks_run_fn "
+                         "(docs/own_networks.md).") from None
 
 
 def serving_path(model) -> str:

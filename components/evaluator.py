@@ -143,11 +143,12 @@ def NetworksEvaluator(
     """Test error (with its standard error) of the DCN, the `reference_model` it is held
     against and every other baseline of `baseline_models`, and their batch-1 times side by
     side (`from_networks.report.compare`), written to `evaluation`; blesses the DCN when its
-    error is at most the reference's plus `max_error_gap`. Each model's kind is the
-    `model_kind` property its trainer set."""
+    error is at most the reference's plus `max_error_gap`. Each model's kind is what its
+    trainer recorded (`artifacts.model_kind`): DcnTrainer's and TFX's Trainer with
+    `networks_run_fn` both serve."""
     family = artifacts.family(preset, module_file, module_sha256).for_data(examples.uri)
     inputs = [reference_model, *(baseline_models or []), dcn_model]
-    models = {artifact.get_string_custom_property("model_kind"):
+    models = {artifacts.model_kind(artifact):
               training.load_model(artifacts.keras_path(artifact), family)
               for artifact in inputs}
     out = networks_report.compare(
@@ -157,6 +158,6 @@ def NetworksEvaluator(
     errors = {row["kind"]: row["test_error"] for row in out["result"]["rows"]}
     for kind, error in errors.items():
         evaluation.set_float_custom_property(f"{kind}_test_error", error)
-    reference = reference_model.get_string_custom_property("model_kind")
+    reference = artifacts.model_kind(reference_model)
     _bless(blessing, dcn_model, _decision(errors["dcn"], errors[reference], max_error_gap,
                                           reference))

@@ -12,9 +12,10 @@ The Trainer names no module in `FnArgs` and imports a module file under a name o
 the settings (`SETTINGS`).
 
 Writes, for the Trainer's Model artifact at `<model>`: `<model>/model.keras` and its history
-CSV, as `DcnTrainer` does (`components.artifacts`), and the TF Serving SavedModel with the
-family's signatures to `fn_args.serving_model_dir` (`<model>/Format-Serving`), which the
-standard Pusher pushes; TensorBoard logs go to `fn_args.model_run_dir`.
+CSV, as `DcnTrainer` does (`components.artifacts`), the model's kind (`KIND_FILE`, which
+`NetworksEvaluator` reads), and the TF Serving SavedModel with the family's signatures to
+`fn_args.serving_model_dir` (`<model>/Format-Serving`), which the standard Pusher pushes;
+TensorBoard logs go to `fn_args.model_run_dir`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import types
 import keras
 
 from components import artifacts
-from dcn_keras import distribute, presets, training
+from dcn_keras import atomic, distribute, presets, training
 from dcn_keras.from_networks import module_file
 from dcn_keras.serving import export
 
@@ -110,6 +111,7 @@ def train(module, fn_args) -> None:
     if distribute.is_chief():
         export.write_saved_model(training.load_model(keras_path, family),
                                  fn_args.serving_model_dir, family)
+        atomic.write_text(os.path.join(model_uri, artifacts.KIND_FILE), kind + "\n")
 
 
 def _digest(module) -> str:

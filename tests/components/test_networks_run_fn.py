@@ -1,6 +1,8 @@
 """TFX's standard Trainer with a module file of networks and `components.networks_run_fn`:
-example generator -> Trainer -> Pusher through LocalDagRunner, on tiny Cluttered MNIST."""
+example generator -> Trainers -> NetworksEvaluator -> Pusher through LocalDagRunner, on tiny
+Cluttered MNIST."""
 
+import json
 import pathlib
 import sys
 import types
@@ -41,24 +43,36 @@ def standard_trainer():
 
 def _pipeline(root: pathlib.Path, module: pathlib.Path, mnist_dir, trainer_class,
               custom_config: dict):
-    """ClutteredMnistExampleGen (64 / 32 / 8 canvases) -> Trainer -> Pusher, in `root`."""
+    """ClutteredMnistExampleGen (64 / 32 / 8 canvases) -> a Trainer of the DCN and one of
+    the module's baseline -> NetworksEvaluator -> Pusher, in `root`."""
     from tfx.components.pusher.component import Pusher
     from tfx.orchestration import metadata, pipeline
     from tfx.proto import pusher_pb2
 
     from components.cluttered_mnist_gen import ClutteredMnistExampleGen
+    from components.evaluator import NetworksEvaluator
+    from dcn_keras.from_networks import module_file
 
     examples = ClutteredMnistExampleGen(mnist_dir=str(mnist_dir), train_images=64,
                                         eval_images=32, test_images=8, seed=0, num_shards=1)
-    trainer = trainer_class(module_file=str(module), examples=examples.outputs["examples"],
-                            custom_config=custom_config)
-    pusher = Pusher(model=trainer.outputs["model"],
+    trainers = {kind: trainer_class(module_file=str(module),
+                                    examples=examples.outputs["examples"],
+                                    custom_config={**custom_config, "model_kind": kind}
+                                    ).with_id(f"Trainer_{kind}")
+                for kind in ("dcn", "small_cnn")}
+    evaluator = NetworksEvaluator(
+        examples=examples.outputs["examples"], dcn_model=trainers["dcn"].outputs["model"],
+        reference_model=trainers["small_cnn"].outputs["model"], preset="cluttered_mnist",
+        batch_size=8, max_error_gap=1.0, module_file=str(module),
+        module_sha256=module_file.digest(module))
+    pusher = Pusher(model=trainers["dcn"].outputs["model"],
+                    model_blessing=evaluator.outputs["blessing"],
                     push_destination=pusher_pb2.PushDestination(
                         filesystem=pusher_pb2.PushDestination.Filesystem(
                             base_directory=str(root / "serving"))))
     return pipeline.Pipeline(
         pipeline_name="dcn-run-fn-smoke", pipeline_root=str(root / "artifacts"),
-        components=[examples, trainer, pusher],
+        components=[examples, *trainers.values(), evaluator, pusher],
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
             str(root / "metadata.sqlite")))
 
@@ -93,9 +107,12 @@ def test_the_standard_trainer_writes_a_dcn_that_serves_and_is_pushed(run):
     from dcn_keras.data import tfrecords
 
     root, store = run
-    model, = [a for a in store.get_artifacts_by_type("Model")
-              if a.state == metadata_store_pb2.Artifact.LIVE]
-    uri = pathlib.Path(model.uri)
+    # TFX's Trainer sets no properties: the kind is in the file beside the model.
+    models = {(pathlib.Path(a.uri) / artifacts.KIND_FILE).read_text().strip(): a
+              for a in store.get_artifacts_by_type("Model")
+              if a.state == metadata_store_pb2.Artifact.LIVE}
+    assert set(models) == {"dcn", "small_cnn"}
+    uri = pathlib.Path(models["dcn"].uri)
     assert (uri / artifacts.KERAS_FILE).is_file() and (uri / artifacts.HISTORY_FILE).is_file()
     served = tf.saved_model.load(str(uri / "Format-Serving"))
     image = np.random.default_rng(0).integers(0, 256, (100, 100, 1), dtype=np.uint8)
@@ -105,6 +122,12 @@ def test_the_standard_trainer_writes_a_dcn_that_serves_and_is_pushed(run):
     assert probabilities.shape == (1, 10) and np.isclose(probabilities.sum(), 1.0, atol=1e-5)
     pixels = tf.constant(image[None] / 255, tf.float32)
     assert served.signatures["serving_images"](images=pixels)["classes"].shape == (1,)
+    # NetworksEvaluator reads the standard Trainer's models and blesses the DCN.
+    evaluation, = [a for a in store.get_artifacts_by_type("ModelEvaluation")
+                   if a.state == metadata_store_pb2.Artifact.LIVE]
+    result = json.loads((pathlib.Path(evaluation.uri) / "results.json").read_text())
+    assert sorted(row["kind"] for row in result["rows"]) == ["dcn", "small_cnn"]
+    assert all(row["test_images"] == 8 for row in result["rows"])
     pushed, = (root / "serving").iterdir()
     assert (pushed / "saved_model.pb").is_file()
 
