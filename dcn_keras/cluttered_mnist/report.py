@@ -188,11 +188,11 @@ def merge(reports: list[dict], out_dir) -> dict:
     """One Table 1 from the `results.json` dicts of runs scored apart (`compare_seeds`, each
     with its own seeds, all on the same test images): every seed's rows, the paired
     differences and error-versus-k curves, the mean and spread over all of them, and the
-    images per second of the report with the lowest seed. Writes `results.json`,
+    images per second of the first report (its models timed side by side). Writes
+    `results.json`,
     `results.md` and `error_vs_patches.png` to `out_dir`; returns {"result", "markdown"}."""
     if not reports:
         raise ValueError("No reports to merge: give the results.json of each run.")
-    reports = sorted(reports, key=lambda report: min(row["seed"] for row in report["rows"]))
     first = reports[0]
     for report in reports[1:]:
         if (report["data"], report["test_images"]) != (first["data"], first["test_images"]):
