@@ -189,8 +189,8 @@ def merge(reports: list[dict], out_dir) -> dict:
     with its own seeds, all on the same test images): every seed's rows, the paired
     differences and error-versus-k curves, the mean and spread over all of them, and the
     images per second of the first report (its models timed side by side). Writes
-    `results.json`,
-    `results.md` and `error_vs_patches.png` to `out_dir`; returns {"result", "markdown"}."""
+    `results.json`, `results.md` and `error_vs_patches.png` to `out_dir`; returns
+    {"result", "markdown"}."""
     if not reports:
         raise ValueError("No reports to merge: give the results.json of each run.")
     first = reports[0]
