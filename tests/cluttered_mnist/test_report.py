@@ -70,9 +70,11 @@ def test_merge_makes_one_table_of_runs_scored_apart(tmp_path):
     assert out["error_versus_patches"]["DCN with hints"][8] == pytest.approx(0.017 + 0.005)
     # The first report gives the speed; both machines are named.
     assert out["images_per_second"] == first["images_per_second"]
+    assert out["images_per_second_seed"] == 1
     assert out["machine"] == "machine 1; machine 0"
     text = (tmp_path / "results.md").read_text()
     assert "seed 0 / 1" in text and "Mean ± s.e. of seeds" in text
+    assert "Images/s: seed 1's models timed side by side" in text
     assert (tmp_path / "error_vs_patches.png").stat().st_size > 1000
 
 
