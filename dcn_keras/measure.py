@@ -86,12 +86,17 @@ TENSOR_PROBE_ENV = {"TF_CPU_ALLOCATOR_USE_BFC": "true"}
 
 
 def tensor_memory_mb(function, *args, repeats: int = 5) -> dict[str, float]:
-    """Peak MiB of tensors that TensorFlow's CPU allocator holds while `function` (traced)
-    runs `repeats` times on `args` after one call: `tensor_peak_mb`, the weights and inputs
-    already held included, and `tensor_added_mb`, beyond them. Unlike the resident memory of
-    `inference_memory_mb` it leaves out the runtime's own buffers and the allocator's slack.
-    Needs `TENSOR_PROBE_ENV` set before TensorFlow starts (`probe_in_fresh_process` sets it
-    for a "tensor-probe")."""
+    """MiB of tensors that TensorFlow's CPU allocator holds while `function` (traced) runs
+    `repeats` times on `args` after one call: `tensor_added_mb`, the peak beyond what was
+    held before, and `tensor_peak_mb`, that plus the inputs and the function's variables
+    (the weights). Unlike the resident memory of `inference_memory_mb` it leaves out the
+    runtime's own buffers and the allocator's slack. Needs `TENSOR_PROBE_ENV` set before
+    TensorFlow starts (`probe_in_fresh_process` sets it for a "tensor-probe")."""
+    # A tensor made from a NumPy array shares the array's memory, which the allocator never
+    # counts, or is copied into the allocator, as the array's alignment falls: copies made
+    # here keep what the calls add the same in every run, and the inputs and weights are
+    # counted by their sizes rather than by what the allocator happens to hold.
+    args = [tf.zeros_like(arg) + arg if isinstance(arg, tf.Tensor) else arg for arg in args]
     _fetch(function(*args))
     try:
         tf.config.experimental.reset_memory_stats("CPU:0")
@@ -101,8 +106,11 @@ def tensor_memory_mb(function, *args, repeats: int = 5) -> dict[str, float]:
     current = tf.config.experimental.get_memory_info("CPU:0")["current"]
     for _ in range(repeats):
         _fetch(function(*args))
-    peak = tf.config.experimental.get_memory_info("CPU:0")["peak"]
-    return {"tensor_peak_mb": peak / 2**20, "tensor_added_mb": (peak - current) / 2**20}
+    added = tf.config.experimental.get_memory_info("CPU:0")["peak"] - current
+    held = sum(int(tf.size(value)) * value.dtype.size for value in
+               [*(arg for arg in args if isinstance(arg, tf.Tensor)),
+                *getattr(function, "variables", ())])
+    return {"tensor_peak_mb": (added + held) / 2**20, "tensor_added_mb": added / 2**20}
 
 
 def start_runtime() -> None:
