@@ -238,14 +238,11 @@ def timed_readings(dcn: MultiDigitDCN, scales) -> dict:
                  for name, read in _baselines(dcn).items()}
     half = paper_patches(dcn.num_patches, len(scales))
     for attention, combination in (PAPER_DCN, EXTENSION_DCN):
-        reader = MultiDigitDCN(dcn.coarse, dcn.fine, half, scales, dcn.patch_method,
-                               attention=attention, combination=combination)
+        reader = _reader(dcn, attention, half, combination, scales)
         functions[f"{dcn_name(attention, combination)}, "
                   f"{' + '.join([str(half)] * len(scales))} patches"] = graph_function(
             reader.predict_sequence_probabilities, coarse)
-    served = MultiDigitDCN(dcn.coarse, dcn.fine, dcn.num_patches, scales, dcn.patch_method,
-                           dcn.patch_batch, attention=dcn.attention,
-                           combination=dcn.combination)
+    served = _reader(dcn, dcn.attention, dcn.num_patches, scales=scales)
     functions[f"{SERVED_TIMED}: {dcn_name(dcn.attention, dcn.combination)}, "
               f"{dcn.num_patches} patches per scale"] = graph_function(
         served.predict_sequence_probabilities, coarse)
@@ -349,12 +346,15 @@ def _wrong_by_combination(dcn: MultiDigitDCN, attention: str, num_patches: int,
                                progress_dir, COMBINATION)
 
 
-def _reader(dcn: MultiDigitDCN, attention: str, num_patches: int) -> MultiDigitDCN:
-    """`dcn`'s models and patch cutting with `attention` and `num_patches` per scale, at
-    most `ALL_PATCHES_BATCH` crops per fine-model call when that is every window."""
+def _reader(dcn: MultiDigitDCN, attention: str, num_patches: int,
+            combination: str | None = None, scales=None) -> MultiDigitDCN:
+    """`dcn`'s models and patch cutting with `attention` and `num_patches` per scale (and
+    `combination` and `scales`, default `dcn`'s), at most `ALL_PATCHES_BATCH` crops per
+    fine-model call when that is every window."""
     patch_batch = ALL_PATCHES_BATCH if num_patches == ALL_PATCHES else dcn.patch_batch
-    return MultiDigitDCN(dcn.coarse, dcn.fine, num_patches, dcn.scales, dcn.patch_method,
-                         patch_batch, attention=attention, combination=dcn.combination)
+    return MultiDigitDCN(dcn.coarse, dcn.fine, num_patches, scales or dcn.scales,
+                         dcn.patch_method, patch_batch, attention=attention,
+                         combination=combination or dcn.combination)
 
 
 def _every_window_rows(dcn: MultiDigitDCN, examples: list[dict], scales, counted: dict,
