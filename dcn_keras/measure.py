@@ -93,9 +93,9 @@ def tensor_memory_mb(function, *args, repeats: int = 5) -> dict[str, float]:
     runtime's own buffers and the allocator's slack. Needs `TENSOR_PROBE_ENV` set before
     TensorFlow starts (`probe_in_fresh_process` sets it for a "tensor-probe")."""
     # A tensor made from a NumPy array shares the array's memory, which the allocator never
-    # counts, or is copied into the allocator, as the array's alignment falls: copies made
-    # here keep what the calls add the same in every run, and the inputs and weights are
-    # counted by their sizes rather than by what the allocator happens to hold.
+    # counts, or is copied into the allocator, as the array's alignment falls: the inputs
+    # are copied into the allocator here, and they and the weights are counted by their
+    # sizes rather than by what the allocator happens to hold.
     args = [tf.zeros_like(arg) + arg if isinstance(arg, tf.Tensor) else arg for arg in args]
     _fetch(function(*args))
     try:
