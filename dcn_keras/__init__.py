@@ -1,8 +1,12 @@
 """Dynamic Capacity Networks (Almahairi et al., ICML 2016) for Keras 3.
 
-Two model families share one core (`dcn_keras.core`): the Cluttered MNIST DCN trained end
-to end (`dcn_keras.cluttered_mnist`) and the house-numbers DCN composed at test time from
-models trained apart (`dcn_keras.house_numbers`). Importing the package registers their
+The model families share one core (`dcn_keras.core`), the paper's math. On it,
+`dcn_keras.classifier` is the DCN that gives one class per image, built from a `DCNConfig` or
+around any coarse, fine and top networks. The Cluttered MNIST DCN trained end to end
+(`dcn_keras.cluttered_mnist`), the Megapixel MNIST DCN (`dcn_keras.megapixel_mnist`) and
+models built from your own networks (`dcn_keras.from_networks`) are such DCNs; the
+house-numbers DCN, composed at test time from models trained apart
+(`dcn_keras.house_numbers`), reads digit sequences. Importing the package registers their
 Keras classes, so that `keras.models.load_model` reads their `.keras` files.
 """
 
@@ -13,8 +17,8 @@ from dcn_keras import quiet  # noqa: E402
 quiet.import_tensorflow()
 
 from dcn_keras import presets  # noqa: E402
-from dcn_keras.cluttered_mnist.config import DCNConfig  # noqa: E402
-from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork  # noqa: E402
+from dcn_keras.classifier.config import DCNConfig  # noqa: E402
+from dcn_keras.classifier.model import DynamicCapacityNetwork  # noqa: E402
 from dcn_keras.core import saliency  # noqa: E402
 from dcn_keras.house_numbers.config import MultiDigitConfig  # noqa: E402
 from dcn_keras.house_numbers.dcn import MultiDigitDCN  # noqa: E402

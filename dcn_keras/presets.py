@@ -10,7 +10,8 @@ import os
 import warnings
 
 from dcn_keras import aliases
-from dcn_keras.cluttered_mnist.config import DCNConfig, cluttered_mnist
+from dcn_keras.classifier.config import DCNConfig
+from dcn_keras.cluttered_mnist.config import cluttered_mnist
 from dcn_keras.cluttered_mnist.family import ClutteredMnistFamily
 from dcn_keras.family import Family
 from dcn_keras.from_networks import module_file as module_file_lib

@@ -19,8 +19,8 @@ import re
 import statistics
 
 from dcn_keras import atomic, measure, presets, training
+from dcn_keras.classifier.model import DynamicCapacityNetwork
 from dcn_keras.cluttered_mnist import evaluation, multiplications
-from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
 
 NAME = re.compile(r"(?P<name>.+)_s(?P<seed>\d+)\.keras$")
 

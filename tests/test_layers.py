@@ -1,6 +1,7 @@
-"""Imports point one way: no circles; the data layer imports no model family; model code
-imports no TFX; plots import no benchmark; imports sit at the top of a module unless a
-comment there says why."""
+"""Imports point one way: no circles; the core <- the single-label DCN (`classifier`) <- the
+families, none of which imports another; the data layer imports no model; model code imports
+no TFX; plots import no benchmark; imports sit at the top of a module unless a comment there
+says why."""
 
 import ast
 import pathlib
@@ -11,6 +12,11 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 PACKAGES = ("dcn_keras", "dcn_keras_cli", "components", "pipeline")
 FAMILIES = ("dcn_keras.cluttered_mnist", "dcn_keras.house_numbers",
             "dcn_keras.megapixel_mnist", "dcn_keras.from_networks")
+# The DCN that gives one class per image, which the families build on.
+CLASSIFIER = "dcn_keras.classifier"
+# A family of models built from networks is a `NetworksFamily` (`from_networks.family`).
+NETWORKS_FAMILY = "dcn_keras.from_networks.family"
+BUILT_FROM_NETWORKS = ("dcn_keras.megapixel_mnist",)
 
 
 def _modules() -> dict[str, pathlib.Path]:
@@ -43,6 +49,12 @@ def _imports(path: pathlib.Path) -> list[tuple[str, bool]]:
     return found
 
 
+def _family(name: str) -> str | None:
+    """The family that module `name` belongs to, or None."""
+    return next((family for family in FAMILIES
+                 if name == family or name.startswith(f"{family}.")), None)
+
+
 def _graph() -> dict[str, set[str]]:
     return {name: {imported for imported, _ in _imports(path) if imported in MODULES
                    and imported != name} for name, path in MODULES.items()}
@@ -69,16 +81,21 @@ def test_there_are_no_import_circles():
 def test_layers_import_only_what_lies_below_them():
     wrong = []
     for name, imported in ((n, i) for n, targets in _graph().items() for i in targets):
-        if name.startswith("dcn_keras.data") and imported.startswith(FAMILIES):
-            wrong.append(f"the data layer ({name}) imports a model family ({imported})")
+        if name.startswith("dcn_keras.data") and imported.startswith((*FAMILIES, CLASSIFIER)):
+            wrong.append(f"the data layer ({name}) imports a model ({imported})")
         if name.startswith("dcn_keras") and imported.startswith(("components", "pipeline")):
             wrong.append(f"model code ({name}) imports the TFX layer ({imported})")
-        if name == "dcn_keras.visualize" and imported.startswith(("dcn_keras.cluttered_mnist",
-                                                                  "dcn_keras.house_numbers",
+        if name == "dcn_keras.visualize" and imported.startswith((*FAMILIES, CLASSIFIER,
                                                                   "dcn_keras.measure")):
             wrong.append(f"plotting imports {imported}")
-        if name.startswith("dcn_keras.core") and imported.startswith(FAMILIES):
-            wrong.append(f"the shared core ({name}) imports a model family ({imported})")
+        if name.startswith("dcn_keras.core") and imported.startswith((*FAMILIES, CLASSIFIER)):
+            wrong.append(f"the shared core ({name}) imports a model ({imported})")
+        if name.startswith(CLASSIFIER) and imported.startswith(FAMILIES):
+            wrong.append(f"the single-label DCN ({name}) imports a model family ({imported})")
+        family, other = _family(name), _family(imported)
+        if family and other and family != other and not (
+                family in BUILT_FROM_NETWORKS and imported == NETWORKS_FAMILY):
+            wrong.append(f"the family {family} imports another family ({imported})")
     assert not wrong
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dcn_keras import presets, training
-from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
+from dcn_keras.classifier.model import DynamicCapacityNetwork
 from tests.helpers import run_model_saving_test, tensorflow_warnings
 
 

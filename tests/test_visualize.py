@@ -34,7 +34,7 @@ def test_patches_take_what_attend_returns_as_it_returns_it(tmp_path):
     import keras
 
     from dcn_keras import presets
-    from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
+    from dcn_keras.classifier.model import DynamicCapacityNetwork
 
     keras.utils.set_random_seed(0)
     model = DynamicCapacityNetwork(presets.cluttered_mnist())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import keras
 
-from dcn_keras.cluttered_mnist import networks
-from dcn_keras.cluttered_mnist.config import DCNConfig
+from dcn_keras.classifier import networks
+from dcn_keras.classifier.config import DCNConfig
 
 
 def coarse_model(config: DCNConfig) -> keras.Sequential:

@@ -29,9 +29,9 @@ import numpy as np
 import tensorflow as tf
 
 from dcn_keras import results, visualize
+from dcn_keras.classifier.config import DCNConfig
+from dcn_keras.classifier.model import DynamicCapacityNetwork
 from dcn_keras.cluttered_mnist import evaluation, multiplications
-from dcn_keras.cluttered_mnist.config import DCNConfig
-from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
 from dcn_keras.core import distillation, linear_map, refine, saliency
 
 # 3 x 3: a wider bridge explains more of the fine vectors' variance for more multiplications

@@ -8,8 +8,8 @@ import numpy as np
 import tensorflow as tf
 
 from dcn_keras import measure
-from dcn_keras.cluttered_mnist import validation
-from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
+from dcn_keras.classifier import validation
+from dcn_keras.classifier.model import DynamicCapacityNetwork
 from dcn_keras.core import saliency
 
 # k = 12 is the most patches a composed DCN takes within 60% of the fine model's

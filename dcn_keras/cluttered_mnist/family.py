@@ -7,17 +7,10 @@ import pathlib
 import keras
 
 from dcn_keras import seeds, training
-from dcn_keras.cluttered_mnist import (
-    baselines,
-    compose,
-    multiplications,
-    report,
-    serving,
-    summaries,
-    validation,
-)
+from dcn_keras.classifier import serving, validation
+from dcn_keras.classifier.model import DynamicCapacityNetwork
+from dcn_keras.cluttered_mnist import baselines, compose, multiplications, report, summaries
 from dcn_keras.cluttered_mnist import config as config_lib
-from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
 from dcn_keras.data import cluttered_mnist, manifest, tfrecords
 from dcn_keras.family import Family
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from dcn_keras.cluttered_mnist import networks
-from dcn_keras.cluttered_mnist.config import DCNConfig
+from dcn_keras.classifier import networks
+from dcn_keras.classifier.config import DCNConfig
 from dcn_keras.multiplications import layer_multiplications, network_multiplications
 
 PAPER = {"cluttered_mnist": {"fine_model": 84.5e6, "dcn": 27.7e6, "num_patches": 8}}

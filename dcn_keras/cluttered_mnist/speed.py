@@ -17,10 +17,11 @@ import numpy as np
 import tensorflow as tf
 
 from dcn_keras import measure, seeds, training
+from dcn_keras.classifier.config import DCNConfig
+from dcn_keras.classifier.model import DynamicCapacityNetwork
 from dcn_keras.cluttered_mnist import evaluation, multiplications
-from dcn_keras.cluttered_mnist.config import DCNConfig, cluttered_mnist
+from dcn_keras.cluttered_mnist.config import cluttered_mnist
 from dcn_keras.cluttered_mnist.family import ClutteredMnistFamily
-from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
 from dcn_keras.core import patches, saliency
 from dcn_keras.data import tfrecords
 

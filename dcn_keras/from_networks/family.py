@@ -15,8 +15,8 @@ import keras
 import tensorflow as tf
 
 from dcn_keras import seeds, training
-from dcn_keras.cluttered_mnist import serving
-from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
+from dcn_keras.classifier import serving
+from dcn_keras.classifier.model import DynamicCapacityNetwork
 from dcn_keras.data import manifest
 from dcn_keras.family import Family
 from dcn_keras.from_networks import report
@@ -93,7 +93,7 @@ class NetworksFamily(Family):
                              "retrain it.")
 
     def serving_endpoints(self, model):
-        """The DCN's signatures (`cluttered_mnist.serving`: probabilities, classes, positions,
+        """The DCN's signatures (`classifier.serving`: probabilities, classes, positions,
         boxes, saliency); a baseline is exported plain."""
         return serving.endpoints(model) if isinstance(model, DynamicCapacityNetwork) else None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import keras
 
-from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
+from dcn_keras.classifier.model import DynamicCapacityNetwork
 from dcn_keras.core.conv_stack import stack
 from dcn_keras.megapixel_mnist.config import MegapixelConfig
 

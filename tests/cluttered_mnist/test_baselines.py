@@ -2,7 +2,8 @@ import dataclasses
 
 import numpy as np
 
-from dcn_keras.cluttered_mnist import baselines, networks
+from dcn_keras.classifier import networks
+from dcn_keras.cluttered_mnist import baselines
 
 
 def test_coarse_model_is_top_on_coarse_features(config, images):

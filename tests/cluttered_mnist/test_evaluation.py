@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from dcn_keras.classifier.model import DynamicCapacityNetwork
 from dcn_keras.cluttered_mnist import evaluation
-from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
 
 
 @pytest.fixture(scope="module")

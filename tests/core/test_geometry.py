@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from dcn_keras import presets
-from dcn_keras.cluttered_mnist import networks
+from dcn_keras.classifier import networks
 from dcn_keras.core import geometry
 from dcn_keras.core.block_average import BlockAverage
 from dcn_keras.core.layers import receptive_field

@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
+from dcn_keras.classifier.model import DynamicCapacityNetwork
 from dcn_keras.core import hints
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from dcn_keras import presets
-from dcn_keras.cluttered_mnist.config import DCNConfig
+from dcn_keras.classifier.config import DCNConfig
 
 
 def test_a_config_with_a_foreign_layer_is_refused_naming_it():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcn_keras.cluttered_mnist import networks
+from dcn_keras.classifier import networks
 from dcn_keras.core import patches, refine
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from dcn_keras.cluttered_mnist import networks
+from dcn_keras.classifier import networks
 from dcn_keras.core import saliency
 
 

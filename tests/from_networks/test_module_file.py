@@ -4,7 +4,7 @@ import pathlib
 import pytest
 
 from dcn_keras import presets
-from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
+from dcn_keras.classifier.model import DynamicCapacityNetwork
 from dcn_keras.from_networks import module_file
 from dcn_keras_cli import cli
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dcn_keras import experiments, presets
-from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
+from dcn_keras.classifier.model import DynamicCapacityNetwork
 from dcn_keras.data import megapixel_mnist
 
 

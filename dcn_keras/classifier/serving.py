@@ -1,4 +1,5 @@
-"""TF Serving signatures of the Cluttered MNIST DCN (see `dcn_keras.serving.export`).
+"""TF Serving signatures of a `DynamicCapacityNetwork`, from a `DCNConfig` or from networks
+(see `dcn_keras.serving.export`).
 
 Both signatures return `probabilities` `[batch, classes]`, `classes` `[batch]` int64,
 `coarse_probabilities` `[batch, classes]`, `positions` `[batch, k, 2]`, `boxes`

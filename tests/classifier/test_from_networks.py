@@ -4,8 +4,8 @@ import pytest
 import tensorflow as tf
 
 from dcn_keras import presets
-from dcn_keras.cluttered_mnist import networks
-from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
+from dcn_keras.classifier import networks
+from dcn_keras.classifier.model import DynamicCapacityNetwork
 from dcn_keras.core import refine
 from dcn_keras.serving import export
 

@@ -1,10 +1,11 @@
-"""Coarse, fine and top sub-networks of the Cluttered MNIST DCN, built from a `DCNConfig`."""
+"""Coarse, fine and top sub-networks of a single-label DCN, built from a `DCNConfig`, and the
+bridge of a composed DCN."""
 
 from __future__ import annotations
 
 import keras
 
-from dcn_keras.cluttered_mnist.config import DCNConfig
+from dcn_keras.classifier.config import DCNConfig
 from dcn_keras.core.conv_stack import stack
 
 

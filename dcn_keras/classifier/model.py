@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from dcn_keras.cluttered_mnist import interface, networks, validation
-from dcn_keras.cluttered_mnist.config import DCNConfig
+from dcn_keras.classifier import interface, networks, validation
+from dcn_keras.classifier.config import DCNConfig
 from dcn_keras.core import hints, patches, refine, saliency, sparse_conv, train_step
 
 # Constructor arguments that saved models of earlier releases carry and this one no longer
@@ -39,11 +39,11 @@ class DynamicCapacityNetwork(keras.Model):
     on the image, `coarse_saliency`, `core.saliency.top_k_positions`, `cut_patches`,
     `fine_vectors`, `refined_logits`.
 
-    A DCN composed from a coarse and a fine model trained apart (`compose.compose`) has a
-    bridge: a fitted linear `bridge` x `bridge` convolution that carries coarse vectors into
-    the space of the fine vectors its top layers (the fine model's) read. Everything after
-    the coarse layers (saliency, refinement, hints) then works on the bridged map. Its fine
-    layers read each position as the fine model does (`DCNConfig.fine_view`).
+    A DCN composed from a coarse and a fine model trained apart (`cluttered_mnist.compose`)
+    has a bridge: a fitted linear `bridge` x `bridge` convolution that carries coarse vectors
+    into the space of the fine vectors its top layers (the fine model's) read. Everything
+    after the coarse layers (saliency, refinement, hints) then works on the bridged map. Its
+    fine layers read each position as the fine model does (`DCNConfig.fine_view`).
 
     Attributes:
       coarse, fine, top: the three sub-networks; `bridge_network` the bridge (None without

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 import dcn_keras
-from dcn_keras.cluttered_mnist.model import DynamicCapacityNetwork
+from dcn_keras.classifier.model import DynamicCapacityNetwork
 from dcn_keras.core import patches, refine, saliency
 from tests.helpers import run_model_saving_test
 
