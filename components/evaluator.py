@@ -19,9 +19,9 @@ from tfx.types.standard_artifacts import Examples, Model, ModelBlessing, ModelEv
 
 from components import artifacts
 from dcn_keras import measure, presets, training
+from dcn_keras.classifier import report as networks_report
 from dcn_keras.cluttered_mnist import report
 from dcn_keras.data import tfrecords
-from dcn_keras.from_networks import report as networks_report
 from dcn_keras.house_numbers import report as house_numbers_report
 
 
@@ -142,7 +142,7 @@ def NetworksEvaluator(
 ) -> None:
     """Test error (with its standard error) of the DCN, the `reference_model` it is held
     against and every other baseline of `baseline_models`, and their batch-1 times side by
-    side (`from_networks.report.compare`), written to `evaluation`; blesses the DCN when its
+    side (`classifier.report.compare`), written to `evaluation`; blesses the DCN when its
     error is at most the reference's plus `max_error_gap`. Each model's kind is what its
     trainer recorded (`artifacts.model_kind`): DcnTrainer's and TFX's Trainer with
     `networks_run_fn` both serve."""

@@ -14,9 +14,6 @@ FAMILIES = ("dcn_keras.cluttered_mnist", "dcn_keras.house_numbers",
             "dcn_keras.megapixel_mnist", "dcn_keras.from_networks")
 # The DCN that gives one class per image, which the families build on.
 CLASSIFIER = "dcn_keras.classifier"
-# A family of models built from networks is a `NetworksFamily` (`from_networks.family`).
-NETWORKS_FAMILY = "dcn_keras.from_networks.family"
-BUILT_FROM_NETWORKS = ("dcn_keras.megapixel_mnist",)
 
 
 def _modules() -> dict[str, pathlib.Path]:
@@ -93,8 +90,7 @@ def test_layers_import_only_what_lies_below_them():
         if name.startswith(CLASSIFIER) and imported.startswith(FAMILIES):
             wrong.append(f"the single-label DCN ({name}) imports a model family ({imported})")
         family, other = _family(name), _family(imported)
-        if family and other and family != other and not (
-                family in BUILT_FROM_NETWORKS and imported == NETWORKS_FAMILY):
+        if family and other and family != other:
             wrong.append(f"the family {family} imports another family ({imported})")
     assert not wrong
 

@@ -27,8 +27,8 @@ import sys
 
 import keras
 
+from dcn_keras.classifier.family import NetworksFamily
 from dcn_keras.classifier.model import DEFAULT_HINT_WEIGHT, DEFAULT_PATCHES
-from dcn_keras.from_networks.family import NetworksFamily
 
 NETWORKS = ("coarse_network", "fine_network", "top_network")
 

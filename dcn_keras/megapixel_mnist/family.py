@@ -1,5 +1,5 @@
 """The Megapixel MNIST family: the DCN built from networks against the low- and
-full-resolution CNNs (`from_networks.family.NetworksFamily`)."""
+full-resolution CNNs (`classifier.family.NetworksFamily`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pathlib
 import keras
 import tensorflow as tf
 
+from dcn_keras.classifier.family import NetworksFamily
 from dcn_keras.data import megapixel_mnist
-from dcn_keras.from_networks.family import NetworksFamily
 from dcn_keras.megapixel_mnist import config as config_lib
 from dcn_keras.megapixel_mnist import networks
 

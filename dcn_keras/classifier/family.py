@@ -15,11 +15,10 @@ import keras
 import tensorflow as tf
 
 from dcn_keras import seeds, training
-from dcn_keras.classifier import serving
+from dcn_keras.classifier import report, serving
 from dcn_keras.classifier.model import DynamicCapacityNetwork
 from dcn_keras.data import manifest
 from dcn_keras.family import Family
-from dcn_keras.from_networks import report
 
 
 class NetworksFamily(Family):
