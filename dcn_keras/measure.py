@@ -152,16 +152,20 @@ def cpu_name() -> str:
 
 def cpu_features() -> str:
     """"AVX-512 with BF16", "AVX-512" or "AVX2 (no AVX-512)": what decides the speed of
-    TensorFlow's CPU kernels (and whether bfloat16 is native) on x86."""
+    TensorFlow's CPU kernels (and whether bfloat16 is native) on x86; with the oneDNN
+    kernels held to a lower instruction set (`ONEDNN_MAX_CPU_ISA`), that too."""
     try:
         flags = pathlib.Path("/proc/cpuinfo").read_text()
     except OSError:
         return "unknown ISA"
     if "avx512_bf16" in flags:
-        return "AVX-512 with BF16"
-    if "avx512f" in flags:
-        return "AVX-512"
-    return "AVX2 (no AVX-512)" if "avx2" in flags else "no AVX2"
+        found = "AVX-512 with BF16"
+    elif "avx512f" in flags:
+        found = "AVX-512"
+    else:
+        found = "AVX2 (no AVX-512)" if "avx2" in flags else "no AVX2"
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    return f"{found}; oneDNN kernels held to {cap} (ONEDNN_MAX_CPU_ISA)" if cap else found
 
 
 def native_bfloat16() -> bool:

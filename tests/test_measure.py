@@ -81,3 +81,21 @@ def test_native_bfloat16_needs_avx512_bf16_or_amx(flags, native, monkeypatch):
     monkeypatch.setattr(measure.pathlib.Path, "read_text",
                         lambda self: f"processor : 0\nflags : {flags}\n")
     assert measure.native_bfloat16() is native
+
+
+@pytest.mark.parametrize("flags, cap, described", [
+    ("avx2 avx512f avx512_bf16", None, "AVX-512 with BF16"),
+    ("avx2 avx512f", None, "AVX-512"),
+    ("fpu avx avx2 fma", None, "AVX2 (no AVX-512)"),
+    ("avx2 avx512f avx512_bf16", "AVX2",
+     "AVX-512 with BF16; oneDNN kernels held to AVX2 (ONEDNN_MAX_CPU_ISA)")])
+def test_the_machine_names_its_instruction_set_and_any_cap_on_onednn(flags, cap, described,
+                                                                      monkeypatch):
+    monkeypatch.setattr(measure.pathlib.Path, "read_text",
+                        lambda self: f"processor : 0\nflags : {flags}\n")
+    if cap:
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+    else:
+        monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert measure.cpu_features() == described
+    assert described in measure.machine_description()
