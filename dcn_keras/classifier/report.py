@@ -59,10 +59,11 @@ def compare(family, runs: dict, test_files, data: str, out_dir, batch_size: int 
     TFRecords `test_files` (each kind reading what `family.test_dataset` gives it), and time
     the first seed's models on one test image.
 
-    Writes `results.json` (`rows`: one per model and seed with `model`, `kind`, `seed`,
-    `test_error`, `standard_error`, `test_images`; `summary`: one per model with the mean,
-    spread and standard error over seeds; `ms_per_image`), `results.md` and, where a DCN
-    is among them, `patches.png` (its selected patches on four test images) to `out_dir`.
+    Writes `results.json` (`image_shape`; `rows`: one per model and seed with `model`,
+    `kind`, `seed`, `test_error`, `standard_error`, `test_images`; `summary`: one per model
+    with the mean, spread and standard error over seeds; `ms_per_image`), `results.md` and,
+    where a DCN is among them, `patches.png` (its selected patches on four test images) to
+    `out_dir`.
     Returns {"result": the JSON dict, "markdown": the table}.
     """
     out_dir = pathlib.Path(out_dir)
@@ -86,9 +87,9 @@ def compare(family, runs: dict, test_files, data: str, out_dir, batch_size: int 
     images, labels = next(iter(family.test_dataset(test_files, 4, count).take(1)))
     times = times_ms(family, first, images[:1])
     machine = measure.machine_description()
-    result = {"data": data, "machine": machine, "test_images": rows[0]["test_images"],
-              "rows": rows, "summary": summaries, "ms_per_image": times,
-              "reference": family.reference_kind}
+    result = {"data": data, "machine": machine, "image_shape": list(family.image_shape),
+              "test_images": rows[0]["test_images"], "rows": rows, "summary": summaries,
+              "ms_per_image": times, "reference": family.reference_kind}
     dcn = next((first[kind] for kind in family.dcn_kinds if kind in first), None)
     if dcn is not None:
         attention = {key: value.numpy() for key, value in dcn.attend(images).items()}

@@ -53,6 +53,7 @@ def test_models_train_and_are_reported_with_their_standard_errors(family, data, 
         assert row["standard_error"] == pytest.approx((error * (1 - error) / 3) ** 0.5)
     saved = json.loads((tmp_path / "report/results.json").read_text())
     assert saved["reference"] == "full_resolution"
+    assert saved["image_shape"] == [300, 300, 1]
     assert (tmp_path / "report/patches.png").exists()
 
 

@@ -19,7 +19,8 @@ def test_every_script_is_in_the_readme():
     readme = (REPRODUCE / "README.md").read_text()
     scripts = sorted(path.name for path in REPRODUCE.glob("*.py"))
     assert scripts == ["cluttered_mnist_seeds.py", "house_numbers_curves.py",
-                       "house_numbers_data.py", "house_numbers_table2.py"]
+                       "house_numbers_data.py", "house_numbers_table2.py",
+                       "megapixel_mnist_table.py"]
     for name in scripts:
         assert f"`{name}`" in readme
 
@@ -42,6 +43,38 @@ def test_cluttered_mnist_seeds_scores_every_model_of_a_study(experiment, tmp_pat
     assert 0 < coarse["seeds"]["0"]["standard_error"] < 0.1
     assert set(dcn["seeds"]["1"]["error_versus_patches"]) >= {"1", "8", "32"}
     assert "| dcn |" in (study / "seeds.md").read_text()
+
+
+def test_megapixel_mnist_table_puts_errors_beside_time_and_memory(mnist_dir, tmp_path):
+    from dcn_keras import experiments, presets
+    from dcn_keras.data import megapixel_mnist
+    from dcn_keras.megapixel_mnist import speed
+
+    megapixel = presets.family("megapixel_mnist")
+    family = megapixel.with_config(megapixel.config.resized(300))
+    data = tmp_path / "data"
+    megapixel_mnist.build(data, mnist_dir, {"train": 4, "valid": 2, "test": 3}, side=300,
+                          progress=False)
+    recipe = family.recipe("smoke")
+    experiments.train_model(family, "dcn", data, tmp_path / "models/dcn.keras", recipe, 0)
+    family.report(data, tmp_path / "models", tmp_path / "report", recipe)
+    timed = tmp_path / "speed.json"
+    timed.write_text(json.dumps({"machine": "m", **speed.scaling([300, 400], repeats=1,
+                                                                  memory=False)}))
+    out = tmp_path / "table.json"
+    _script("megapixel_mnist_table").main([str(tmp_path / "report"), "--speed", str(timed),
+                                           "--json", str(out)])
+    result = json.loads(out.read_text())
+    rows = {row["kind"]: row for row in result["rows"]}
+    assert set(rows) == {"low_resolution", "full_resolution", "dcn"}  # all timed at 300
+    assert all(row["side"] == 300 for row in rows.values())
+    dcn = rows["dcn"]
+    assert dcn["seeds"] == [0] and dcn["test_images"] == 3
+    error = dcn["test_error"]
+    assert dcn["standard_error"] == pytest.approx((error * (1 - error) / 3) ** 0.5)
+    assert rows["full_resolution"]["test_error"] is None  # timed, not trained
+    assert dcn["ms_per_image"] > 0
+    assert {row["side"] for row in result["scaling"]} == {300, 400}
 
 
 def test_house_numbers_table2_rebuilds_the_report(house_numbers, tmp_path):
