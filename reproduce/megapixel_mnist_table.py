@@ -4,10 +4,11 @@ time and memory with the side.
 
 Reads the `report/results.json` of `dcn evaluate --preset megapixel_mnist` (or `dcn
 experiment`) runs, one per side, and the JSON of `benchmarks/megapixel_speed.py`, which
-times the three models with any weights. Writes one row per model and side that has a
-trained model or a timing: `model`, `kind`, `side`, `test_error` (the mean over seeds; None
-where no model of that kind was trained at that side), `standard_error` (binomial for one
-seed, of the mean over several), `seeds`, `test_images`, `ms_per_image` and `peak_mib` (the
+times the three models with any weights. Writes, for each side at which some model was
+trained, one row per model trained or timed there: `model`, `kind`, `side`, `test_error`
+(the mean over seeds; None where no model of that kind was trained at that side),
+`standard_error` (binomial for one seed, of the mean over several), `seeds`,
+`test_images`, `ms_per_image` and `peak_mib` (the
 peak of tensors TensorFlow holds during inference, input and weights included) with
 `resident_mib` (the resident memory inference adds); the scaling curve as `scaling`; the
 minutes per training epoch as `training`.
@@ -34,7 +35,7 @@ def trained_rows(report: dict) -> list[dict]:
     for line in report["summary"]:
         seeds = line["seeds"]
         if len(seeds) > 1:
-            spread = line["se_of_mean"]
+            spread = line["se_of_mean"] or 0.0  # None where every seed scored the same
         else:
             spread = measure.standard_error(line["mean"], line["test_images"])
         rows.append({"model": TITLES[line["kind"]], "kind": line["kind"], "side": side,
@@ -45,12 +46,17 @@ def trained_rows(report: dict) -> list[dict]:
 
 
 def table(reports: list[dict], speed: dict) -> dict:
-    """{"rows", "scaling", "training", "machine"}: every trained model of `reports` and every
-    model `speed` timed at a side where something was trained, each with its time and memory
-    at that side."""
+    """{"rows", "scaling", "full_resolution_over_dcn", "training", "timing_machine"}: every
+    trained model of `reports` and every model `speed` timed at a side where something was
+    trained, each with its time and memory at that side."""
     timed = {(row["model"], row["side"]): row for row in speed["rows"]}
-    trained = {(row["kind"], row["side"]): row for report in reports
-               for row in trained_rows(report)}
+    trained = {}
+    for report in reports:
+        for row in trained_rows(report):
+            if (row["kind"], row["side"]) in trained:
+                raise SystemExit(f"Two reports score {row['model']} at side {row['side']}: "
+                                 "pass one report per side.")
+            trained[row["kind"], row["side"]] = row
     sides = sorted({side for _, side in trained})
     rows = []
     for side in sides:
@@ -61,7 +67,7 @@ def table(reports: list[dict], speed: dict) -> dict:
                 continue
             row = row or {"model": TITLES[kind], "kind": kind, "side": side,
                           "test_error": None, "standard_error": None, "seeds": [],
-                          "test_images": 0}
+                          "test_images": None}
             rows.append({**row,
                          "ms_per_image": timing and timing["ms_per_image"],
                          "peak_mib": timing and timing.get("tensor_peak_mib"),
@@ -80,8 +86,9 @@ def markdown(result: dict) -> str:
         seeds = ", ".join(map(str, row["seeds"])) or "-"
         ms = "-" if row["ms_per_image"] is None else f"{row['ms_per_image']:.1f}"
         peak = "-" if row["peak_mib"] is None else f"{row['peak_mib']:.1f}"
-        lines.append(f"| {row['model']} | {row['side']} | {error} | {seeds} | "
-                     f"{row['test_images']:,} | {ms} | {peak} |")
+        images = "-" if row["test_images"] is None else f"{row['test_images']:,}"
+        lines.append(f"| {row['model']} | {row['side']} | {error} | {seeds} | {images} | "
+                     f"{ms} | {peak} |")
     return "\n".join(lines) + "\n"
 
 
