@@ -8,10 +8,9 @@ times the three models with any weights. Writes, for each side at which some mod
 trained, one row per model trained or timed there: `model`, `kind`, `side`, `test_error`
 (the mean over seeds; None where no model of that kind was trained at that side),
 `standard_error` (binomial for one seed, of the mean over several), `seeds`,
-`test_images`, `ms_per_image` and `peak_mib` (the
-peak of tensors TensorFlow holds during inference, input and weights included) with
-`resident_mib` (the resident memory inference adds); the scaling curve as `scaling`; the
-minutes per training epoch as `training`.
+`test_images`, `ms_per_image` and `peak_mib` (the peak of tensors TensorFlow holds during
+inference, input and weights included) with `resident_mib` (the resident memory inference
+adds); the scaling curve as `scaling`; the minutes per training epoch as `training`.
 
     .venv/bin/python reproduce/megapixel_mnist_table.py runs/megapixel/report \\
         runs/mp500/report --speed docs/bench/megapixel_speed.json \\
