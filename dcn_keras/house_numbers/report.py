@@ -537,7 +537,7 @@ def compare(dcn: MultiDigitDCN, examples: list[dict], data: str, machine: str, o
     scales = tuple(scales or dcn.scales)
     out_dir = pathlib.Path(out_dir)
     progress = pathlib.Path(progress_dir or out_dir / ".progress") / run_digest(
-        dcn, examples, scales, all_patches_images)
+        dcn, examples, scales)
     rows = table_2_rows(dcn, examples, scales, all_patches_images, progress_dir=progress)
     picks = picks_holding_the_number(dcn, examples, scales, progress_dir=progress)
     big = sorted(examples, key=lambda e: e["image"].shape[0] * e["image"].shape[1])[-largest:]
@@ -576,13 +576,13 @@ def compare(dcn: MultiDigitDCN, examples: list[dict], data: str, machine: str, o
 READING_VERSION = 3
 
 
-def run_digest(dcn: MultiDigitDCN, examples: list[dict], scales, all_patches_images: int
-               ) -> str:
+def run_digest(dcn: MultiDigitDCN, examples: list[dict], scales) -> str:
     """`resumable.digest` of what Table 2's marks depend on: the reading's version, both
     models' weights, the DCN's config and settings, the `examples` and their labels, the
-    `scales`."""
+    `scales`. Not how many images the every-window rows read: those are the first ones,
+    and marks of another count have another shape, which `resumable.SavedMarks` does not load."""
     weights = [np.asarray(w) for model in (dcn.coarse, dcn.fine) for w in model.weights]
     settings = (READING_VERSION, dcn.config.to_dict(), dcn.num_patches, dcn.attention,
-                dcn.combination, tuple(scales), all_patches_images)
+                dcn.combination, tuple(scales))
     images = [array for e in examples for array in (e["image"], e["length"], e["digits"])]
     return resumable.digest(*weights, settings, *images)
