@@ -74,8 +74,8 @@ def megapixel_mnist() -> MegapixelConfig:
 RECIPES = profiles(
     # The attention-sampling recipe's data sizes (5,000 training and 1,000 test canvases);
     # the DCN with seeds 0-2, the low-resolution CNN with seed 0 (`first_seed_kinds`). The
-    # full-resolution CNN is not in an experiment: at 1500 x 1500 an epoch takes hours on
-    # 2 cores (docs/megapixel_mnist.md).
+    # full-resolution CNN is not in an experiment: at 1500 x 1500 its training steps take
+    # about 47 minutes an epoch on 2 cores (docs/megapixel_mnist.md).
     # Batch-norm statistics are re-estimated on 512 training canvases before each
     # validation: the moving averages trail the weights, and the top's normalised average,
     # whose spread over the batch is small, amplifies the lag (validation at chance while
