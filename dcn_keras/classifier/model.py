@@ -234,9 +234,8 @@ class DynamicCapacityNetwork(keras.Model):
         if self._top_conv is None:
             return self.top(refine.refine(coarse, fine, positions), training=False)
         delta = fine - refine.gather_vectors(coarse, positions)
-        refined_top = coarse_top + sparse_conv.conv_of_sparse(
-            self._top_conv, delta, positions, coarse_top.shape[1:3])
-        return self._top_rest(refined_top)
+        return self._top_rest(
+            sparse_conv.add_conv_of_sparse(self._top_conv, coarse_top, delta, positions))
 
     def top_inference(self, features):
         """Top layers in inference mode: (logits, output of their first convolution, None

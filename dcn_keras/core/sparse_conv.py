@@ -20,39 +20,46 @@ def supports(conv) -> bool:
             and conv.groups == 1)
 
 
-def conv_of_sparse(conv, values: tf.Tensor, positions: tf.Tensor, output_shape) -> tf.Tensor:
-    """conv(x) for an input x that is `values` at `positions` and zero elsewhere.
+def add_conv_of_sparse(conv, base: tf.Tensor, values: tf.Tensor,
+                       positions: tf.Tensor) -> tf.Tensor:
+    """base + conv(x) for an input x that is `values` at `positions` and zero elsewhere.
 
     Args:
       conv: a layer for which `supports(conv)` holds.
+      base: `[batch, out_h, out_w, filters]`, the shape of conv on the full input.
       values: `[batch, k, D]` input vectors.
       positions: `[batch, k, 2]` distinct (row, col) input positions.
-      output_shape: (out_h, out_w) of conv on the full input.
 
     Returns:
-      `[batch, out_h, out_w, filters]`, equal to conv applied to the dense map.
+      `[batch, out_h, out_w, filters]`, equal to base + conv applied to the dense map.
     """
-    kernel = conv.kernel  # [kh, kw, D, F]
-    kernel_h, kernel_w = conv.kernel_size
-    stride_h, stride_w = conv.strides
-    out_h, out_w = output_shape
-    # Every (position, tap) pair: the output it lands on, if any.
-    taps_y = tf.range(kernel_h)[:, None]
-    taps_x = tf.range(kernel_w)[None, :]
-    rows = positions[..., 0][:, :, None, None] - taps_y  # [b, k, kh, 1]
-    cols = positions[..., 1][:, :, None, None] - taps_x  # [b, k, 1, kw]
-    out_rows, out_cols = rows // stride_h, cols // stride_w
-    valid = ((rows % stride_h == 0) & (rows >= 0) & (out_rows < out_h)
-             & (cols % stride_w == 0) & (cols >= 0) & (out_cols < out_w))
-    # Contributions that land nowhere go to a spare row and column, cut off below.
-    out_rows = tf.where(valid, out_rows, out_h)
-    out_cols = tf.where(valid, out_cols, out_w)
+    (kernel_h, kernel_w), (stride_h, stride_w) = conv.kernel_size, conv.strides
+    taps_h, taps_w = -(-kernel_h // stride_h), -(-kernel_w // stride_w)
+    depth, filters = conv.kernel.shape[2], conv.kernel.shape[3]
+    # With a stride, an input row reaches only the kernel rows of its phase (row % stride):
+    # ceil(kernel / stride) of them. Padding the kernel to a multiple of the stride with
+    # zeros gives every phase the same number of taps, so the scatter below writes only
+    # the outputs a position can reach (a quarter of the taps for a 4x4 kernel at stride 2).
+    kernel = tf.pad(tf.cast(conv.kernel, values.dtype),
+                    [[0, taps_h * stride_h - kernel_h], [0, taps_w * stride_w - kernel_w],
+                     [0, 0], [0, 0]])
+    # [taps_h, stride_h, taps_w, stride_w, D, F] -> [phases, D, taps_h, taps_w, F].
+    kernel = tf.reshape(tf.transpose(
+        tf.reshape(kernel, [taps_h, stride_h, taps_w, stride_w, depth, filters]),
+        [1, 3, 4, 0, 2, 5]), [stride_h * stride_w, depth, taps_h, taps_w, filters])
+    rows, cols = positions[..., 0], positions[..., 1]
+    contributions = tf.gather(tf.einsum("bkd,pdyxf->bkpyxf", values, kernel),
+                              (rows % stride_h) * stride_w + cols % stride_w,
+                              batch_dims=2)  # [b, k, taps_h, taps_w, F]
+    # Tap (j, i) of the phase sends input (row, col) to output (row // s - j, col // s - i).
+    out_h, out_w = base.shape[1], base.shape[2]
+    out_rows = (rows // stride_h)[:, :, None, None] - tf.range(taps_h)[:, None]
+    out_cols = (cols // stride_w)[:, :, None, None] - tf.range(taps_w)[None, :]
+    valid = ((out_rows >= 0) & (out_rows < out_h)) & ((out_cols >= 0) & (out_cols < out_w))
+    # Taps that land outside the output add zero at (0, 0).
     shape = tf.shape(valid)
     example = tf.broadcast_to(tf.range(shape[0])[:, None, None, None], shape)
-    indices = tf.stack([example, tf.broadcast_to(out_rows, shape),
-                        tf.broadcast_to(out_cols, shape)], axis=-1)
-    contributions = tf.einsum("bkd,yxdf->bkyxf", values, tf.cast(kernel, values.dtype))
-    batch = tf.shape(values)[0]
-    dense = tf.scatter_nd(indices, contributions,
-                          tf.stack([batch, out_h + 1, out_w + 1, conv.filters]))
-    return dense[:, :out_h, :out_w, :]
+    indices = tf.stack([example, tf.broadcast_to(tf.where(valid, out_rows, 0), shape),
+                        tf.broadcast_to(tf.where(valid, out_cols, 0), shape)], axis=-1)
+    return tf.tensor_scatter_nd_add(
+        base, indices, contributions * tf.cast(valid, contributions.dtype)[..., None])

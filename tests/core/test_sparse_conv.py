@@ -5,7 +5,9 @@ import pytest
 from dcn_keras.core import refine, sparse_conv
 
 
-@pytest.mark.parametrize("kernel, stride", [(4, 2), (3, 1), (3, 2), (1, 1), (5, 3)])
+# Strides above, below and equal to the kernel, and a rectangular kernel and stride.
+@pytest.mark.parametrize("kernel, stride",
+                         [(4, 2), (3, 1), (3, 2), (1, 1), (5, 3), (2, 3), ((4, 3), (2, 1))])
 def test_equals_dense_convolution(kernel, stride):
     conv = keras.layers.Conv2D(7, kernel, strides=stride, use_bias=False)
     conv.build((None, 23, 23, 5))
@@ -16,8 +18,9 @@ def test_equals_dense_convolution(kernel, stride):
     values = rng.normal(size=(3, 9, 5)).astype(np.float32)
     dense_input = refine.refine(np.zeros((3, 23, 23, 5), np.float32), values, positions)
     dense = conv(dense_input).numpy()
-    sparse = sparse_conv.conv_of_sparse(conv, values, positions, dense.shape[1:3]).numpy()
-    np.testing.assert_allclose(sparse, dense, atol=1e-5)
+    base = rng.normal(size=dense.shape).astype(np.float32)
+    sparse = sparse_conv.add_conv_of_sparse(conv, base, values, positions).numpy()
+    np.testing.assert_allclose(sparse, base + dense, atol=1e-5)
 
 
 def test_supports_only_plain_valid_convolutions():
