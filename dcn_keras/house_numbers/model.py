@@ -83,6 +83,8 @@ class MultiDigitModel(keras.Model):
                 else sequences.average_pool)(*maps, mask)
 
     def _step_values(self, data, training):
+        """Per example of a batch: (loss `[b]`, 1.0 where the sequence is misread `[b]`,
+        1.0 where the window holds a whole number, which the error counts `[b]`)."""
         images, (length, digits), _ = keras.utils.unpack_x_y_sample_weight(data)
         logits = self(images, training=training)
         maps = sequences.probabilities(logits, self.config.max_length,
@@ -93,26 +95,26 @@ class MultiDigitModel(keras.Model):
                                                    tf.maximum(length, 1), digits)
         loss = tf.where(whole, -log_p, sequences.position_distance_to_uniform(*maps))
         predicted = sequences.best_sequence(length_p, digit_p)
-        errors = tf.cast(sequences.sequence_errors(*predicted, length, digits) & whole,
-                         tf.float32)
-        error = tf.math.divide_no_nan(tf.reduce_sum(errors),
-                                      tf.reduce_sum(tf.cast(whole, tf.float32)))
-        return tf.reduce_mean(loss), error
+        wrong = tf.cast(sequences.sequence_errors(*predicted, length, digits) & whole,
+                        tf.float32)
+        return loss, wrong, tf.cast(whole, tf.float32)
 
     def train_step(self, data):
-        loss, error = train_step.minimise(self, lambda: self._loss_and_error(data, True))
-        return self._update(loss, error)
+        values = train_step.minimise(self, lambda: self._loss_and_values(data, True))
+        return self._update(*values)
 
     def test_step(self, data):
         return self._update(*self._step_values(data, training=False))
 
-    def _loss_and_error(self, data, training):
-        loss, error = self._step_values(data, training)
-        return loss, (loss, error)
+    def _loss_and_values(self, data, training):
+        values = self._step_values(data, training)
+        return tf.reduce_mean(values[0]), values
 
-    def _update(self, loss, error):
+    def _update(self, loss, wrong, whole):
+        # Per example, so that an epoch's figures are over its examples: a short last
+        # batch counts as many examples as it holds, not as a whole batch.
         self._loss.update_state(loss)
-        self._error.update_state(error)
+        self._error.update_state(wrong, sample_weight=whole)
         return {"loss": self._loss.result(), "sequence_error": self._error.result()}
 
     def get_config(self):

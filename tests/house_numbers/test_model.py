@@ -13,7 +13,9 @@ def test_a_window_without_a_whole_number_is_trained_towards_uniform_softmaxes():
     images = tf.random.stateless_uniform([3, 54, 110, 1], [1, 2])
     length = tf.constant([2, 0, 1])  # 0: a cut window (`inputs.cut_windows`)
     digits = tf.constant([[3, 4, 10, 10, 10], [10] * 5, [7, 10, 10, 10, 10]])
-    loss, error = model._step_values((images, (length, digits)), training=False)
+    loss, wrong, whole = model._step_values((images, (length, digits)), training=False)
+    np.testing.assert_array_equal(whole, [1, 0, 1])
+    loss, error = tf.reduce_mean(loss), tf.reduce_sum(wrong) / tf.reduce_sum(whole)
 
     length_p, digit_p = model.predict_sequence_probabilities(images)
     whole = [0, 2]
@@ -37,7 +39,7 @@ def test_each_fine_position_of_a_window_without_a_whole_number_is_trained_toward
     images = tf.random.stateless_uniform([2, 54, 110, 1], [3, 4])
     length = tf.constant([0, 0])
     digits = tf.fill([2, 5], 10)
-    loss, _ = model._step_values((images, (length, digits)), training=False)
+    loss = tf.reduce_mean(model._step_values((images, (length, digits)), training=False)[0])
 
     maps = sequences.probabilities(model(images), 5, 11)
     assert maps[0].shape[1:3] == (6, 13)
@@ -45,6 +47,22 @@ def test_each_fine_position_of_a_window_without_a_whole_number_is_trained_toward
     np.testing.assert_allclose(loss, tf.reduce_mean(per_position), rtol=1e-4)
     of_average = tf.reduce_mean(sequences.distance_to_uniform(*sequences.average_pool(*maps)))
     assert float(loss) > float(of_average)
+
+
+def test_the_sequence_error_of_an_epoch_is_over_its_examples_not_its_batches():
+    # Batches of 2: the last holds one cut window, which the error does not count; it must
+    # not count as a batch read without error either.
+    model = MultiDigitModel(presets.house_numbers(), "coarse")
+    model.compile()
+    images = tf.random.stateless_uniform([3, 54, 110, 1], [5, 6])
+    length = tf.constant([2, 1, 0])
+    digits = tf.constant([[3, 4, 10, 10, 10], [7, 10, 10, 10, 10], [10] * 5])
+    loss, wrong, whole = model._step_values((images, (length, digits)), training=False)
+    result = model.evaluate(images, (length, digits), batch_size=2, verbose=0,
+                            return_dict=True)
+    np.testing.assert_allclose(result["sequence_error"],
+                               tf.reduce_sum(wrong) / tf.reduce_sum(whole), atol=1e-6)
+    np.testing.assert_allclose(result["loss"], tf.reduce_mean(loss), rtol=1e-5)
 
 
 def test_a_folded_model_reads_images_as_the_trained_one():
