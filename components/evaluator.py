@@ -59,11 +59,13 @@ def DcnEvaluator(
               "composed": composed_model}
     models = {kind: training.load_model(artifacts.keras_path(artifact), family)
               for kind, artifact in inputs.items()}
-    test = family.test_dataset(artifacts.split_pattern(examples, "test"), batch_size,
-                               artifacts.split_count(examples, "test"))
+    test, boxed = (family.test_dataset(artifacts.split_pattern(examples, "test"), batch_size,
+                                       artifacts.split_count(examples, "test"),
+                                       digit_boxes=boxes) for boxes in (False, True))
     history = os.path.join(dcn_model.uri, artifacts.HISTORY_FILE)
     out = report.compare(models, test, examples.get_string_custom_property("description"),
-                         evaluation.uri, family.config, batch_size, {"dcn": history})
+                         evaluation.uri, family.config, batch_size, {"dcn": history},
+                         boxed_test=boxed)
     for row in out["result"]["rows"]:
         evaluation.set_float_custom_property(f"{row['kind']}_test_error", row["test_error"])
     _bless(blessing, dcn_model, blessing_decision(out["result"]["rows"], max_error_gap))

@@ -40,8 +40,19 @@ def test_experiment_writes_models_table_and_plots(experiment):
     for kind, seed0 in paired.items():
         assert seed0["difference"] == pytest.approx(errors[kind] - errors["fine"])
         assert seed0["standard_error"] >= 0
+    # Where each DCN looked: the share of the digit inside its patches, and its errors on
+    # the canvases where they hold nearly all of it and on the others, which add up.
+    looked = {line["kind"]: line for line in result["where_it_looked"]}
+    assert set(looked) == {"dcn_no_hints", "dcn"}
+    for kind, line in looked.items():
+        assert 0 <= line["ink_inside"] <= 1
+        groups = (line["nearly_all"], line["less"])
+        assert sum(group["images"] for group in groups) == 48
+        assert sum(group["images"] * (group["test_error"] or 0) for group in groups) == \
+            pytest.approx(48 * errors[kind])
     table = (experiment / "report" / "results.md").read_text()
     assert table.count("\n| ") >= 4 + 5 + 3 and "Minus the fine model" in table
+    assert "Where the DCNs looked" in table
 
 
 def test_experiment_resumes_without_retraining(experiment, mnist_dir, capsys):

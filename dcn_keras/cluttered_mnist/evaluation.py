@@ -12,6 +12,11 @@ from dcn_keras.classifier import validation
 from dcn_keras.classifier.model import DynamicCapacityNetwork
 from dcn_keras.core import saliency
 
+# A pixel of a digit's box brighter than this counts as the digit's ink (clutter that falls
+# inside the box counts too).
+INK = 0.3
+# Canvases whose patches hold at least this share of the digit's ink: "nearly all" of it.
+NEARLY_ALL = 0.95
 # k = 12 is the most patches a composed DCN takes within 60% of the fine model's
 # multiplications (each of its patches is the fine layers' 24 x 24 receptive field).
 PATCH_COUNTS = (1, 2, 4, 8, 12, 16, 24, 32)
@@ -82,3 +87,30 @@ def first_batch(dataset: tf.data.Dataset, size: int) -> tuple[np.ndarray, np.nda
     """The first `size` examples of a batched dataset as numpy arrays."""
     images, labels = next(iter(dataset.unbatch().batch(size)))
     return images.numpy(), labels.numpy()
+
+
+def ink_inside(images: np.ndarray, digit_boxes: np.ndarray, patch_boxes: np.ndarray,
+               ink: float = INK) -> np.ndarray:
+    """The share of each digit's ink inside the union of its patches: `[n, H, W, C]` images,
+    `[n, 4]` digit boxes and `[n, k, 4]` patch boxes, each (top, left, bottom, right), half
+    open -> `[n]` in [0, 1] (1 where the box holds no ink)."""
+    height, width = images.shape[1:3]
+    rows = np.arange(height)[None, :, None, None]
+    cols = np.arange(width)[None, None, :, None]
+    top, left, bottom, right = (patch_boxes[:, None, None, :, i] for i in range(4))
+    in_patches = ((rows >= top) & (rows < bottom) & (cols >= left) & (cols < right)).any(-1)
+    top, left, bottom, right = (digit_boxes[:, None, None, i] for i in range(4))
+    rows, cols = rows[..., 0], cols[..., 0]
+    lit = (images.max(-1) > ink) & (rows >= top) & (rows < bottom) & (cols >= left) & \
+        (cols < right)
+    held = (lit & in_patches).sum((1, 2))
+    return np.where(lit.any((1, 2)), held / np.maximum(lit.sum((1, 2)), 1), 1.0)
+
+
+def digit_ink_inside_patches(model: DynamicCapacityNetwork, dataset) -> np.ndarray:
+    """`ink_inside` of the model's k patches on every canvas of `(images, labels, digit
+    boxes)` batches -> `[images]`."""
+    boxes_of = tf.function(lambda images: model.attend(images)["boxes"])
+    shares = [ink_inside(images.numpy(), digit_boxes.numpy(), boxes_of(images).numpy())
+              for images, _, digit_boxes in dataset]
+    return np.concatenate(shares) if shares else np.zeros(0)

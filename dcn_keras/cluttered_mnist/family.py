@@ -71,9 +71,12 @@ class ClutteredMnistFamily(Family):
     def fresh_training_data(self, data_dir, batch_size, seed=0):
         return cluttered_mnist.fresh_canvases(data_dir, batch_size, seed)
 
-    def test_dataset(self, files, batch_size: int, count: int | None = None):
-        """Batched `(images, labels)` of the test TFRecords."""
-        return tfrecords.dataset(files, self.config.image_shape, batch_size, count=count)
+    def test_dataset(self, files, batch_size: int, count: int | None = None,
+                     digit_boxes: bool = False):
+        """Batched `(images, labels)` of the test TFRecords (with `digit_boxes`, `(images,
+        labels, digit boxes)`)."""
+        return tfrecords.dataset(files, self.config.image_shape, batch_size, count=count,
+                                 digit_boxes=digit_boxes)
 
     def check_plain(self, model, path) -> None:
         config = self.config
@@ -147,5 +150,7 @@ class ClutteredMnistFamily(Family):
                             if kind in config_lib.DCN_KINDS and (history := path.with_name(
                                 f"{path.stem}_history.csv")).exists()}
                      for seed, paths in found.items()}
+        boxed = self.test_dataset(data_dir / "test.tfrecord", recipe.batch_size,
+                                  digit_boxes=True)
         return report.compare_seeds(runs, test, self.data.describe(metadata), out_dir,
-                                    self.config, recipe.batch_size, histories)
+                                    self.config, recipe.batch_size, histories, boxed)

@@ -87,24 +87,71 @@ def paired_markdown(lines: list[dict]) -> str:
         "per-image difference.\n"
 
 
+def where_it_looked(shares: dict, marks: dict) -> list[dict]:
+    """How much of the digit each DCN's patches hold, and its error where they hold nearly
+    all of it and where less, beside the fine model's of the same seed on the same canvases:
+    `shares` {(seed, kind): `[images]` share of the digit's ink inside the patches
+    (`evaluation.digit_ink_inside_patches`)}, `marks` {(seed, kind): `[images]` wrong
+    marks} -> one dict per DCN and seed."""
+    lines = []
+    for seed, kind in sorted(shares, key=lambda key: (list(TITLES).index(key[1]), key[0])):
+        share, wrong = shares[seed, kind], marks[seed, kind]
+        fine = marks.get((seed, "fine"))
+        line = {"model": TITLES[kind], "kind": kind, "seed": seed,
+                "ink_inside": float(share.mean()),
+                "ink_inside_when_wrong": float(share[wrong].mean()) if wrong.any() else None}
+        nearly_all = share >= evaluation.NEARLY_ALL
+        for name, chosen in (("nearly_all", nearly_all), ("less", ~nearly_all)):
+            line[name] = {"images": int(chosen.sum()),
+                          "test_error": float(wrong[chosen].mean()) if chosen.any() else None,
+                          "fine_test_error": (float(fine[chosen].mean())
+                                              if fine is not None and chosen.any() else None)}
+        lines.append(line)
+    return lines
+
+
+def where_it_looked_markdown(lines: list[dict]) -> str:
+    """The table of `where_it_looked`."""
+    def cell(group):
+        errors = " / ".join("-" if group[key] is None else f"{100 * group[key]:.2f}%"
+                            for key in ("test_error", "fine_test_error"))
+        return f"{group['images']:,}: {errors}"
+
+    share = f"{100 * evaluation.NEARLY_ALL:.0f}%"
+    text = [f"| DCN, seed | Digit's ink inside the patches, mean (on its errors) | "
+            f"Canvases with at least {share} inside: count, DCN / fine model error | "
+            "The other canvases |", "|---|---:|---:|---:|"]
+    for line in lines:
+        when_wrong = ("-" if line["ink_inside_when_wrong"] is None
+                      else f"{100 * line['ink_inside_when_wrong']:.1f}%")
+        text.append(f"| {line['model']}, seed {line['seed']} | "
+                    f"{100 * line['ink_inside']:.1f}% ({when_wrong}) | "
+                    f"{cell(line['nearly_all'])} | {cell(line['less'])} |")
+    return "\n".join(text) + (f"\n\nInk: pixels of the digit's box brighter than "
+                              f"{evaluation.INK} (clutter inside the box included).\n")
+
+
 def compare(models: dict, test, data: str, out_dir, config, batch_size: int = 64,
-            histories: dict | None = None, seed: int = 0) -> dict:
+            histories: dict | None = None, seed: int = 0, boxed_test=None) -> dict:
     """`compare_seeds` of one set of models ({kind: keras.Model}), trained with `seed`."""
     return compare_seeds({seed: models}, test, data, out_dir, config, batch_size,
-                         {seed: histories or {}})
+                         {seed: histories or {}}, boxed_test)
 
 
 def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int = 64,
-                  histories: dict | None = None) -> dict:
+                  histories: dict | None = None, boxed_test=None) -> dict:
     """Score the models of every seed (`runs`: {seed: {kind: keras.Model}}) on the batched
     `test` dataset and time the first seed's models side by side at `batch_size`.
+    `boxed_test`: the same canvases as `(images, labels, digit boxes)` batches, for
+    `where_it_looked`.
 
     Writes `results.json` (`rows`: one per model and seed with `model`, `kind`, `seed`,
     `test_error`, `standard_error`, `test_images`, `multiplications`; `summary`: one per
     model with the mean, spread and standard error over seeds; `paired_with_fine`: each
     DCN kind minus the fine model on the same images; `images_per_second` of the first
     seed's models, `images_per_second_seed`;
-    `error_versus_patches`: the mean over seeds, per DCN kind), `results.md`,
+    `error_versus_patches`: the mean over seeds, per DCN kind; `where_it_looked` with
+    `boxed_test`), `results.md`,
     `error_vs_patches.png`, `patches.png` and `hint_distance.png` (from `histories`,
     {seed: {kind: history CSV}}, of the first seed) to `out_dir`.
     Returns {"result": the JSON dict, "markdown": the table}.
@@ -115,7 +162,7 @@ def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int 
         raise FileNotFoundError("No trained models to evaluate. Run `dcn train` first.")
     counts = multiplications.count(config)
     test_images = sum(int(tf.shape(labels)[0]) for _, labels in test)
-    rows, curves, marks = [], {}, {}
+    rows, curves, marks, shares = [], {}, {}, {}
     for seed, models in runs.items():
         for kind in (kind for kind in TITLES if kind in models):
             model = models[kind]
@@ -134,6 +181,8 @@ def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int 
             if kind in DCN_KINDS:
                 curves.setdefault(TITLES[kind], {})[seed] = \
                     evaluation.error_versus_patches(model, test)
+                if boxed_test is not None:
+                    shares[seed, kind] = evaluation.digit_ink_inside_patches(model, boxed_test)
     first = runs[next(iter(runs))]
     images, labels = evaluation.first_batch(test, batch_size)
     functions = {kind: evaluation.inference_function(model) for kind, model in first.items()}
@@ -141,7 +190,7 @@ def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int 
     throughput = {kind: 1e3 * len(images) / ms for kind, ms in times.items()}
     result, text = tabulate(rows, paired_with_fine(marks), curves, throughput,
                             next(iter(runs)), data, measure.machine_description(), batch_size,
-                            counts, out_dir)
+                            counts, out_dir, where_it_looked(shares, marks))
     if curves:
         dcn = first[next(kind for kind in ("dcn", "dcn_no_hints", "composed") if kind in first)]
         attention = {key: value.numpy() for key, value in dcn.attend(images[:8]).items()}
@@ -155,12 +204,12 @@ def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int 
 
 
 def tabulate(rows: list[dict], against_fine: list[dict], curves: dict, throughput: dict,
-             timed_seed: int, data: str, machine: str, batch_size: int, counts: dict, out_dir
-             ) -> tuple[dict, str]:
+             timed_seed: int, data: str, machine: str, batch_size: int, counts: dict, out_dir,
+             looked: list[dict] | None = None) -> tuple[dict, str]:
     """Table 1's JSON dict and Markdown from scored `rows` (one per model and seed),
-    `against_fine` (`paired_with_fine`), `curves` {DCN title: {seed: {k: error}}} and the
-    `throughput` {kind: images/s} of seed `timed_seed`'s models; plots the mean error versus
-    k to `out_dir`/error_vs_patches.png."""
+    `against_fine` (`paired_with_fine`), `curves` {DCN title: {seed: {k: error}}}, the
+    `throughput` {kind: images/s} of seed `timed_seed`'s models and `looked`
+    (`where_it_looked`); plots the mean error versus k to `out_dir`/error_vs_patches.png."""
     summaries = [results.summary([row for row in rows if row["kind"] == kind],
                                   "multiplications")
                  for kind in TITLES if any(row["kind"] == kind for row in rows)]
@@ -173,10 +222,13 @@ def tabulate(rows: list[dict], against_fine: list[dict], curves: dict, throughpu
               "images_per_second": throughput, "images_per_second_seed": timed_seed,
               "error_versus_patches": mean_curves,
               "error_versus_patches_per_seed": curves, "multiplications": counts,
-              "paper_comparison": multiplications.compare_with_paper(counts)}
+              "paper_comparison": multiplications.compare_with_paper(counts),
+              "where_it_looked": looked or []}
     text = markdown(rows, summaries, throughput, data, machine, batch_size, timed_seed)
     if against_fine:
         text += "\n" + paired_markdown(against_fine)
+    if looked:
+        text += "\nWhere the DCNs looked:\n\n" + where_it_looked_markdown(looked)
     if mean_curves:
         text += "\nTest error versus number of patches (mean over seeds):\n\n"
         text += error_versus_patches_markdown(mean_curves)
@@ -220,6 +272,8 @@ def merge(reports: list[dict], out_dir) -> dict:
                 {int(seed): {int(k): error for k, error in curve.items()}
                  for seed, curve in by_seed.items()})
     rows.sort(key=lambda row: (list(TITLES).index(row["kind"]), row["seed"]))
+    looked = sorted((line for report in reports for line in report.get("where_it_looked", [])),
+                    key=lambda line: (list(TITLES).index(line["kind"]), line["seed"]))
     machines = list(dict.fromkeys(report["machine"] for report in reports))
     out_dir = pathlib.Path(out_dir)
     timed_seed = first.get("images_per_second_seed",
@@ -227,5 +281,5 @@ def merge(reports: list[dict], out_dir) -> dict:
     result, text = tabulate(rows, paired_over_seeds(per_kind), curves,
                             first["images_per_second"], timed_seed, first["data"],
                             "; ".join(machines), first["batch_size"], first["multiplications"],
-                            out_dir)
+                            out_dir, looked)
     return results.write(out_dir, result, text)

@@ -193,8 +193,9 @@ def checked_count(files: list[str]) -> int:
 
 def dataset(paths, image_shape: tuple[int, int, int], batch_size: int,
             shuffle: bool = False, seed: int = 0, cache: bool = True,
-            count: int | None = None) -> tf.data.Dataset:
-    """Batched `(images [b, H, W, C] float32, labels [b] int32)` from TFRecord files.
+            count: int | None = None, digit_boxes: bool = False) -> tf.data.Dataset:
+    """Batched `(images [b, H, W, C] float32, labels [b] int32)` from TFRecord files, with
+    `digit_boxes` also each digit's box `[b, 4]` (top, left, bottom, right, half open).
 
     Args:
       paths: a file, a glob pattern (sharded output) or a list of either.
@@ -205,7 +206,8 @@ def dataset(paths, image_shape: tuple[int, int, int], batch_size: int,
     """
     parsed = records(paths, shuffle, seed, cache, count).map(
         lambda s: parse(s, image_shape), num_parallel_calls=tf.data.AUTOTUNE)
-    return (parsed.map(lambda e: (e["image"], e["label"]))
+    fields = ("image", "label", "digit_box") if digit_boxes else ("image", "label")
+    return (parsed.map(lambda e: tuple(e[field] for field in fields))
             .batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
 

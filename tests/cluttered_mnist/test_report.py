@@ -31,6 +31,20 @@ def test_paired_with_fine_is_empty_without_a_fine_model():
         report.paired_with_fine({(0, "dcn"): np.zeros(3, bool), (0, "fine"): np.zeros(2, bool)})
 
 
+def test_where_it_looked_splits_the_errors_by_how_much_of_the_digit_the_patches_hold():
+    shares = {(0, "dcn"): np.array([1.0, 0.96, 0.5, 0.9])}
+    marks = {(0, "dcn"): np.array([0, 1, 1, 0], bool), (0, "fine"): np.array([0, 0, 1, 1], bool)}
+    [line] = report.where_it_looked(shares, marks)
+    assert line["ink_inside"] == pytest.approx(0.84)
+    assert line["ink_inside_when_wrong"] == pytest.approx(0.73)
+    # At least 95%: canvases 0 and 1; less: canvases 2 and 3.
+    assert line["nearly_all"] == {"images": 2, "test_error": 0.5, "fine_test_error": 0.0}
+    assert line["less"] == {"images": 2, "test_error": 0.5, "fine_test_error": 1.0}
+    table = report.where_it_looked_markdown([line])
+    assert "| DCN with hints, seed 0 | 84.0% (73.0%) | 2: 50.00% / 0.00% | 2: 50.00% / 100.00% |" \
+        in table
+
+
 ERRORS = {"coarse": 0.03, "fine": 0.015, "dcn_no_hints": 0.016, "dcn": 0.017}
 
 
