@@ -59,9 +59,10 @@ def DcnEvaluator(
               "composed": composed_model}
     models = {kind: training.load_model(artifacts.keras_path(artifact), family)
               for kind, artifact in inputs.items()}
-    test, boxed = (family.test_dataset(artifacts.split_pattern(examples, "test"), batch_size,
-                                       artifacts.split_count(examples, "test"),
-                                       digit_boxes=boxes) for boxes in (False, True))
+    files, count = artifacts.split_pattern(examples, "test"), artifacts.split_count(examples,
+                                                                                   "test")
+    test = family.test_dataset(files, batch_size, count)
+    boxed = family.test_dataset(files, batch_size, count, digit_boxes=True)
     history = os.path.join(dcn_model.uri, artifacts.HISTORY_FILE)
     out = report.compare(models, test, examples.get_string_custom_property("description"),
                          evaluation.uri, family.config, batch_size, {"dcn": history},
