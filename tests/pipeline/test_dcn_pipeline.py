@@ -89,6 +89,7 @@ def test_every_artifact_is_there(run):
     assert [row["kind"] for row in result["rows"]] == ["coarse", "fine", "dcn", "composed"]
     assert set(result["error_versus_patches"]) == {"DCN with hints", "DCN composed at test time"}
     assert "test 64 images" in result["data"]
+    assert [line["kind"] for line in result["where_it_looked"]] == ["dcn", "composed"]
     for name in ("results.md", "error_vs_patches.png", "patches.png", "hint_distance.png"):
         assert pathlib.Path(evaluation.uri, name).is_file()
     blessing, = _artifacts(store, "ModelBlessing")
