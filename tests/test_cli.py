@@ -26,7 +26,7 @@ def test_experiment_writes_models_table_and_plots(experiment):
     assert all(value > 0 for value in result["images_per_second"].values())
     for row in result["rows"]:
         assert 0 <= row["test_error"] <= 1 and row["seed"] == 0
-        assert row["test_images"] == 48
+        assert row["test_images"] == 48 and row["epochs"] == 1  # --epochs 1, every model
         assert row["standard_error"] == pytest.approx(
             (row["test_error"] * (1 - row["test_error"]) / 48) ** 0.5)
     assert set(result["error_versus_patches"]["DCN with hints"]) == \
@@ -52,7 +52,8 @@ def test_experiment_writes_models_table_and_plots(experiment):
             pytest.approx(48 * errors[kind])
     table = (experiment / "report" / "results.md").read_text()
     assert table.count("\n| ") >= 4 + 5 + 3 and "Minus the fine model" in table
-    assert "Where the DCNs looked" in table
+    assert "Where the DCNs looked" in table and "Epochs trained (each model's history): 1 " \
+        "for every model" in table
 
 
 def test_experiment_resumes_without_retraining(experiment, mnist_dir, capsys):

@@ -147,8 +147,7 @@ class ClutteredMnistFamily(Family):
         runs = {seed: {kind: self._load_kind(kind, path) for kind, path in paths.items()}
                 for seed, paths in found.items()}
         histories = {seed: {kind: history for kind, path in paths.items()
-                            if kind in config_lib.DCN_KINDS and (history := path.with_name(
-                                f"{path.stem}_history.csv")).exists()}
+                            if (history := path.with_name(f"{path.stem}_history.csv")).exists()}
                      for seed, paths in found.items()}
         boxed = self.test_dataset(data_dir / "test.tfrecord", recipe.batch_size,
                                   digit_boxes=True)

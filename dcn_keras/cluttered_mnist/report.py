@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
 import statistics
 
@@ -27,6 +28,12 @@ def markdown(rows: list[dict], summaries: list[dict], throughput: dict, data: st
     timed = f"seed {timed_seed}'s models" if several else "the models"
     lines += ["", f"Test images: {rows[0]['test_images']:,}. Images/s: {timed} timed side by "
               "side in one process.", f"Data: {data}", f"Machine: {machine}"]
+    epochs = {row.get("epochs") for row in rows}
+    if epochs != {None}:
+        lines.append("Epochs trained (each model's history): " + (
+            f"{epochs.pop()} for every model" if len(epochs) == 1 else ", ".join(
+                f"{row['model']} seed {row['seed']} {row.get('epochs') or '?'}"
+                for row in rows)))
     return "\n".join(lines) + "\n"
 
 
@@ -146,14 +153,15 @@ def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int 
     `where_it_looked`.
 
     Writes `results.json` (`rows`: one per model and seed with `model`, `kind`, `seed`,
-    `test_error`, `standard_error`, `test_images`, `multiplications`; `summary`: one per
+    `test_error`, `standard_error`, `test_images`, `multiplications`, `epochs` (the rows of
+    its history, None without one); `summary`: one per
     model with the mean, spread and standard error over seeds; `paired_with_fine`: each
     DCN kind minus the fine model on the same images; `images_per_second` of the first
     seed's models, `images_per_second_seed`;
     `error_versus_patches`: the mean over seeds, per DCN kind; `where_it_looked` with
     `boxed_test`), `results.md`,
-    `error_vs_patches.png`, `patches.png` and `hint_distance.png` (from `histories`,
-    {seed: {kind: history CSV}}, of the first seed) to `out_dir`.
+    `error_vs_patches.png`, `patches.png` and `hint_distance.png` (from the DCNs' of
+    `histories`, {seed: {kind: history CSV}}, of the first seed) to `out_dir`.
     Returns {"result": the JSON dict, "markdown": the table}.
     """
     out_dir = pathlib.Path(out_dir)
@@ -174,10 +182,13 @@ def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int 
             error = float(marks[seed, kind].mean())
             print(f"{TITLES[kind]}, seed {seed}: {100 * error:.2f}% test error on "
                   f"{test_images:,} images", flush=True)
+            history = (histories or {}).get(seed, {}).get(kind)
             rows.append({"model": TITLES[kind], "kind": kind, "seed": seed,
                          "test_error": error,
                          "standard_error": measure.standard_error(error, test_images),
-                         "test_images": test_images, "multiplications": total})
+                         "test_images": test_images, "multiplications": total,
+                         "epochs": (len(visualize.read_history(history).get("epoch", []))
+                                    if history and os.path.exists(history) else None)})
             if kind in DCN_KINDS:
                 curves.setdefault(TITLES[kind], {})[seed] = \
                     evaluation.error_versus_patches(model, test)
@@ -197,7 +208,8 @@ def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int 
         visualize.plot_patches(images[:8], attention, labels[:8], out_dir / "patches.png")
     first_histories = (histories or {}).get(next(iter(runs)), {})
     plotted = {TITLES[kind]: visualize.read_history(path)
-               for kind, path in first_histories.items()}
+               for kind, path in first_histories.items()
+               if kind in DCN_KINDS and os.path.exists(path)}
     if plotted:
         visualize.plot_hint_distance(plotted, out_dir / "hint_distance.png")
     return results.write(out_dir, result, text)
