@@ -36,6 +36,12 @@ def count(config: DCNConfig, num_patches: int | None = None, height: int | None 
               width + fine_model.pad_before[1] + fine_model.pad_after[1])
     coarse = network_multiplications(networks.coarse_network(config, height, width))
     fine_image = network_multiplications(networks.fine_network(config, *padded))
+    # The paper does not say whether its fine model pads the image; unpadded, its map is
+    # smaller than the coarse one and so are its top layers.
+    unpadded = networks.fine_network(config, height, width)
+    unpadded_map = tuple(unpadded.output_shape[1:3])
+    fine_unpadded = network_multiplications(unpadded) + network_multiplications(
+        networks.top_network(config, *unpadded_map))
     fine_patch = network_multiplications(networks.fine_network(config))
     top_network = networks.top_network(config, geometry.map_height, geometry.map_width)
     top = network_multiplications(top_network)
@@ -58,6 +64,7 @@ def count(config: DCNConfig, num_patches: int | None = None, height: int | None 
         "patch_size": geometry.patch_size,
         "coarse_model": {"total": coarse + top, "coarse_layers": coarse, "top_layers": top},
         "fine_model": {"total": fine_image + top, "fine_layers": fine_image, "top_layers": top},
+        "fine_model_unpadded": {"total": fine_unpadded, "map_size": list(unpadded_map)},
         "dcn": {"total": sum(dcn.values()), **dcn},
         "dcn_paper_accounting": {"total": sum(dcn.values()) - dcn["top_refined_sparse"] + top},
         "fine_layers_per_patch": fine_patch,

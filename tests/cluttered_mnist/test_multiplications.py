@@ -43,6 +43,13 @@ def test_the_fine_models_view_costs_its_receptive_field_per_patch(config):
         "fine_layers_per_patch"])
 
 
+def test_the_unpadded_fine_model_has_a_smaller_map_and_count(config):
+    counts = multiplications.count(config)
+    # 100 -> 98 (3x3, valid) -> 49 -> 24 (two 2x2 pools) -> 22 (3x3, valid).
+    assert counts["fine_model_unpadded"]["map_size"] == [22, 22]
+    assert counts["fine_model_unpadded"]["total"] < counts["fine_model"]["total"]
+
+
 def test_cost_grows_with_k(config):
     totals = [multiplications.count(config, k)["dcn"]["total"] for k in (1, 2, 4, 8, 16)]
     assert totals == sorted(totals) and len(set(totals)) == 5
