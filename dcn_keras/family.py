@@ -6,6 +6,8 @@ ask it, never which family a preset belongs to. `presets.family(name)` looks one
 
 from __future__ import annotations
 
+from dcn_keras import aliases
+from dcn_keras.data import manifest
 from dcn_keras.recipe import PROFILES, Recipe
 
 
@@ -23,6 +25,7 @@ class Family:
       titles: {kind: the name of the model in tables}.
       monitor: (validation metric, "min" or "max") that picks the best epoch.
       data: the module that builds the family's benchmark data set (`build`, `describe`).
+      dataset_names: the `dataset` names in the metadata.json of the data it reads.
     """
 
     preset = None  # the function that makes the preset's config
@@ -34,6 +37,8 @@ class Family:
     titles: dict[str, str] = {}
     monitor: tuple[str, str] = ("val_loss", "min")
     data = None
+    dataset_names: tuple[str, ...] = ()
+    reads_networks = False  # whether it loads DCNs built from the user's own networks
 
     def __init__(self, config=None):
         self.config = config if config is not None else type(self).preset()
@@ -59,7 +64,17 @@ class Family:
 
     def for_data(self, data_dir) -> Family:
         """This family for the images of a data directory or Examples artifact (its
-        metadata.json): itself, unless the data set chose an image size."""
+        metadata.json): itself, unless the data set chose an image size. Data of another
+        family's data set raise an error that names the preset that reads them."""
+        found = manifest.dataset(data_dir)
+        if found is not None and self.dataset_names and found not in self.dataset_names:
+            preset = aliases.current("data set", found) or aliases.current("preset", found) \
+                or found
+            raise ValueError(
+                f"{data_dir} holds {found} data (its metadata.json), which preset "
+                f"{self.name!r} does not read. Pass --preset {preset} (in Python, "
+                f"presets.family({preset!r})), or build {self.name} data with "
+                f"`dcn data --dataset {self.name} --out DIR`.")
         return self
 
     def train_options(self, kind: str, recipe: Recipe) -> dict:
@@ -79,12 +94,20 @@ class Family:
     def check(self, model, path) -> None:
         """Raise a clear error unless `model` (loaded from `path`) belongs to this preset."""
         config = getattr(model, "config", None)
+        if config is None and hasattr(model, "geometry") and not self.reads_networks:
+            raise ValueError(
+                f"{path} holds a DCN built from your own networks "
+                f"(`DynamicCapacityNetwork.from_networks`), not a model of preset "
+                f"{self.name!r}. Pass the module file that defines them: --module-file FILE "
+                f"(in Python, presets.family({self.name!r}, module_file=FILE); "
+                "docs/own_networks.md).")
         if config is None:
             self.check_plain(model, path)
         elif config.name != self.name:
             raise ValueError(f"{path} holds a model for preset {config.name!r}, not "
-                             f"{self.name!r}. Pass --preset {config.name} or a model trained "
-                             f"for {self.name}.")
+                             f"{self.name!r}. Pass --preset {config.name} (in Python, "
+                             f"presets.family({config.name!r})) or a model trained for "
+                             f"{self.name}.")
 
     def check_plain(self, model, path) -> None:
         """`check` of a plain Keras model, without a DCN config."""

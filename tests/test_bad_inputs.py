@@ -111,6 +111,42 @@ def test_export_of_a_model_of_another_preset_is_refused(tmp_path, capsys):
     assert not (tmp_path / "serving").exists()
 
 
+def test_a_dcn_of_your_own_networks_without_its_module_file_is_named(tmp_path, capsys):
+    import keras
+
+    from dcn_keras.classifier.model import DynamicCapacityNetwork
+
+    L = keras.layers
+    coarse = keras.Sequential([keras.Input((32, 32, 1)), L.Conv2D(8, 3, strides=2),
+                               L.Conv2D(8, 3, strides=2)])
+    fine = keras.Sequential([keras.Input((8, 8, 1)), L.Conv2D(8, 3),
+                             L.GlobalAveragePooling2D()])
+    top = keras.Sequential([keras.Input((None, None, 8)), L.Conv2D(4, 2),
+                            L.GlobalMaxPooling2D()])
+    path = tmp_path / "dcn.keras"
+    DynamicCapacityNetwork.from_networks(coarse, fine, top, num_patches=2).save(path)
+    err = _refused(["export", "--model", str(path), "--out", str(tmp_path / "serving")],
+                   capsys)
+    assert "holds a DCN built from your own networks" in err and "--module-file" in err
+    assert not (tmp_path / "serving").exists()
+
+
+@pytest.mark.parametrize("dataset, preset, fix", [
+    ("mnist_house_numbers", "cluttered_mnist", "--preset house_numbers"),
+    ("cluttered_mnist", "house_numbers", "--preset cluttered_mnist"),
+    ("megapixel_mnist", "cluttered_mnist", "--preset megapixel_mnist"),
+])
+def test_train_on_another_presets_data_names_the_preset_that_reads_it(tmp_path, capsys, dataset,
+                                                                     preset, fix):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "metadata.json").write_text(f'{{"dataset": "{dataset}", "splits": {{}}}}')
+    err = _refused(["train", "--preset", preset, "--data", str(data), "--model", "coarse",
+                    "--out", str(tmp_path / "coarse.keras")], capsys)
+    assert f"holds {dataset} data" in err and fix in err
+    assert not (tmp_path / "coarse.keras").exists()
+
+
 def test_train_on_a_missing_data_directory_says_how_to_build_it(tmp_path, capsys):
     err = _refused(["train", "--data", str(tmp_path / "nowhere"), "--model", "coarse",
                     "--out", str(tmp_path / "coarse.keras")], capsys)

@@ -31,6 +31,7 @@ class NetworksFamily(Family):
 
     dcn_kinds = ("dcn",)
     monitor = ("val_accuracy", "max")
+    reads_networks = True
     # The baseline the DCN is held against (the pipeline's blessing, the report's gap).
     reference_kind = ""
     num_patches = 8

@@ -27,6 +27,7 @@ class ClutteredMnistFamily(Family):
     monitor = ("val_accuracy", "max")
 
     data = cluttered_mnist
+    dataset_names = ("cluttered_mnist",)
 
     def build(self, kind, num_patches=None, hint_weight=None, start=None) -> keras.Model:
         self.check_kind(kind)

@@ -152,6 +152,22 @@ def load(data_dir: str | os.PathLike) -> dict:
     return metadata
 
 
+def dataset(data_dir: str | os.PathLike) -> str | None:
+    """The `dataset` a data directory's manifest names, or None where it names none or has
+    no readable manifest (`load` and the readers then say what is wrong)."""
+    path = os.path.join(str(data_dir), MANIFEST)
+    gfile = _gfile()
+    if not gfile.exists(path):
+        return None
+    try:
+        with gfile.GFile(path, "r") as stream:
+            metadata = json.loads(stream.read())
+    except (ValueError, UnicodeDecodeError):
+        return None
+    found = metadata.get("dataset") if isinstance(metadata, dict) else None
+    return str(found) if found is not None else None
+
+
 def entry(path: str | os.PathLike) -> dict | None:
     """The manifest entry of a data file (by its name, in its directory's manifest), or None
     where the directory has no manifest (e.g. the pipeline's shards). A file that the

@@ -204,11 +204,26 @@ def dataset(paths, image_shape: tuple[int, int, int], batch_size: int,
         to check them against their manifest. Files holding another number of records
         than a given `count` fail at the end of the first pass (`assert_cardinality`).
     """
-    parsed = records(paths, shuffle, seed, cache, count).map(
-        lambda s: parse(s, image_shape), num_parallel_calls=tf.data.AUTOTUNE)
+    serialized = records(paths, shuffle, seed, cache, count)
+    if count is None:  # read up front anyway: say now, not at the first batch
+        check_image_shape(list_files(paths)[0], image_shape)
+    parsed = serialized.map(lambda s: parse(s, image_shape),
+                            num_parallel_calls=tf.data.AUTOTUNE)
     fields = ("image", "label", "digit_box") if digit_boxes else ("image", "label")
     return (parsed.map(lambda e: tuple(e[field] for field in fields))
             .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+
+
+def check_image_shape(path, image_shape: tuple[int, int, int]) -> None:
+    """Raise `DataError` unless the first image of TFRecord `path` has `image_shape`."""
+    for serialized in tf.data.TFRecordDataset(str(path)).take(1):
+        features = tf.io.parse_single_example(
+            serialized, {key: FEATURES[key] for key in ("height", "width", "channels")})
+        stored = [int(features[key]) for key in ("height", "width", "channels")]
+        if stored != list(image_shape):
+            raise DataError(f"{path} holds {stored} images, but the preset reads "
+                            f"{list(image_shape)}: the data was made for another preset. "
+                            "Pass that --preset, or rebuild the data with `dcn data`.")
 
 
 def records(paths, shuffle: bool = False, seed: int = 0, cache: bool = True,

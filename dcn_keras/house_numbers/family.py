@@ -29,6 +29,7 @@ class MultiDigitFamily(Family):
     monitor = ("val_sequence_error", "min")
 
     data = house_numbers
+    dataset_names = ("mnist_house_numbers", "svhn")
 
     def build(self, kind, num_patches=None, hint_weight=None, start=None) -> MultiDigitModel:
         """A fresh `kind` model, or one that goes on from the weights of `start`, a trained

@@ -86,6 +86,8 @@ class MultiDigitModel(keras.Model):
         """Per example of a batch: (loss `[b]`, 1.0 where the sequence is misread `[b]`,
         1.0 where the window holds a whole number, which the error counts `[b]`)."""
         images, (length, digits), _ = keras.utils.unpack_x_y_sample_weight(data)
+        # NumPy labels arrive as int64; the decoded sequences are int32.
+        length, digits = tf.cast(length, tf.int32), tf.cast(digits, tf.int32)
         logits = self(images, training=training)
         maps = sequences.probabilities(logits, self.config.max_length,
                                        self.config.digit_classes)

@@ -30,6 +30,7 @@ class MegapixelFamily(NetworksFamily):
     titles = TITLES
     reference_kind = "full_resolution"
     data = megapixel_mnist
+    dataset_names = ("megapixel_mnist",)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -54,6 +55,7 @@ class MegapixelFamily(NetworksFamily):
     def for_data(self, data_dir) -> MegapixelFamily:
         """The same models for the canvas side the data were built with (itself where there
         is no metadata.json: the readers then say what is missing)."""
+        super().for_data(data_dir)
         path = pathlib.Path(data_dir) / "metadata.json"
         if not path.is_file():
             return self

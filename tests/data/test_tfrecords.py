@@ -44,6 +44,14 @@ def test_data_for_another_image_shape_is_rejected(tmp_path):
         tfrecords.read_all(path, (64, 64, 1))
 
 
+def test_dataset_refuses_another_image_shape_before_the_first_batch(tmp_path):
+    path = tmp_path / "a.tfrecord"
+    tfrecords.write(path, _records(2))
+    with pytest.raises(tfrecords.DataError, match=r"holds \[.*\] images, but the preset reads "
+                                                  r"\[64, 64, 1\]"):
+        tfrecords.dataset(path, (64, 64, 1), batch_size=2)
+
+
 def test_failed_write_keeps_the_old_file(tmp_path):
     path = tmp_path / "a.tfrecord"
     tfrecords.write(path, _records(2))

@@ -65,6 +65,16 @@ def test_the_sequence_error_of_an_epoch_is_over_its_examples_not_its_batches():
     np.testing.assert_allclose(result["loss"], tf.reduce_mean(loss), rtol=1e-5)
 
 
+def test_fit_takes_numpy_labels_of_any_integer_type():
+    model = MultiDigitModel(presets.house_numbers(), "coarse")
+    model.compile(optimizer="adam")
+    images = np.random.default_rng(0).uniform(size=(2, 54, 110, 1)).astype("float32")
+    length = np.array([2, 1])  # int64, NumPy's default
+    digits = np.array([[3, 4, 10, 10, 10], [7, 10, 10, 10, 10]])
+    history = model.fit(images, (length, digits), batch_size=2, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
 def test_a_folded_model_reads_images_as_the_trained_one():
     model = MultiDigitModel(presets.house_numbers(), "fine")
     rng = np.random.default_rng(0)
