@@ -32,7 +32,8 @@ class ClutteredMnistRecords:
         example = cluttered_mnist.make_example(
             self._pool, self._order[index % len(self._order)],
             cluttered_mnist.example_rng(self._seed, self._split, index))
-        return tfrecords.serialize(example.image, example.label, example.digit_box)
+        return tfrecords.serialize(example.image, example.label, example.digit_box,
+                                   example.digit_index)
 
 
 @component(use_beam=True)

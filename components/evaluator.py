@@ -66,7 +66,7 @@ def DcnEvaluator(
     history = os.path.join(dcn_model.uri, artifacts.HISTORY_FILE)
     out = report.compare(models, test, examples.get_string_custom_property("description"),
                          evaluation.uri, family.config, batch_size, {"dcn": history},
-                         boxed_test=boxed)
+                         boxed_test=boxed, digits=tfrecords.digit_indices(files))
     for row in out["result"]["rows"]:
         evaluation.set_float_custom_property(f"{row['kind']}_test_error", row["test_error"])
     _bless(blessing, dcn_model, blessing_decision(out["result"]["rows"], max_error_gap))

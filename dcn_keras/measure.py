@@ -218,12 +218,32 @@ def standard_error(error: float, images: int) -> float:
     return math.sqrt(error * (1 - error) / images) if images else 0.0
 
 
-def paired_difference(marks, reference) -> tuple[float, float]:
+def clustered_standard_error(values, groups) -> float:
+    """The standard error of the mean of `values` (`[n]`) whose items fall in `groups` (`[n]`
+    ids) that are not independent, such as test canvases that show the same digit: the
+    cluster-robust estimate, sqrt(G / (G - 1) * sum over groups of (their sum of deviations
+    from the mean)^2) / n for G groups; with one item per group, the sample standard
+    deviation over sqrt(n)."""
+    values = np.asarray(values, np.float64)
+    groups = np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
+    if len(values) != len(groups):
+        raise ValueError(f"{len(values)} values but {len(groups)} group ids.")
+    count = int(groups.max()) + 1 if len(groups) else 0
+    if count < 2:
+        return 0.0
+    sums = np.bincount(groups, weights=values - values.mean(), minlength=count)
+    return float(math.sqrt(count / (count - 1) * np.sum(sums ** 2)) / len(values))
+
+
+def paired_difference(marks, reference, groups=None) -> tuple[float, float]:
     """(mean, standard error) of the per-image difference `marks` - `reference`, two
     `[images]` arrays of wrong marks read on the same images: the spread is that of the
-    per-image differences (0 for one image)."""
+    per-image differences (0 for one image), clustered by `groups` where given
+    (`clustered_standard_error`)."""
     difference = [float(a) - float(b) for a, b in zip(marks, reference, strict=True)]
     if len(difference) < 2:
         return (difference[0] if difference else 0.0), 0.0
+    if groups is not None:
+        return statistics.fmean(difference), clustered_standard_error(difference, groups)
     return statistics.fmean(difference), statistics.stdev(difference) / math.sqrt(
         len(difference))

@@ -27,8 +27,11 @@ def test_experiment_writes_models_table_and_plots(experiment):
     for row in result["rows"]:
         assert 0 <= row["test_error"] <= 1 and row["seed"] == 0
         assert row["test_images"] == 48 and row["epochs"] == 1  # --epochs 1, every model
+        # Clustered by digit; the 48 canvases show 48 digits, so it is the sample
+        # standard deviation over sqrt(48).
         assert row["standard_error"] == pytest.approx(
-            (row["test_error"] * (1 - row["test_error"]) / 48) ** 0.5)
+            (row["test_error"] * (1 - row["test_error"]) / 47) ** 0.5)
+    assert result["standard_errors"] == "clustered by test digit (48 digits)"
     assert set(result["error_versus_patches"]["DCN with hints"]) == \
         {"1", "2", "4", "8", "12", "16", "24", "32"}
     assert "test pool" in result["data"] and "CPU cores" in result["machine"]

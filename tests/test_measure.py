@@ -1,6 +1,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -40,6 +41,22 @@ def test_paired_difference_is_the_mean_and_standard_error_of_per_image_differenc
     assert measure.paired_difference([1], [0]) == (1.0, 0.0)
     with pytest.raises(ValueError):
         measure.paired_difference([1, 0], [1])
+
+
+def test_clustered_standard_error_counts_a_group_of_copies_as_one_case():
+    values = np.array([0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0])
+    alone = measure.clustered_standard_error(values, np.arange(8))
+    # One item per group: the sample standard deviation over sqrt(n).
+    assert alone == pytest.approx(values.std(ddof=1) / np.sqrt(8))
+    # Each value twice, the copies in one group: no more certain than the values once.
+    twice = measure.clustered_standard_error(np.repeat(values, 2), np.repeat(np.arange(8), 2))
+    assert twice == pytest.approx(alone)
+    assert measure.standard_error(values.mean(), 16) < twice  # what the binomial would claim
+    _, paired = measure.paired_difference(np.repeat(values, 2), np.zeros(16),
+                                          np.repeat(np.arange(8), 2))
+    assert paired == pytest.approx(alone)
+    with pytest.raises(ValueError, match="8 values but 7 group ids"):
+        measure.clustered_standard_error(values, np.arange(7))
 
 
 def test_wrong_marks_each_image_whose_top_score_misses_its_label():

@@ -153,4 +153,5 @@ class ClutteredMnistFamily(Family):
         boxed = self.test_dataset(data_dir / "test.tfrecord", recipe.batch_size,
                                   digit_boxes=True)
         return report.compare_seeds(runs, test, self.data.describe(metadata), out_dir,
-                                    self.config, recipe.batch_size, histories, boxed)
+                                    self.config, recipe.batch_size, histories, boxed,
+                                    tfrecords.digit_indices(data_dir / "test.tfrecord"))

@@ -6,6 +6,7 @@ import os
 import pathlib
 import statistics
 
+import numpy as np
 import tensorflow as tf
 
 from dcn_keras import measure, results, visualize
@@ -46,14 +47,15 @@ def error_versus_patches_markdown(curves: dict[str, dict[int, float]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def paired_with_fine(marks: dict) -> list[dict]:
+def paired_with_fine(marks: dict, groups=None) -> list[dict]:
     """Each DCN kind's test error minus the fine model's of the same seed, on the same
     images: `marks` {(seed, kind): `[images]` wrong marks} -> `paired_over_seeds` of
-    {kind: {seed: {"difference", "standard_error"}}} (paired over the images)."""
+    {kind: {seed: {"difference", "standard_error"}}} (paired over the images, clustered by
+    `groups`, each image's digit, where given)."""
     per_kind = {}
     for (seed, kind), wrong in sorted(marks.items()):
         if kind in DCN_KINDS and (seed, "fine") in marks:
-            difference, spread = measure.paired_difference(wrong, marks[seed, "fine"])
+            difference, spread = measure.paired_difference(wrong, marks[seed, "fine"], groups)
             per_kind.setdefault(kind, {})[seed] = {"difference": difference,
                                                    "standard_error": spread}
     return paired_over_seeds(per_kind)
@@ -139,18 +141,21 @@ def where_it_looked_markdown(lines: list[dict]) -> str:
 
 
 def compare(models: dict, test, data: str, out_dir, config, batch_size: int = 64,
-            histories: dict | None = None, seed: int = 0, boxed_test=None) -> dict:
+            histories: dict | None = None, seed: int = 0, boxed_test=None,
+            digits=None) -> dict:
     """`compare_seeds` of one set of models ({kind: keras.Model}), trained with `seed`."""
     return compare_seeds({seed: models}, test, data, out_dir, config, batch_size,
-                         {seed: histories or {}}, boxed_test)
+                         {seed: histories or {}}, boxed_test, digits)
 
 
 def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int = 64,
-                  histories: dict | None = None, boxed_test=None) -> dict:
+                  histories: dict | None = None, boxed_test=None, digits=None) -> dict:
     """Score the models of every seed (`runs`: {seed: {kind: keras.Model}}) on the batched
     `test` dataset and time the first seed's models side by side at `batch_size`.
     `boxed_test`: the same canvases as `(images, labels, digit boxes)` batches, for
-    `where_it_looked`.
+    `where_it_looked`. `digits`: `[images]` the digit each canvas shows
+    (`tfrecords.digit_indices`); canvases of one digit are not independent, so the standard
+    errors are clustered by digit where it is given, binomial otherwise.
 
     Writes `results.json` (`rows`: one per model and seed with `model`, `kind`, `seed`,
     `test_error`, `standard_error`, `test_images`, `multiplications`, `epochs` (the rows of
@@ -183,9 +188,10 @@ def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int 
             print(f"{TITLES[kind]}, seed {seed}: {100 * error:.2f}% test error on "
                   f"{test_images:,} images", flush=True)
             history = (histories or {}).get(seed, {}).get(kind)
+            spread = (measure.clustered_standard_error(marks[seed, kind], digits)
+                      if digits is not None else measure.standard_error(error, test_images))
             rows.append({"model": TITLES[kind], "kind": kind, "seed": seed,
-                         "test_error": error,
-                         "standard_error": measure.standard_error(error, test_images),
+                         "test_error": error, "standard_error": spread,
                          "test_images": test_images, "multiplications": total,
                          "epochs": (len(visualize.read_history(history).get("epoch", []))
                                     if history and os.path.exists(history) else None)})
@@ -199,9 +205,11 @@ def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int 
     functions = {kind: evaluation.inference_function(model) for kind, model in first.items()}
     times = measure.medians_ms(measure.time_side_by_side(functions, tf.constant(images)))
     throughput = {kind: 1e3 * len(images) / ms for kind, ms in times.items()}
-    result, text = tabulate(rows, paired_with_fine(marks), curves, throughput,
+    errors = (f"clustered by test digit ({len(np.unique(digits)):,} digits)"
+              if digits is not None else "binomial over the test images")
+    result, text = tabulate(rows, paired_with_fine(marks, digits), curves, throughput,
                             next(iter(runs)), data, measure.machine_description(), batch_size,
-                            counts, out_dir, where_it_looked(shares, marks))
+                            counts, out_dir, where_it_looked(shares, marks), errors)
     if curves:
         dcn = first[next(kind for kind in ("dcn", "dcn_no_hints", "composed") if kind in first)]
         attention = {key: value.numpy() for key, value in dcn.attend(images[:8]).items()}
@@ -217,11 +225,13 @@ def compare_seeds(runs: dict, test, data: str, out_dir, config, batch_size: int 
 
 def tabulate(rows: list[dict], against_fine: list[dict], curves: dict, throughput: dict,
              timed_seed: int, data: str, machine: str, batch_size: int, counts: dict, out_dir,
-             looked: list[dict] | None = None) -> tuple[dict, str]:
+             looked: list[dict] | None = None,
+             errors: str = "binomial over the test images") -> tuple[dict, str]:
     """Table 1's JSON dict and Markdown from scored `rows` (one per model and seed),
     `against_fine` (`paired_with_fine`), `curves` {DCN title: {seed: {k: error}}}, the
-    `throughput` {kind: images/s} of seed `timed_seed`'s models and `looked`
-    (`where_it_looked`); plots the mean error versus k to `out_dir`/error_vs_patches.png."""
+    `throughput` {kind: images/s} of seed `timed_seed`'s models, `looked`
+    (`where_it_looked`) and how the standard errors were computed (`errors`); plots the
+    mean error versus k to `out_dir`/error_vs_patches.png."""
     summaries = [results.summary([row for row in rows if row["kind"] == kind],
                                   "multiplications")
                  for kind in TITLES if any(row["kind"] == kind for row in rows)]
@@ -229,6 +239,7 @@ def tabulate(rows: list[dict], against_fine: list[dict], curves: dict, throughpu
                           for k in next(iter(by_seed.values()))}
                    for name, by_seed in curves.items()}
     result = {"data": data, "machine": machine, "test_images": rows[0]["test_images"],
+              "standard_errors": errors,
               "batch_size": batch_size, "rows": rows, "summary": summaries,
               "paired_with_fine": against_fine,
               "images_per_second": throughput, "images_per_second_seed": timed_seed,
@@ -237,6 +248,7 @@ def tabulate(rows: list[dict], against_fine: list[dict], curves: dict, throughpu
               "paper_comparison": multiplications.compare_with_paper(counts),
               "where_it_looked": looked or []}
     text = markdown(rows, summaries, throughput, data, machine, batch_size, timed_seed)
+    text += f"Standard errors: {errors}.\n"
     if against_fine:
         text += "\n" + paired_markdown(against_fine)
     if looked:
@@ -287,11 +299,17 @@ def merge(reports: list[dict], out_dir) -> dict:
     looked = sorted((line for report in reports for line in report.get("where_it_looked", [])),
                     key=lambda line: (list(TITLES).index(line["kind"]), line["seed"]))
     machines = list(dict.fromkeys(report["machine"] for report in reports))
+    errors = {report.get("standard_errors", "binomial over the test images")
+              for report in reports}
+    if len(errors) > 1:
+        raise ValueError(f"The reports' standard errors were computed differently "
+                         f"({' and '.join(sorted(errors))}): score them all again with "
+                         "`dcn evaluate` on the same data directory, then merge.")
     out_dir = pathlib.Path(out_dir)
     timed_seed = first.get("images_per_second_seed",
                            min(row["seed"] for row in first["rows"]))
     result, text = tabulate(rows, paired_over_seeds(per_kind), curves,
                             first["images_per_second"], timed_seed, first["data"],
                             "; ".join(machines), first["batch_size"], first["multiplications"],
-                            out_dir, looked)
+                            out_dir, looked, errors.pop())
     return results.write(out_dir, result, text)

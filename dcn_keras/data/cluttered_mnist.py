@@ -108,7 +108,7 @@ def build(out_dir: str | os.PathLike, mnist_dir=None, sizes: dict[str, int] | No
                                             "pool_digits": len(train)}
         for split in SPLITS:
             pool = pools[split]
-            records = (tfrecords.serialize(e.image, e.label, e.digit_box)
+            records = (tfrecords.serialize(e.image, e.label, e.digit_box, e.digit_index)
                        for e in generate(pool, sizes[split], seed, split, progress))
             count = tfrecords.write(tmp / f"{split}.tfrecord", records)
             metadata["splits"][split] = {"file": f"{split}.tfrecord", "images": count,

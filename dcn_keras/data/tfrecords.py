@@ -23,6 +23,9 @@ FEATURES = {
     **IMAGE_FEATURES,
     "label": tf.io.FixedLenFeature([], tf.int64),
     "digit_box": tf.io.FixedLenFeature([4], tf.int64),
+    # Which digit of its pool the canvas shows: canvases of one digit are not independent
+    # test cases (`digit_indices`). -1 where not recorded (serving requests).
+    "digit_index": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
 }
 
 
@@ -56,9 +59,11 @@ def _serialize(image: np.ndarray, **features) -> bytes:
     return example.SerializeToString(deterministic=True)
 
 
-def serialize(image: np.ndarray, label: int, digit_box) -> bytes:
-    """`[H, W]` or `[H, W, C]` uint8 image, its label and (top, left, bottom, right)."""
-    return _serialize(image, label=label, digit_box=digit_box)
+def serialize(image: np.ndarray, label: int, digit_box, digit_index: int | None = None) -> bytes:
+    """`[H, W]` or `[H, W, C]` uint8 image, its label, (top, left, bottom, right) and, where
+    given, the index of its digit in the digit pool it was drawn from."""
+    extra = {} if digit_index is None else {"digit_index": digit_index}
+    return _serialize(image, label=label, digit_box=digit_box, **extra)
 
 
 def serialize_sequence(image: np.ndarray, digits, box) -> bytes:
@@ -84,11 +89,12 @@ def parse_sequence(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
 
 
 def parse(serialized: tf.Tensor, image_shape: tuple[int, int, int]) -> dict[str, tf.Tensor]:
-    """One serialized example -> `image` `[H, W, C]` float32 in [0, 1], `label`, `digit_box`."""
+    """One serialized example -> `image` `[H, W, C]` float32 in [0, 1], `label`, `digit_box`,
+    `digit_index` (-1 where not recorded)."""
     features = tf.io.parse_single_example(serialized, FEATURES)
     return {"image": decode_images(features, image_shape),
             "label": tf.cast(features["label"], tf.int32),
-            "digit_box": features["digit_box"]}
+            "digit_box": features["digit_box"], "digit_index": features["digit_index"]}
 
 
 def decode_images(features: dict[str, tf.Tensor],
@@ -263,7 +269,18 @@ def read_all(paths, image_shape: tuple[int, int, int]) -> dict[str, np.ndarray]:
     checked_count(files)
     records = tf.data.TFRecordDataset(files).map(lambda s: parse(s, image_shape))
     rows = list(records.as_numpy_iterator())
-    return {key: np.stack([row[key] for row in rows]) for key in ("image", "label", "digit_box")}
+    return {key: np.stack([row[key] for row in rows])
+            for key in ("image", "label", "digit_box", "digit_index")}
+
+
+def digit_indices(paths) -> np.ndarray | None:
+    """`[records]` int64: the pool index of each record's digit, in the order `dataset` reads
+    unshuffled files; None where a record does not carry it (data built without it)."""
+    indices = tf.data.TFRecordDataset(list_files(paths)).map(
+        lambda s: tf.io.parse_single_example(s, {"digit_index": FEATURES["digit_index"]})[
+            "digit_index"])
+    found = np.fromiter(indices.as_numpy_iterator(), np.int64)
+    return found if len(found) and found.min() >= 0 else None
 
 
 def full_images(paths, limit: int | None = None) -> list[dict[str, np.ndarray]]:

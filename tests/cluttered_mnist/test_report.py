@@ -31,6 +31,29 @@ def test_paired_with_fine_is_empty_without_a_fine_model():
         report.paired_with_fine({(0, "dcn"): np.zeros(3, bool), (0, "fine"): np.zeros(2, bool)})
 
 
+def test_paired_with_fine_clusters_the_standard_error_by_digit():
+    fine, dcn = np.zeros(4, bool), np.array([1, 1, 0, 0], bool)
+    marks = {(0, "fine"): fine, (0, "dcn"): dcn}
+    [apart] = report.paired_with_fine(marks, np.arange(4))
+    [together] = report.paired_with_fine(marks, np.array([0, 0, 1, 1]))
+    # The two differences on one digit count as one case: a wider standard error.
+    assert apart["per_seed"][0]["difference"] == together["per_seed"][0]["difference"] == 0.5
+    assert together["per_seed"][0]["standard_error"] > apart["per_seed"][0]["standard_error"]
+
+
+def test_merge_refuses_reports_whose_standard_errors_differ(tmp_path):
+    row = {"model": "Fine model", "kind": "fine", "test_error": 0.1, "standard_error": 0.01,
+           "test_images": 10, "multiplications": 1}
+    reports = [{"data": "d", "test_images": 10, "machine": "m", "batch_size": 2,
+                "rows": [dict(row, seed=seed)], "paired_with_fine": [],
+                "error_versus_patches_per_seed": {}, "images_per_second": {},
+                "multiplications": {}, "standard_errors": errors}
+               for seed, errors in ((0, "binomial over the test images"),
+                                    (1, "clustered by test digit (5 digits)"))]
+    with pytest.raises(ValueError, match="computed differently"):
+        report.merge(reports, tmp_path)
+
+
 def test_where_it_looked_splits_the_errors_by_how_much_of_the_digit_the_patches_hold():
     shares = {(0, "dcn"): np.array([1.0, 0.96, 0.5, 0.9])}
     marks = {(0, "dcn"): np.array([0, 1, 1, 0], bool), (0, "fine"): np.array([0, 0, 1, 1], bool)}

@@ -69,6 +69,10 @@ def test_build_writes_tfrecords_and_names_pools(mnist_dir, tmp_path):
         mnist.digit_pools(mnist.load_idx_dir(mnist_dir))["test"], 10, seed=0, split="test"))
     np.testing.assert_array_equal(data["label"], [e.label for e in expected])
     np.testing.assert_allclose(data["image"][0, ..., 0], expected[0].image / 255.0, atol=1e-7)
+    # Each canvas records its digit, so errors can be clustered by digit.
+    np.testing.assert_array_equal(data["digit_index"], [e.digit_index for e in expected])
+    np.testing.assert_array_equal(tfrecords.digit_indices(tmp_path / "test.tfrecord"),
+                                  [e.digit_index for e in expected])
     assert "cluttered_mnist" in cluttered_mnist.describe(metadata).lower().replace(" ", "_")
 
 

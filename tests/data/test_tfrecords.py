@@ -52,6 +52,13 @@ def test_dataset_refuses_another_image_shape_before_the_first_batch(tmp_path):
         tfrecords.dataset(path, (64, 64, 1), batch_size=2)
 
 
+def test_records_without_digit_indices_give_none(tmp_path):
+    path = tmp_path / "a.tfrecord"
+    tfrecords.write(path, _records(2))
+    assert tfrecords.digit_indices(path) is None
+    assert list(tfrecords.read_all(path, (100, 100, 1))["digit_index"]) == [-1, -1]
+
+
 def test_failed_write_keeps_the_old_file(tmp_path):
     path = tmp_path / "a.tfrecord"
     tfrecords.write(path, _records(2))
