@@ -23,6 +23,21 @@ def build_data(family, out_dir, recipe: Recipe, mnist_dir=None,
                              recipe.seed, side)
 
 
+def check_epochs(family, kind: str, path: pathlib.Path, recipe: Recipe) -> None:
+    """Refuse a finished model that its history says was trained for another number of
+    epochs than `recipe` gives `kind`: one table would mix two budgets."""
+    history = path.with_name(f"{path.stem}_history.csv")
+    if not history.exists():
+        return
+    trained = len(visualize.read_history(history).get("epoch", []))
+    wanted = family.train_options(kind, recipe)["epochs"]
+    if trained != wanted:
+        raise ValueError(f"{path} was trained for {trained} epochs (its history), but the "
+                         f"recipe trains {kind} models for {wanted}: one table would mix two "
+                         f"budgets. Move it and its {path.stem}_* files away to retrain it, "
+                         f"or pass --epochs {trained}.")
+
+
 def train_model(family, kind: str, data_dir, out_path, recipe: Recipe,
                 verbose: int | str = "auto", start=None):
     """Train one `kind` model on a data directory made by `build_data`, as `recipe` says,
@@ -88,6 +103,7 @@ def run(family, recipe: Recipe, out, mnist_dir=None, verbose: int | str = "auto"
                 continue
             path = seeds.model_path(models_dir, kind, seed, recipe.seeds)
             if path.exists():
+                check_epochs(family, kind, path, recipe)
                 print(f"{path} exists: skipping (delete it to retrain)")
                 continue
             print(f"== training {family.titles[kind]}, seed {seed} ==", flush=True)
